@@ -1,0 +1,54 @@
+"""The public API: load a dataset and a scenario, solve, evaluate an option, compare."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from optimiser.dataset.core import Dataset
+from optimiser.dataset.default import DEFAULT_DATASET_PATH
+from optimiser.dataset.store import load_dataset as _load_dataset
+from optimiser.errors import ScenarioError
+from optimiser.instance import Instance, compile_instance
+from optimiser.scenario import Scenario, load_scenario
+from optimiser.solution import Solution
+
+__all__ = ["dataset_for", "instance_for", "load_dataset", "load_scenario", "solve"]
+
+
+@lru_cache(maxsize=8)
+def _cached_dataset(path: str, mtime: float) -> Dataset:
+    return _load_dataset(path)
+
+
+def load_dataset(path: str | Path = DEFAULT_DATASET_PATH) -> Dataset:
+    """Load (and cache, keyed on path and modification time) a dataset GeoPackage."""
+    path = Path(path).resolve()
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _cached_dataset(str(path), mtime)
+
+
+def dataset_for(scenario: Scenario) -> Dataset:
+    if scenario.dataset in ("default", ""):
+        return load_dataset(DEFAULT_DATASET_PATH)
+    path = scenario.resolve_path(scenario.dataset)
+    if not path.exists():
+        raise ScenarioError(f"dataset file '{path}' not found", key="dataset")
+    return load_dataset(path)
+
+
+def instance_for(scenario: Scenario, dataset: Dataset | None = None) -> Instance:
+    """Compile the scenario against its dataset (or custom zone/travel files)."""
+    if scenario.inputs.zones_file or scenario.inputs.travel_file:
+        from optimiser.custom_inputs import instance_from_custom_inputs
+
+        return instance_from_custom_inputs(scenario, dataset)
+    return compile_instance(dataset if dataset is not None else dataset_for(scenario), scenario)
+
+
+def solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
+    """Optimise the scenario. Raises InfeasibleError with a plain-English explanation when no
+    configuration meets every hard limit."""
+    from optimiser.model.solve import solve_instance
+
+    return solve_instance(instance_for(scenario, dataset), scenario.name)

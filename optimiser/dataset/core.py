@@ -1,0 +1,216 @@
+"""The dataset: zones, districts, sites, travel times, projections and provenance.
+
+A :class:`Dataset` is read-only once built. It is stored as one GeoPackage (opens in QGIS)
+with one layer per table; geometry is kept in British National Grid (EPSG:27700) so that
+distances are in metres. The model layer never sees geometry: it uses the tables and the
+travel matrix only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from optimiser.errors import InputError
+
+CRS = "EPSG:27700"
+AGE_BANDS = ("0-64", "65-74", "75-84", "85+")
+POPULATION_COLUMNS = ("pop_total", "pop_65_74", "pop_75_84", "pop_85_plus")
+PROJECTION_BANDS = ("all_ages", "65_plus", "85_plus")
+PROVENANCE_KINDS = ("fact", "assumption", "estimate", "derived")
+
+ZONE_COLUMNS = (
+    "zone_code", "zone_name", "district_code", "sub_icb_code",
+    *POPULATION_COLUMNS, "stroke_admissions", "x", "y",
+)
+DISTRICT_COLUMNS = ("district_code", "district_name", "current_virtual_beds")
+SITE_COLUMNS = (
+    "site_id", "site_name", "ods_code", "postcode", "lat", "lon", "x", "y",
+    "zone_code", "district_code", "can_add_beds", "max_beds",
+)
+BEDS_PREFIX = "beds_"
+TRAVEL_COLUMNS = ("zone_code", "site_id", "minutes")
+PROJECTION_COLUMNS = ("district_code", "band", "year", "index")
+PROVENANCE_COLUMNS = (
+    "key", "description", "value", "unit", "kind", "source", "vintage", "licence",
+    "citation", "note",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated geospatial dataset. Build one with :func:`optimiser.load_dataset`,
+    :func:`optimiser.dataset.build_default` or :func:`optimiser.dataset.import_dataset`."""
+
+    name: str
+    zones: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    travel: pd.DataFrame
+    projections: pd.DataFrame
+    provenance: pd.DataFrame
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        validate(self)
+
+    # ---- convenient read-only views -------------------------------------------------
+    @property
+    def pathways_with_beds(self) -> tuple[str, ...]:
+        return tuple(c[len(BEDS_PREFIX):] for c in self.sites.columns if c.startswith(BEDS_PREFIX))
+
+    def current_beds(self) -> pd.DataFrame:
+        """Current beds as a site x pathway table (integers)."""
+        cols = [c for c in self.sites.columns if c.startswith(BEDS_PREFIX)]
+        table = self.sites[cols].astype(int)
+        table.columns = [c[len(BEDS_PREFIX):] for c in cols]
+        return table
+
+    def travel_matrix(self) -> pd.DataFrame:
+        """Minutes as a zone x site table (zones in dataset order, sites in dataset order)."""
+        matrix = self.travel.pivot(index="zone_code", columns="site_id", values="minutes")
+        return matrix.loc[self.zones.index, self.sites.index]
+
+    @property
+    def assumptions(self) -> pd.DataFrame:
+        return self.provenance[self.provenance["kind"] != "fact"]
+
+    def summary(self) -> dict:
+        z = self.zones
+        return {
+            "name": self.name,
+            "zones": int(len(z)),
+            "districts": int(len(self.districts)),
+            "sites": int(len(self.sites)),
+            "population_total": int(round(z["pop_total"].sum())),
+            "population_65_plus": int(round(z[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum().sum())),
+            "population_85_plus": int(round(z["pop_85_plus"].sum())),
+            "current_physical_beds": int(self.current_beds().to_numpy().sum()),
+            "current_virtual_beds": int(round(self.districts["current_virtual_beds"].sum())),
+            "travel_pairs": int(len(self.travel)),
+            "travel_method": self.metadata.get("travel_method", ""),
+            "travel_fit_mae_minutes": self.metadata.get("travel_fit_mae_minutes", ""),
+            "assumptions": int(len(self.assumptions)),
+        }
+
+
+def _where(table: str, index_value) -> str:
+    return f"{table} '{index_value}'"
+
+
+def _check_columns(df: pd.DataFrame, required, table: str, file: str | None) -> None:
+    present = set(df.columns) | ({df.index.name} if df.index.name else set())
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(repr(m) for m in missing)} in the {table} table",
+            file=file, column=missing[0], expected=f"columns {', '.join(required)}",
+        )
+
+
+def _check_numeric(df: pd.DataFrame, columns, table: str, file: str | None, *,
+                   minimum: float | None = 0.0, allow_missing: bool = False) -> None:
+    for col in columns:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad_type = values.isna() & df[col].notna()
+        if bad_type.any():
+            pos = int(np.flatnonzero(bad_type.to_numpy())[0])
+            raise InputError(
+                f"value {df[col].iloc[pos]!r} in {_where(table, df.index[pos])} is not a number",
+                file=file, row=pos + 1, column=col, expected="a number",
+            )
+        if not allow_missing and values.isna().any():
+            pos = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise InputError(
+                f"missing value in {_where(table, df.index[pos])}",
+                file=file, row=pos + 1, column=col, expected="a number",
+            )
+        if minimum is not None and (values < minimum).any():
+            pos = int(np.flatnonzero((values < minimum).to_numpy())[0])
+            raise InputError(
+                f"value {values.iloc[pos]:g} in {_where(table, df.index[pos])} is below {minimum:g}",
+                file=file, row=pos + 1, column=col, expected=f"a number >= {minimum:g}",
+            )
+
+
+def validate(ds: Dataset, file: str | None = None) -> None:
+    """Check every table and the links between them; raise :class:`InputError` on the first
+    problem found, naming the table, the row and the column."""
+    z, d, s, t = ds.zones, ds.districts, ds.sites, ds.travel
+    _check_columns(z, ZONE_COLUMNS, "zones", file)
+    _check_columns(d, DISTRICT_COLUMNS, "districts", file)
+    _check_columns(s, SITE_COLUMNS, "sites", file)
+    _check_columns(t, TRAVEL_COLUMNS, "travel", file)
+    _check_columns(ds.projections, PROJECTION_COLUMNS, "projections", file)
+    _check_columns(ds.provenance, PROVENANCE_COLUMNS, "provenance", file)
+    for table, df, key in (("zones", z, "zone_code"), ("districts", d, "district_code"),
+                           ("sites", s, "site_id")):
+        if df.index.name != key:
+            raise InputError(f"the {table} table must be indexed by {key}", file=file)
+        dup = df.index.duplicated()
+        if dup.any():
+            pos = int(np.flatnonzero(dup)[0])
+            raise InputError(f"duplicate {key} '{df.index[pos]}'", file=file, row=pos + 1,
+                             column=key, expected=f"each {key} once")
+    _check_numeric(z, POPULATION_COLUMNS + ("x", "y"), "zone", file, minimum=None)
+    _check_numeric(z, POPULATION_COLUMNS, "zone", file)
+    _check_numeric(z, ("stroke_admissions",), "zone", file, allow_missing=True)
+    over = z[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1) > z["pop_total"] + 1e-6
+    if over.any():
+        pos = int(np.flatnonzero(over.to_numpy())[0])
+        raise InputError(f"the 65+ age bands of zone '{z.index[pos]}' add up to more than its total",
+                         file=file, row=pos + 1, column="pop_total",
+                         expected="pop_65_74 + pop_75_84 + pop_85_plus <= pop_total")
+    unknown = ~z["district_code"].isin(d.index)
+    if unknown.any():
+        pos = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise InputError(f"zone '{z.index[pos]}' names district '{z['district_code'].iloc[pos]}', "
+                         "which is not in the districts table", file=file, row=pos + 1,
+                         column="district_code", expected="a district code from the districts table")
+    _check_numeric(d, ("current_virtual_beds",), "district", file)
+    beds_cols = [c for c in s.columns if c.startswith(BEDS_PREFIX)]
+    if not beds_cols:
+        raise InputError("the sites table has no current-beds columns", file=file,
+                         column="beds_<pathway>", expected="at least one column named beds_<pathway>")
+    _check_numeric(s, ("lat", "lon", "x", "y"), "site", file, minimum=None)
+    _check_numeric(s, tuple(beds_cols) + ("max_beds",), "site", file)
+    too_many = s[beds_cols].sum(axis=1) > s["max_beds"]
+    if too_many.any():
+        pos = int(np.flatnonzero(too_many.to_numpy())[0])
+        raise InputError(f"site '{s.index[pos]}' has more current beds than its max_beds",
+                         file=file, row=pos + 1, column="max_beds",
+                         expected="max_beds >= the sum of current beds")
+    outside = ~s["zone_code"].isin(z.index)
+    if outside.any():
+        pos = int(np.flatnonzero(outside.to_numpy())[0])
+        raise InputError(f"site '{s.index[pos]}' is not inside any zone", file=file, row=pos + 1,
+                         column="zone_code", expected="a site located inside the study area")
+    _check_numeric(t, ("minutes",), "travel", file)
+    pairs = pd.MultiIndex.from_frame(t[["zone_code", "site_id"]])
+    if pairs.duplicated().any():
+        pos = int(np.flatnonzero(pairs.duplicated())[0])
+        raise InputError(f"zone '{t['zone_code'].iloc[pos]}' to site '{t['site_id'].iloc[pos]}' appears twice",
+                         file=file, row=pos + 1, expected="each zone-site pair once")
+    expected = len(z) * len(s)
+    if len(t) != expected or not t["zone_code"].isin(z.index).all() or not t["site_id"].isin(s.index).all():
+        have = set(zip(t["zone_code"], t["site_id"], strict=True))
+        for zc in z.index:
+            for sc in s.index:
+                if (zc, sc) not in have:
+                    raise InputError(f"no travel time from zone '{zc}' to site '{sc}'", file=file,
+                                     expected="a travel time for every zone-site pair")
+        bad = ~t["zone_code"].isin(z.index) | ~t["site_id"].isin(s.index)
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"travel row names unknown zone '{t['zone_code'].iloc[pos]}' or site "
+                         f"'{t['site_id'].iloc[pos]}'", file=file, row=pos + 1)
+    kinds = ~ds.provenance["kind"].isin(PROVENANCE_KINDS)
+    if kinds.any():
+        pos = int(np.flatnonzero(kinds.to_numpy())[0])
+        raise InputError(f"provenance kind {ds.provenance['kind'].iloc[pos]!r} is not one of "
+                         f"{', '.join(PROVENANCE_KINDS)}", file=file, row=pos + 1, column="kind")

@@ -1,0 +1,200 @@
+"""Two emitters for the one formulation: OR-Tools (HiGHS, SCIP or CP-SAT through
+``model_builder``, built from the sparse matrix in one call) and PuLP (CBC, bundled).
+
+Both return a :class:`RawResult` with an explicit :class:`Status`; values are read only from
+a solve that produced a solution.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimiser.errors import SolveError
+from optimiser.model.lp import FrozenProgram
+
+
+class Status(enum.Enum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"            # stopped (time limit) with a solution, not proven optimal
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    NO_SOLUTION = "no_solution"      # stopped before finding any solution
+    ERROR = "error"
+
+    @property
+    def has_solution(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def describe(self) -> str:
+        return {
+            Status.OPTIMAL: "optimal: no better configuration exists within the stated gap",
+            Status.FEASIBLE: "a good configuration, but the time limit stopped the search before "
+                             "it was proven best",
+            Status.INFEASIBLE: "no configuration meets every limit",
+            Status.UNBOUNDED: "the model is unbounded (a cost or limit is missing)",
+            Status.NO_SOLUTION: "the time limit ran out before any configuration was found",
+            Status.ERROR: "the solver failed",
+        }[self]
+
+
+@dataclass(frozen=True)
+class RawResult:
+    status: Status
+    values: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    seconds: float
+    solver: str
+    message: str = ""
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.bound is None:
+            return None
+        if self.status == Status.OPTIMAL and abs(self.objective - self.bound) <= 1e-9 * max(1, abs(self.objective)):
+            return 0.0
+        return abs(self.objective - self.bound) / max(1e-9, abs(self.objective))
+
+
+BACKENDS = ("ortools", "pulp")
+
+
+def solve_program(program: FrozenProgram, backend: str = "ortools", *, ortools_solver: str = "highs",
+                  time_limit: float = 60.0, mip_gap: float = 1e-4, threads: int | None = None) -> RawResult:
+    if backend == "ortools":
+        return _solve_ortools(program, ortools_solver, time_limit, mip_gap, threads)
+    if backend == "pulp":
+        return _solve_pulp(program, time_limit, mip_gap, threads)
+    raise SolveError(f"unknown solver backend '{backend}' (choose one of {', '.join(BACKENDS)})")
+
+
+# ---------------------------------------------------------------------------------------
+# OR-Tools
+# ---------------------------------------------------------------------------------------
+
+_ORTOOLS_GAP = {
+    "highs": "mip_rel_gap={gap}\noutput_flag=false\nthreads={threads}",
+    "scip": "limits/gap = {gap}\nparallel/maxnthreads = {threads}",
+    "sat": "relative_gap_limit:{gap} num_workers:{threads}",
+}
+
+
+def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, mip_gap: float,
+                   threads: int | None) -> RawResult:
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    started = time.perf_counter()
+    helper = mbh.ModelBuilderHelper()
+    helper.fill_model_from_sparse_data(
+        program.var_lower.astype(float), program.var_upper.astype(float),
+        program.objective.astype(float), program.row_lower.astype(float),
+        program.row_upper.astype(float), program.matrix.tocsr().astype(float))
+    for i in np.flatnonzero(program.var_integer):
+        helper.set_var_integrality(int(i), True)
+    helper.set_objective_offset(float(program.objective_offset))
+    solver = mbh.ModelSolverHelper(solver_name)
+    if not solver.solver_is_supported():
+        raise SolveError(f"OR-Tools was built without the '{solver_name}' solver")
+    solver.set_time_limit_in_seconds(float(time_limit))
+    params = _ORTOOLS_GAP[solver_name].format(gap=mip_gap, threads=threads or os.cpu_count() or 1)
+    if solver_name == "highs" and threads is None:
+        params = params.replace(f"\nthreads={os.cpu_count() or 1}", "")
+    solver.set_solver_specific_parameters(params)
+    solver.solve(helper)
+    seconds = time.perf_counter() - started
+    raw = solver.status()
+    S = mbh.SolveStatus
+    mapping = {S.OPTIMAL: Status.OPTIMAL, S.FEASIBLE: Status.FEASIBLE, S.INFEASIBLE: Status.INFEASIBLE,
+               S.UNBOUNDED: Status.UNBOUNDED}
+    status = mapping.get(raw, Status.ERROR)
+    if status == Status.ERROR and raw == S.NOT_SOLVED:
+        status = Status.NO_SOLUTION
+    label = f"ortools-{solver_name}"
+    if not status.has_solution:
+        return RawResult(status, None, None, None, seconds, label, str(raw))
+    values = np.asarray(solver.variable_values(), float)
+    objective = float(solver.objective_value())
+    bound = float(solver.best_objective_bound())
+    if not np.isfinite(bound):
+        bound = None
+    return RawResult(status, values, objective, bound, seconds, label, str(raw))
+
+
+# ---------------------------------------------------------------------------------------
+# PuLP / CBC
+# ---------------------------------------------------------------------------------------
+
+def _solve_pulp(program: FrozenProgram, time_limit: float, mip_gap: float, threads: int | None) -> RawResult:
+    import pulp
+
+    started = time.perf_counter()
+    prob = pulp.LpProblem("model", pulp.LpMinimize)
+    names = program.var_names
+    variables = []
+    for i in range(len(names)):
+        lo, hi = program.var_lower[i], program.var_upper[i]
+        variables.append(pulp.LpVariable(
+            str(names[i]), lowBound=None if np.isneginf(lo) else float(lo),
+            upBound=None if np.isposinf(hi) else float(hi),
+            cat=pulp.LpInteger if program.var_integer[i] else pulp.LpContinuous))
+    obj_idx = np.flatnonzero(program.objective)
+    prob += pulp.LpAffineExpression([(variables[i], float(program.objective[i])) for i in obj_idx]) + float(program.objective_offset)
+    csr = program.matrix.tocsr()
+    indptr, indices, data = csr.indptr, csr.indices, csr.data
+    for r in range(csr.shape[0]):
+        lo, hi = program.row_lower[r], program.row_upper[r]
+        expr = pulp.LpAffineExpression(
+            [(variables[c], float(v)) for c, v in zip(indices[indptr[r]:indptr[r + 1]], data[indptr[r]:indptr[r + 1]], strict=True)])
+        name = str(program.row_names[r])
+        if np.isfinite(lo) and np.isfinite(hi) and lo == hi:
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, name, float(lo)))
+            continue
+        if np.isfinite(lo):
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, name if not np.isfinite(hi) else name + "_lower", float(lo)))
+        if np.isfinite(hi):
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, name if not np.isfinite(lo) else name + "_upper", float(hi)))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "cbc.log")
+        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit), gapRel=float(mip_gap),
+                                threads=threads, logPath=log, keepFiles=False)
+        try:
+            prob.solve(cmd)
+        except pulp.PulpSolverError as exc:
+            return RawResult(Status.ERROR, None, None, None, time.perf_counter() - started, "pulp-cbc", str(exc))
+        log_text = open(log, encoding="utf-8", errors="replace").read() if os.path.exists(log) else ""
+    seconds = time.perf_counter() - started
+    sol = prob.sol_status
+    if sol == pulp.LpSolutionOptimal:
+        status = Status.OPTIMAL
+    elif sol == pulp.LpSolutionIntegerFeasible:
+        status = Status.FEASIBLE
+    elif sol == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
+        status = Status.INFEASIBLE
+    elif sol == pulp.LpSolutionUnbounded or prob.status == pulp.LpStatusUnbounded:
+        status = Status.UNBOUNDED
+    else:
+        status = Status.NO_SOLUTION
+    if not status.has_solution:
+        return RawResult(status, None, None, None, seconds, "pulp-cbc", pulp.LpStatus[prob.status])
+    values = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables], float)
+    objective = float(pulp.value(prob.objective))
+    bound = _cbc_bound(log_text, objective, status)
+    return RawResult(status, values, objective, bound, seconds, "pulp-cbc", pulp.LpStatus[prob.status])
+
+
+def _cbc_bound(log_text: str, objective: float, status: Status) -> float | None:
+    """CBC prints 'Lower bound:' when it stops early; a proven optimum is its own bound."""
+    match = re.findall(r"Lower bound:\s*([-+0-9.eE]+)", log_text)
+    if match:
+        try:
+            return float(match[-1])
+        except ValueError:
+            pass
+    return objective if status == Status.OPTIMAL else None

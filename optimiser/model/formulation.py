@@ -1,0 +1,469 @@
+r"""The bed-configuration model, written once for both solver backends.
+
+Notation: zones :math:`i`, sites :math:`j`, pathways :math:`p`, units :math:`u` (a ward type
+on a site), bed options :math:`k` of a unit (with :math:`c_k` beds carrying at most
+:math:`\kappa_k` erlangs under the utilisation rule), districts :math:`d` with virtual-bed
+options :math:`v`. Demand is in admissions per year: :math:`h_{ip}` must use a hospital bed;
+:math:`e_{ip}` is suitable for, and within reach of, a virtual bed run by the district hub.
+:math:`L_p` is the length of stay, :math:`t_{ij}` travel minutes.
+
+Decisions
+
+* :math:`y_k \in \{0,1\}`: unit :math:`u(k)` runs :math:`c_k` beds (one option per unit,
+  option 0 = no beds);
+* :math:`o_j \in \{0,1\}`: site :math:`j` keeps inpatient beds;
+* :math:`x_{ijp} \in [0,1]` (binary under single assignment): share of zone :math:`i`'s
+  pathway-:math:`p` hospital patients sent to :math:`j`, only for pairs within the travel
+  limit at sites hosting :math:`p`; :math:`m_{ip}` the share left unmet;
+* :math:`z_v \in \{0,1\}`: district :math:`d(v)` runs :math:`c_v` virtual beds;
+  :math:`f_{djp} \ge 0`: virtual-suitable admissions of district :math:`d` that use a
+  hospital bed at :math:`j` instead; :math:`g_{dp} \ge 0` those left unmet;
+* :math:`T`: the worst district's mean hospital travel.
+
+Constraints (one function each, in the order :func:`build` calls them)
+
+* one bed option per unit: :math:`\sum_{k \in u} y_k = 1`;
+* site open: :math:`\sum_{k \in u, c_k>0} y_k \le o_j` for each unit of :math:`j`, and
+  :math:`o_j \le \sum_{k \in j, c_k>0} y_k`; keep-open/close statuses fix :math:`o_j`;
+* minimum beds on an open site :math:`\sum_{k\in j} c_k y_k \ge b_{\min} o_j`; estate limit
+  :math:`\sum_{k\in j} c_k y_k \le B_j`;
+* serve demand :math:`\sum_j x_{ijp} + m_{ip} = 1`;
+* capacity (queueing): :math:`\sum_{i,p \in u} \tfrac{L_p}{365} h_{ip} x_{ijp} + \sum_{d,p\in u}
+  \tfrac{L_p}{365} f_{djp} \le \sum_{k\in u} \kappa_k y_k`;
+* optional strong links :math:`x_{ijp} \le \sum_{k\in u(j,p), c_k>0} y_k`;
+* virtual beds: one option per district; :math:`\sum_j f_{djp} + g_{dp} \le E_{dp}` and
+  :math:`\sum_p \tfrac{L^v_p}{365}(E_{dp} - \sum_j f_{djp} - g_{dp}) \le \sum_{v\in d}\kappa_v z_v`;
+* travel standard: :math:`\sum_{i} w_i \sum_{j: t_{ij}\le\tau} x_{ijp} \ge s \sum_i w_i`;
+* equity: :math:`\sum_{i\in d,p,j} h_{ip} t_{ij} x_{ijp} / H_d \le T` for every district;
+* budget, and fewest/most/exactly so many open sites.
+
+Objective: a weighted sum (or lexicographic order) of four named terms — annual *cost*
+(fixed site costs, beds, annualised new-ward capital, virtual beds), *travel* (hospital
+admission-minutes), *unmet* (bed-days of demand not served), *equity* (:math:`T`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimiser.instance import Instance
+from optimiser.model.lp import INF, LinearProgram
+
+STRONG_LINKING_AUTO_LIMIT = 150_000
+
+
+def _clean(values) -> np.ndarray:
+    """Names safe for every solver's file format: letters, digits and underscores."""
+    out = np.asarray(values, dtype=object).astype(str)
+    for ch in " -.,'&()/:":
+        out = np.char.replace(out, ch, "_")
+    return out.astype(object)
+
+
+def _join(*parts) -> np.ndarray:
+    """Element-wise '_'.join of string arrays/scalars."""
+    out = None
+    for part in parts:
+        arr = _clean(np.atleast_1d(np.asarray(part, dtype=object)))
+        out = arr if out is None else np.char.add(np.char.add(out.astype(str), "_"), arr.astype(str))
+    return np.asarray(out, dtype=object)
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Pathways that share a ward type, host sites and travel limit are assigned together
+    (one catchment, one variable per zone-site pair), which keeps the model small."""
+
+    members: tuple[tuple[int, ...], ...]
+    of_pathway: np.ndarray
+    ward: np.ndarray
+    admissions: np.ndarray     # (Z, streams) hospital admissions per year
+    load: np.ndarray           # (Z, streams) erlangs
+    site_allowed: np.ndarray   # (streams, S)
+    max_travel: np.ndarray
+    names: tuple[str, ...]
+
+
+def make_streams(inst: Instance) -> Streams:
+    pw = inst.pathways
+    groups: dict[tuple, list[int]] = {}
+    for p in range(len(pw.ids)):
+        key = (int(pw.ward[p]), pw.site_allowed[p].tobytes(), float(pw.max_travel[p]))
+        groups.setdefault(key, []).append(p)
+    members = tuple(tuple(g) for g in groups.values())
+    of_pathway = np.zeros(len(pw.ids), int)
+    for k, g in enumerate(members):
+        of_pathway[list(g)] = k
+    adm = np.column_stack([inst.hospital_admissions[:, list(g)].sum(axis=1) for g in members])
+    load = np.column_stack([inst.hospital_load[:, list(g)].sum(axis=1) for g in members])
+    return Streams(members, of_pathway, np.array([pw.ward[g[0]] for g in members]), adm, load,
+                   np.array([pw.site_allowed[g[0]] for g in members]),
+                   np.array([pw.max_travel[g[0]] for g in members]),
+                   tuple("_".join(pw.ids[p] for p in g) for g in members))
+
+
+def allowed_pairs(inst: Instance, streams: Streams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(zone, site, stream) assignments the model may use: the site hosts the stream, is not
+    closed, and is within the stream's travel limit of the zone."""
+    zs, ss, ks = [], [], []
+    open_ok = inst.sites.status >= 0
+    for k in range(len(streams.members)):
+        ok = (inst.travel <= streams.max_travel[k] + 1e-9) & (streams.site_allowed[k] & open_ok)[None, :]
+        ok &= (streams.admissions[:, k] > 0)[:, None]
+        z, s = np.nonzero(ok)
+        zs.append(z)
+        ss.append(s)
+        ks.append(np.full(len(z), k))
+    return np.concatenate(zs), np.concatenate(ss), np.concatenate(ks)
+
+
+@dataclass
+class Formulation:
+    """The built programme plus the index maps needed to read a solution back."""
+
+    instance: Instance
+    lp: LinearProgram
+    streams: Streams
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]       # (zone, site, stream) of each x
+    overflow_routes: tuple[np.ndarray, np.ndarray, np.ndarray]  # (district, site, pathway)
+    demand_rows: tuple[np.ndarray, np.ndarray]             # (zone, stream) of each m
+    unit_of_pair: np.ndarray
+    unit_of_route: np.ndarray
+    cuts: int = 0
+
+    # --- variable index shortcuts --------------------------------------------------------
+    def cols(self, family: str) -> np.ndarray:
+        return self.lp.variables(family) if self.lp.has_family(family) else np.zeros(0, int)
+
+
+# ---------------------------------------------------------------------------------------
+# one function per family
+# ---------------------------------------------------------------------------------------
+
+def add_bed_options(f: Formulation) -> None:
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    site = inst.sites.ids[opt.unit_site[opt.option_unit]]
+    ward = np.asarray(inst.wards, object)[opt.unit_ward[opt.option_unit]]
+    cols = lp.add_variables("bed_option", _join("beds", site, ward, opt.option_beds), 0, 1, integer=True)
+    n_units = len(opt.unit_site)
+    lp.add_constraints("one_bed_option", _join("one_bed_option", inst.sites.ids[opt.unit_site],
+                                               np.asarray(inst.wards, object)[opt.unit_ward]),
+                       opt.option_unit, cols, 1.0, 1.0, 1.0)
+    # Closed sites keep option 0 only.
+    closed = inst.sites.status[opt.unit_site[opt.option_unit]] < 0
+    lp.set_bounds(cols[closed & (opt.option_beds > 0)], upper=0.0)
+    assert n_units == len(opt.unit_site)
+
+
+def add_site_open(f: Formulation) -> None:
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    n_s = inst.n_sites
+    lo = (inst.sites.status > 0).astype(float)
+    hi = (inst.sites.status >= 0).astype(float)
+    site_cols = lp.add_variables("site_open", _join("open", inst.sites.ids), lo, hi, integer=True)
+    beds = lp.variables("bed_option")
+    has_beds = opt.option_beds > 0
+    # Each unit with beds opens its site.
+    n_units = len(opt.unit_site)
+    rows = np.concatenate([opt.option_unit[has_beds], np.arange(n_units)])
+    cols = np.concatenate([beds[has_beds], site_cols[opt.unit_site]])
+    vals = np.concatenate([np.ones(has_beds.sum()), -np.ones(n_units)])
+    lp.add_constraints("unit_opens_site", _join("beds_need_open_site", inst.sites.ids[opt.unit_site],
+                                                np.asarray(inst.wards, object)[opt.unit_ward]),
+                       rows, cols, vals, -INF, 0.0)
+    # An open site has beds.
+    site_of_option = opt.unit_site[opt.option_unit]
+    rows = np.concatenate([np.arange(n_s), site_of_option[has_beds]])
+    cols = np.concatenate([site_cols, beds[has_beds]])
+    vals = np.concatenate([np.ones(n_s), -np.ones(has_beds.sum())])
+    lp.add_constraints("open_site_has_beds", _join("open_site_has_beds", inst.sites.ids), rows, cols,
+                       vals, -INF, 0.0)
+
+
+def add_site_bed_limits(f: Formulation) -> None:
+    """Minimum beds on an open site; estate limit across a site's wards."""
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    beds = lp.variables("bed_option")
+    site_cols = lp.variables("site_open")
+    site_of_option = opt.unit_site[opt.option_unit]
+    n_s = inst.n_sites
+    m = inst.rules.min_beds_open_site
+    if m > 0:
+        rows = np.concatenate([site_of_option, np.arange(n_s)])
+        cols = np.concatenate([beds, site_cols])
+        vals = np.concatenate([opt.option_beds.astype(float), -float(m) * np.ones(n_s)])
+        lp.add_constraints("min_beds_open_site", _join("min_beds_if_open", inst.sites.ids), rows, cols,
+                           vals, 0.0, INF)
+    units_per_site = np.bincount(opt.unit_site, minlength=n_s)
+    multi = np.flatnonzero(units_per_site > 1)
+    if len(multi):
+        local = -np.ones(n_s, int)
+        local[multi] = np.arange(len(multi))
+        keep = local[site_of_option] >= 0
+        lp.add_constraints("estate_limit", _join("estate_limit", inst.sites.ids[multi]),
+                           local[site_of_option[keep]], beds[keep], opt.option_beds[keep].astype(float),
+                           -INF, inst.sites.max_beds[multi].astype(float))
+
+
+def add_assignment(f: Formulation) -> None:
+    inst, lp = f.instance, f.lp
+    z, s, k = f.pairs
+    names = np.asarray(f.streams.names, object)
+    x = lp.add_variables("assign", _join("assign", inst.zones.ids[z], "to", inst.sites.ids[s], names[k]),
+                         0, 1, integer=inst.rules.single_assignment)
+    dz, dk = f.demand_rows
+    u = lp.add_variables("unmet", _join("unmet", inst.zones.ids[dz], names[dk]), 0, 1,
+                         integer=inst.rules.single_assignment)
+    # Row of each (zone, stream) demand.
+    n_k = len(names)
+    key = dz * n_k + dk
+    order = np.argsort(key)
+    row_of_pair = order[np.searchsorted(key, z * n_k + k, sorter=order)]
+    lp.add_constraints("serve_demand", _join("serve_demand_zone", inst.zones.ids[dz], names[dk]),
+                       np.concatenate([row_of_pair, np.arange(len(dz))]), np.concatenate([x, u]),
+                       1.0, 1.0, 1.0)
+
+
+def add_virtual_beds(f: Formulation) -> None:
+    """Virtual beds per district (integer blocks of ``step`` beds), the virtual-suitable
+    patients who use a hospital bed instead (overflow) or go unserved, and the chord capacity
+    described in :class:`optimiser.instance.VirtualSizing`."""
+    inst, lp = f.instance, f.lp
+    v = inst.virtual
+    if v is None:
+        return
+    d_ids = inst.districts.ids
+    n_d = len(d_ids)
+    pids = np.asarray(inst.pathways.ids, object)
+    m = lp.add_variables("virtual_blocks", _join("virtual_beds", d_ids, f"in_blocks_of_{v.step}"),
+                         0, v.hi // v.step, integer=True)
+    w = lp.add_variables("virtual_run", _join("runs_virtual_beds", d_ids), v.must_run.astype(float), 1,
+                         integer=True)
+    idx = np.arange(n_d)
+    lp.add_constraints("virtual_min_beds", _join("virtual_min_beds", d_ids), np.concatenate([idx, idx]),
+                       np.concatenate([m, w]), np.concatenate([np.ones(n_d), -v.lo / v.step]), 0.0, INF)
+    lp.add_constraints("virtual_max_beds", _join("virtual_max_beds", d_ids), np.concatenate([idx, idx]),
+                       np.concatenate([m, w]), np.concatenate([np.ones(n_d), -v.hi / v.step]), -INF, 0.0)
+    od, os_, op = f.overflow_routes
+    fcols = lp.add_variables("overflow", _join("overflow", d_ids[od], "to", inst.sites.ids[os_], pids[op]), 0, INF)
+    eligible = inst.virtual_admissions_by_district()
+    gd, gp = np.nonzero(eligible > 0)
+    gcols = lp.add_variables("virtual_unmet", _join("virtual_unmet", d_ids[gd], pids[gp]), 0, INF)
+    n_p = len(pids)
+    row_of = -np.ones((n_d, n_p), int)
+    row_of[gd, gp] = np.arange(len(gd))
+    lp.add_constraints("virtual_balance", _join("virtual_balance", d_ids[gd], pids[gp]),
+                       np.concatenate([row_of[od, op], np.arange(len(gd))]), np.concatenate([fcols, gcols]),
+                       1.0, -INF, eligible[gd, gp])
+    vlos = inst.pathways.virtual_los_days / 365.0
+    full_load = (eligible * vlos[None, :]).sum(axis=1)           # erlangs if all go virtual
+    intercept = v.anchor_capacity - v.slope * v.anchor           # chord value at 0 beds
+    slack = np.maximum(0.0, -intercept)                          # switched off when not running
+    # carried = full_load - vlos*(overflow + unmet) <= intercept + slope*step*m + slack*(1 - w)
+    rows = np.concatenate([od, gd, idx, idx])
+    cols = np.concatenate([fcols, gcols, m, w])
+    vals = np.concatenate([-vlos[op], -vlos[gp], -v.slope * v.step, slack])
+    lp.add_constraints("virtual_capacity", _join("virtual_capacity", d_ids), rows, cols, vals, -INF,
+                       intercept + slack - full_load)
+    # a district that runs no virtual beds carries no virtual load
+    rows = np.concatenate([od, gd, idx])
+    cols = np.concatenate([fcols, gcols, w])
+    vals = np.concatenate([-vlos[op], -vlos[gp], -full_load])
+    lp.add_constraints("virtual_needs_beds", _join("virtual_load_needs_beds", d_ids), rows, cols, vals,
+                       -INF, -full_load)
+
+
+def add_capacity(f: Formulation) -> None:
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    if not inst.rules.capacity_limits:
+        return
+    x = lp.variables("assign")
+    z, s, k = f.pairs
+    load = f.streams.load[z, k]
+    parts_rows = [f.unit_of_pair, opt.option_unit]
+    parts_cols = [x, lp.variables("bed_option")]
+    parts_vals = [load, -opt.option_capacity]
+    if lp.has_family("overflow"):
+        od, os_, op = f.overflow_routes
+        parts_rows.append(f.unit_of_route)
+        parts_cols.append(lp.variables("overflow"))
+        parts_vals.append(inst.pathways.los_days[op] / 365.0)
+    names = _join("capacity", inst.sites.ids[opt.unit_site], np.asarray(inst.wards, object)[opt.unit_ward])
+    lp.add_constraints("capacity", names, np.concatenate(parts_rows), np.concatenate(parts_cols),
+                       np.concatenate(parts_vals), -INF, 0.0)
+
+
+def use_strong_links(inst: Instance, n_pairs: int) -> bool:
+    if not inst.rules.capacity_limits:
+        return True  # without capacity rows the links are what keeps x at open sites
+    mode = inst.solver.strong_linking
+    return mode == "on" or (mode == "auto" and n_pairs <= STRONG_LINKING_AUTO_LIMIT)
+
+
+def add_strong_links(f: Formulation) -> None:
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    x = lp.variables("assign")
+    if not use_strong_links(inst, len(x)):
+        return
+    beds = lp.variables("bed_option")
+    n = len(x)
+    # Options with beds of each unit, as a padded (unit, option) table.
+    has = np.flatnonzero(opt.option_beds > 0)
+    units = opt.option_unit[has]
+    counts = np.bincount(units, minlength=len(opt.unit_site))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    order = np.argsort(units, kind="stable")
+    has_sorted = has[order]
+    per_pair = counts[f.unit_of_pair]
+    rows_opts = np.repeat(np.arange(n), per_pair)
+    offsets = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    opt_idx = has_sorted[np.repeat(starts[f.unit_of_pair], per_pair) + offsets]
+    z, s, k = f.pairs
+    names = _join("link", inst.zones.ids[z], inst.sites.ids[s], np.asarray(f.streams.names, object)[k])
+    lp.add_constraints("strong_link", names, np.concatenate([np.arange(n), rows_opts]),
+                       np.concatenate([x, beds[opt_idx]]),
+                       np.concatenate([np.ones(n), -np.ones(len(opt_idx))]), -INF, 0.0)
+
+
+def coverage_weights(inst: Instance, population: str) -> np.ndarray:
+    return inst.zones.population_65 if population == "65_plus" else inst.zones.population
+
+
+def add_travel_standard(f: Formulation) -> None:
+    inst, lp = f.instance, f.lp
+    rules = inst.rules.coverage
+    if not rules:
+        return
+    x = lp.variables("assign")
+    z, s, k = f.pairs
+    rows, cols, vals, rhs, names = [], [], [], [], []
+    for r, rule in enumerate(rules):
+        w = coverage_weights(inst, rule.population)
+        stream = f.streams.of_pathway[rule.pathway]
+        has_demand = f.streams.admissions[:, stream] > 0
+        near = (k == stream) & (inst.travel[z, s] <= rule.threshold_minutes + 1e-9)
+        rows.append(np.full(near.sum(), r))
+        cols.append(x[near])
+        vals.append(w[z[near]])
+        rhs.append(rule.share * w[has_demand].sum())
+        names.append(f"travel_standard_{inst.pathways.ids[rule.pathway]}_{rule.population}_"
+                     f"{rule.share:.0%}_within_{rule.threshold_minutes:g}min")
+    lp.add_constraints("travel_standard", _clean(names), np.concatenate(rows), np.concatenate(cols),
+                       np.concatenate(vals), np.asarray(rhs), INF)
+
+
+def add_equity(f: Formulation) -> None:
+    inst, lp = f.instance, f.lp
+    w = inst.weights
+    if not (w.equity > 0 or (w.lexicographic and "equity" in w.lexicographic)):
+        return
+    t = lp.add_variables("worst_district_travel", ["worst_district_mean_travel_minutes"], 0, INF)
+    x = lp.variables("assign")
+    z, s, k = f.pairs
+    d = inst.zones.district[z]
+    totals = np.zeros(len(inst.districts.ids))
+    np.add.at(totals, inst.zones.district, inst.hospital_admissions.sum(axis=1))
+    active = np.flatnonzero(totals > 0)
+    local = -np.ones(len(totals), int)
+    local[active] = np.arange(len(active))
+    keep = local[d] >= 0
+    coef = f.streams.admissions[z, k] * inst.travel[z, s] / np.where(totals[d] > 0, totals[d], 1)
+    lp.add_constraints("equity", _join("equity_district", inst.districts.ids[active]),
+                       np.concatenate([local[d[keep]], np.arange(len(active))]),
+                       np.concatenate([x[keep], np.repeat(t, len(active))]),
+                       np.concatenate([coef[keep], -np.ones(len(active))]), -INF, 0.0)
+    lp.add_objective_term("equity", t, 1.0)
+
+
+def add_open_site_counts(f: Formulation) -> None:
+    inst, lp = f.instance, f.lp
+    r = inst.rules
+    cols = lp.variables("site_open")
+    n = len(cols)
+    for label, lo, hi in (("exactly", r.open_exactly, r.open_exactly),
+                          ("at_least", r.open_at_least, None), ("at_most", None, r.open_at_most)):
+        if lo is None and hi is None:
+            continue
+        value = lo if lo is not None else hi
+        lp.add_constraints(f"open_sites_{label}", [f"open_sites_{label}_{value}"], np.zeros(n, int), cols,
+                           1.0, -INF if lo is None else float(lo), INF if hi is None else float(hi))
+
+
+def cost_terms(f: Formulation) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, GBP per year) of the annual cost."""
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    site_of_option = opt.unit_site[opt.option_unit]
+    per_option = (inst.sites.cost_per_bed[site_of_option] * opt.option_beds
+                  + opt.option_capital / inst.weights.capital_annualisation_years)
+    cols = [lp.variables("site_open"), lp.variables("bed_option")]
+    vals = [inst.sites.fixed_cost, per_option]
+    if inst.virtual is not None:
+        cols.append(lp.variables("virtual_blocks"))
+        vals.append(np.full(len(inst.districts.ids), inst.virtual.cost_per_bed * inst.virtual.step))
+    return np.concatenate(cols), np.concatenate(vals).astype(float)
+
+
+def add_budget(f: Formulation) -> None:
+    budget = f.instance.rules.budget
+    if budget is None:
+        return
+    cols, vals = cost_terms(f)
+    f.lp.add_constraints("budget", ["budget_per_year"], np.zeros(len(cols), int), cols, vals, -INF, budget)
+
+
+def add_objective(f: Formulation) -> None:
+    inst, lp = f.instance, f.lp
+    cols, vals = cost_terms(f)
+    lp.add_objective_term("cost", cols, vals)
+    z, s, k = f.pairs
+    lp.add_objective_term("travel", lp.variables("assign"), f.streams.admissions[z, k] * inst.travel[z, s])
+    dz, dk = f.demand_rows
+    lp.add_objective_term("unmet", lp.variables("unmet"), f.streams.load[dz, dk] * 365.0)
+    if lp.has_family("overflow"):
+        od, os_, op = f.overflow_routes
+        lp.add_objective_term("travel", lp.variables("overflow"), inst.district_site_travel[od, os_])
+        eligible = inst.virtual_admissions_by_district()
+        gd, gp = np.nonzero(eligible > 0)
+        lp.add_objective_term("unmet", lp.variables("virtual_unmet"), inst.pathways.los_days[gp])
+    lp.objective_weights = inst.weights.as_dict()
+
+
+def build(instance: Instance) -> Formulation:
+    """Build the whole programme. Returns a :class:`Formulation`; call
+    :func:`optimiser.model.solve.solve_formulation` to solve it, or add constraints first."""
+    streams = make_streams(instance)
+    z, s, k = allowed_pairs(instance, streams)
+    dz, dk = np.nonzero(streams.admissions > 0)
+    unit_index = -np.ones((instance.n_sites, len(instance.wards)), int)
+    opt = instance.options
+    unit_index[opt.unit_site, opt.unit_ward] = np.arange(len(opt.unit_site))
+    unit_of_pair = unit_index[s, streams.ward[k]]
+    routes = instance.overflow_pairs()
+    unit_of_route = unit_index[routes[1], instance.pathways.ward[routes[2]]] if len(routes[0]) else np.zeros(0, int)
+    f = Formulation(instance, LinearProgram(instance.name), streams, (z, s, k), routes, (dz, dk),
+                    unit_of_pair, unit_of_route)
+    add_bed_options(f)
+    add_site_open(f)
+    add_site_bed_limits(f)
+    add_assignment(f)
+    add_virtual_beds(f)
+    add_capacity(f)
+    add_strong_links(f)
+    add_travel_standard(f)
+    add_equity(f)
+    add_open_site_counts(f)
+    add_budget(f)
+    add_objective(f)
+    return f
+
+
+def add_exclusion_cut(f: Formulation, open_sites: np.ndarray) -> None:
+    """No-good cut: the next solution must open a different set of sites."""
+    cols = f.lp.variables("site_open")
+    is_open = np.asarray(open_sites, bool)
+    vals = np.where(is_open, -1.0, 1.0)
+    f.cuts += 1
+    f.lp.add_constraints(f"exclude_configuration_{f.cuts}", [f"exclude_configuration_{f.cuts}"],
+                         np.zeros(len(cols), int), cols, vals, 1.0 - is_open.sum(), INF)

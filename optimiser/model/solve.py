@@ -1,0 +1,169 @@
+"""Solve an instance: build once, emit to a backend, read the answer back into tables.
+
+``solve_instance`` handles the weighted-sum and lexicographic objectives and the k best
+distinct configurations; an infeasible instance is handed to
+:mod:`optimiser.model.diagnose`, which explains it in plain English.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from optimiser.errors import InfeasibleError, SolveError
+from optimiser.instance import Instance
+from optimiser.model.backends import RawResult, Status, solve_program
+from optimiser.model.formulation import Formulation, add_exclusion_cut, build
+from optimiser.solution import Solution, Tables, compute_metrics
+
+VALUE_TOL = 1e-6
+
+
+def decode(f: Formulation, values: np.ndarray) -> Tables:
+    """Tables from a solver's column values."""
+    inst, lp = f.instance, f.lp
+    opt = inst.options
+    y = values[lp.variables("bed_option")]
+    chosen = y > 0.5
+    units = pd.DataFrame({"site_id": inst.sites.ids[opt.unit_site[opt.option_unit[chosen]]],
+                          "ward": np.asarray(inst.wards, object)[opt.unit_ward[opt.option_unit[chosen]]],
+                          "beds": opt.option_beds[chosen].astype(int)})
+    pids = np.asarray(inst.pathways.ids, object)
+    z, s, k = f.pairs
+    x = values[lp.variables("assign")]
+    if inst.rules.single_assignment:
+        x = np.round(x)
+    assignment = _expand_streams(f, pd.DataFrame({"zone": z, "site_id": inst.sites.ids[s], "stream": k, "share": x}))
+    dz, dk = f.demand_rows
+    u = values[lp.variables("unmet")]
+    if inst.rules.single_assignment:
+        u = np.round(u)
+    unmet = _expand_streams(f, pd.DataFrame({"zone": dz, "stream": dk, "share": u}))
+    if inst.virtual is not None:
+        v = inst.virtual
+        blocks = np.round(values[lp.variables("virtual_blocks")]).astype(int)
+        virtual = pd.DataFrame({"district_code": inst.districts.ids, "beds": blocks * v.step})
+        od, os_, op = f.overflow_routes
+        fv = values[lp.variables("overflow")]
+        keep = fv > VALUE_TOL
+        overflow = pd.DataFrame({"district_code": inst.districts.ids[od[keep]], "site_id": inst.sites.ids[os_[keep]],
+                                 "pathway": pids[op[keep]], "admissions_per_year": fv[keep]})
+        eligible = inst.virtual_admissions_by_district()
+        gd, gp = np.nonzero(eligible > 0)
+        gv = values[lp.variables("virtual_unmet")]
+        keep = gv > VALUE_TOL
+        virtual_unmet = pd.DataFrame({"district_code": inst.districts.ids[gd[keep]], "pathway": pids[gp[keep]],
+                                      "admissions_per_year": gv[keep]})
+    else:
+        virtual = pd.DataFrame(columns=["district_code", "beds"])
+        overflow = pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"])
+        virtual_unmet = pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"])
+    return Tables(units, assignment, unmet, virtual, overflow, virtual_unmet)
+
+
+def _expand_streams(f: Formulation, table: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (zone, stream) -> rows per (zone, pathway) for the pathways of the stream that
+    the zone has hospital demand for; drops zero shares."""
+    inst = f.instance
+    table = table[table["share"] > VALUE_TOL]
+    parts = []
+    for k, members in enumerate(f.streams.members):
+        rows = table[table["stream"] == k]
+        for p in members:
+            keep = inst.hospital_admissions[rows["zone"].to_numpy(), p] > 0
+            part = rows[keep].drop(columns="stream").assign(pathway=inst.pathways.ids[p])
+            parts.append(part)
+    out = pd.concat(parts, ignore_index=True) if parts else table.drop(columns="stream")
+    out.insert(0, "zone_code", inst.zones.ids[out.pop("zone").to_numpy()])
+    out["share"] = out["share"].clip(0, 1)
+    cols = ["zone_code", "site_id", "pathway", "share"] if "site_id" in out else ["zone_code", "pathway", "share"]
+    return out[cols].reset_index(drop=True)
+
+
+def _run(f: Formulation, weights: dict[str, float], inst: Instance) -> RawResult:
+    program = f.lp.freeze(weights)
+    sv = inst.solver
+    return solve_program(program, sv.backend, ortools_solver=sv.ortools_solver,
+                         time_limit=sv.time_limit_seconds, mip_gap=sv.mip_gap)
+
+
+def _to_solution(f: Formulation, result: RawResult, name: str, started: float,
+                 objective: float | None = None) -> Solution:
+    inst = f.instance
+    tables = decode(f, result.values)
+    metrics = compute_metrics(inst, tables)
+    notes = list(inst.notes)
+    if metrics["unmet_admissions_per_year"] > 1e-6:
+        notes.append(f"{metrics['unmet_admissions_per_year']:.1f} admissions a year "
+                     f"({metrics['unmet_bed_days_per_year']:.0f} bed-days) cannot be served within the "
+                     "limits: raise the travel limit, the estate limits or the virtual bed maximum")
+    return Solution(
+        name=name, status=result.status.value, status_message=result.status.describe(),
+        objective=result.objective if objective is None else objective, tables=tables, metrics=metrics,
+        solver=result.solver, solve_seconds=time.perf_counter() - started, optimality_gap=result.gap,
+        notes=tuple(notes), _instance=inst)
+
+
+def _fail(f: Formulation, result: RawResult) -> None:
+    if result.status in (Status.INFEASIBLE, Status.UNBOUNDED) and result.status == Status.INFEASIBLE:
+        from optimiser.model.diagnose import explain_infeasibility
+
+        raise InfeasibleError(explain_infeasibility(f.instance))
+    if result.status == Status.NO_SOLUTION:
+        raise SolveError(f"{result.status.describe()} ({result.seconds:.0f} s). Raise the time limit "
+                         "(solver.time_limit_seconds) or loosen a limit.")
+    raise SolveError(f"{result.status.describe()} ({result.solver}: {result.message})")
+
+
+def solve_instance(inst: Instance, name: str | None = None) -> Solution:
+    """Optimise an instance; returns a :class:`Solution` (with ``alternatives`` if asked)."""
+    started = time.perf_counter()
+    name = name or inst.name
+    f = build(inst)
+    weights = inst.weights
+    if weights.lexicographic:
+        result, objective = _solve_lexicographic(f)
+    else:
+        result = _run(f, weights.as_dict(), inst)
+        objective = None
+    if not result.status.has_solution:
+        _fail(f, result)
+    best = _to_solution(f, result, name, started, objective)
+    alternatives = []
+    seen = [np.asarray(best.units.groupby("site_id", sort=False)["beds"].sum().reindex(inst.sites.ids).to_numpy() > 0)]
+    for k in range(inst.solver.alternatives):
+        add_exclusion_cut(f, seen[-1])
+        started_k = time.perf_counter()
+        res = _run(f, weights.as_dict(), inst)
+        if not res.status.has_solution:
+            break
+        alt = _to_solution(f, res, f"{name} (alternative {k + 1})", started_k)
+        alternatives.append(alt)
+        seen.append(np.asarray(alt.units.groupby("site_id", sort=False)["beds"].sum().reindex(inst.sites.ids).to_numpy() > 0))
+    if alternatives:
+        from dataclasses import replace
+
+        best = replace(best, alternatives=tuple(alternatives))
+    return best
+
+
+def _solve_lexicographic(f: Formulation) -> tuple[RawResult, float]:
+    inst = f.instance
+    order = list(inst.weights.lexicographic)
+    tol = inst.weights.lexicographic_tolerance
+    result = None
+    for i, term in enumerate(order):
+        result = _run(f, {term: 1.0}, inst)
+        if not result.status.has_solution:
+            return result, 0.0
+        value = float(f.lp.term_vector(term) @ result.values)
+        if i < len(order) - 1:
+            vec = f.lp.term_vector(term)
+            cols = np.flatnonzero(vec)
+            f.lp.add_constraints(f"lexicographic_{term}", [f"keep_{term}_near_optimum"], np.zeros(len(cols), int),
+                                 cols, vec[cols], -np.inf, value + tol * abs(value) + 1e-6)
+    w = inst.weights.as_dict()
+    objective = float(sum(w[t] * float(f.lp.term_vector(t) @ result.values) for t in f.lp.terms))
+    return result, objective

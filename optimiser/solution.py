@@ -1,0 +1,416 @@
+"""Solutions: immutable results with tidy tables, and the metrics computed from them.
+
+Every metric is computed from the *tables* (beds per unit, virtual beds per district, the
+zone-to-site assignment, overflow and unmet demand) and the instance's demand and travel
+arrays — never from solver internals — so the same code scores an optimised configuration,
+a hand-drafted option, or a solution read back from disk. Metric keys carry their unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from optimiser.instance import Instance
+from optimiser.queueing import erlang_b_array
+
+TRAVEL_THRESHOLDS = (20, 30, 45)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The decision, as tables keyed by codes (the solver-independent representation)."""
+
+    units: pd.DataFrame          # site_id, ward, beds
+    assignment: pd.DataFrame     # zone_code, site_id, pathway, share
+    unmet: pd.DataFrame          # zone_code, pathway, share
+    virtual_beds: pd.DataFrame   # district_code, beds
+    overflow: pd.DataFrame       # district_code, site_id, pathway, admissions_per_year
+    virtual_unmet: pd.DataFrame  # district_code, pathway, admissions_per_year
+
+
+def empty_tables() -> Tables:
+    return Tables(
+        units=pd.DataFrame(columns=["site_id", "ward", "beds"]),
+        assignment=pd.DataFrame(columns=["zone_code", "site_id", "pathway", "share"]),
+        unmet=pd.DataFrame(columns=["zone_code", "pathway", "share"]),
+        virtual_beds=pd.DataFrame(columns=["district_code", "beds"]),
+        overflow=pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"]),
+        virtual_unmet=pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"]),
+    )
+
+
+class _Index:
+    """Code -> position lookups for an instance."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.zone = pd.Index(inst.zones.ids)
+        self.site = pd.Index(inst.sites.ids)
+        self.pathway = pd.Index(inst.pathways.ids)
+        self.district = pd.Index(inst.districts.ids)
+        self.ward = pd.Index(inst.wards)
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    if len(values) == 0 or weights.sum() <= 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w) / w.sum()
+    return float(v[np.searchsorted(cum, q - 1e-12)])
+
+
+def reference_pathway(inst: Instance) -> int:
+    """The pathway whose catchments the travel metrics and maps describe: the first pathway
+    the travel standard applies to, else the first pathway."""
+    return inst.rules.coverage[0].pathway if inst.rules.coverage else 0
+
+
+def unit_table(inst: Instance, tables: Tables) -> pd.DataFrame:
+    """Per unit: beds, load, capacity at the target, occupancy, blocking, patients turned away."""
+    ix = _Index(inst)
+    opt = inst.options
+    units = pd.DataFrame({"site_id": inst.sites.ids[opt.unit_site],
+                          "ward": np.asarray(inst.wards, object)[opt.unit_ward]})
+    beds = units.merge(tables.units, on=["site_id", "ward"], how="left")["beds"].fillna(0).astype(int)
+    units["site_name"] = inst.sites.names[opt.unit_site]
+    units["beds"] = beds.to_numpy()
+    units["current_beds"] = opt.unit_current
+    load = np.zeros(len(units))
+    admissions = np.zeros(len(units))
+    unit_index = pd.Series(np.arange(len(units)), index=pd.MultiIndex.from_arrays([units["site_id"], units["ward"]]))
+    a = tables.assignment
+    if len(a):
+        zi = ix.zone.get_indexer(a["zone_code"])
+        pi = ix.pathway.get_indexer(a["pathway"])
+        ward = np.asarray(inst.wards, object)[inst.pathways.ward[pi]]
+        ui = unit_index.reindex(pd.MultiIndex.from_arrays([a["site_id"].to_numpy(), ward])).to_numpy()
+        adm = inst.hospital_admissions[zi, pi] * a["share"].to_numpy(float)
+        ok = ~np.isnan(ui)
+        np.add.at(admissions, ui[ok].astype(int), adm[ok])
+        np.add.at(load, ui[ok].astype(int), (adm * inst.pathways.los_days[pi] / 365.0)[ok])
+    o = tables.overflow
+    if len(o):
+        pi = ix.pathway.get_indexer(o["pathway"])
+        ward = np.asarray(inst.wards, object)[inst.pathways.ward[pi]]
+        ui = unit_index.reindex(pd.MultiIndex.from_arrays([o["site_id"].to_numpy(), ward])).to_numpy()
+        adm = o["admissions_per_year"].to_numpy(float)
+        ok = ~np.isnan(ui)
+        np.add.at(admissions, ui[ok].astype(int), adm[ok])
+        np.add.at(load, ui[ok].astype(int), (adm * inst.pathways.los_days[pi] / 365.0)[ok])
+    units["admissions_per_year"] = admissions
+    units["load_erlangs"] = load
+    blocking = erlang_b_array(units["beds"].to_numpy(int), load)
+    units["blocking_probability"] = np.where(units["beds"] > 0, blocking, np.where(load > 0, 1.0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units["occupancy"] = np.where(units["beds"] > 0, load * (1 - blocking) / units["beds"], 0.0)
+        units["occupancy_offered"] = np.where(units["beds"] > 0, load / units["beds"], 0.0)
+    units["patients_finding_no_free_bed_per_year"] = units["blocking_probability"] * admissions
+    return units
+
+
+def virtual_table(inst: Instance, tables: Tables) -> pd.DataFrame:
+    ix = _Index(inst)
+    out = pd.DataFrame({"district_code": inst.districts.ids, "district_name": inst.districts.names})
+    beds = tables.virtual_beds.set_index("district_code")["beds"] if len(tables.virtual_beds) else pd.Series(dtype=float)
+    out["beds"] = out["district_code"].map(beds).fillna(0).astype(int)
+    eligible = inst.virtual_admissions_by_district()
+    over = np.zeros_like(eligible)
+    if len(tables.overflow):
+        di = ix.district.get_indexer(tables.overflow["district_code"])
+        pi = ix.pathway.get_indexer(tables.overflow["pathway"])
+        np.add.at(over, (di, pi), tables.overflow["admissions_per_year"].to_numpy(float))
+    lost = np.zeros_like(eligible)
+    if len(tables.virtual_unmet):
+        di = ix.district.get_indexer(tables.virtual_unmet["district_code"])
+        pi = ix.pathway.get_indexer(tables.virtual_unmet["pathway"])
+        np.add.at(lost, (di, pi), tables.virtual_unmet["admissions_per_year"].to_numpy(float))
+    carried = np.clip(eligible - over - lost, 0, None)
+    load = (carried * inst.pathways.virtual_los_days[None, :] / 365.0).sum(axis=1)
+    out["suitable_admissions_per_year"] = eligible.sum(axis=1)
+    out["virtual_admissions_per_year"] = carried.sum(axis=1)
+    out["to_hospital_admissions_per_year"] = over.sum(axis=1)
+    out["unmet_admissions_per_year"] = lost.sum(axis=1)
+    out["load_erlangs"] = load
+    blocking = erlang_b_array(out["beds"].to_numpy(int), load)
+    out["blocking_probability"] = np.where(out["beds"] > 0, blocking, np.where(load > 0, 1.0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["occupancy"] = np.where(out["beds"] > 0, load * (1 - blocking) / out["beds"], 0.0)
+    out["patients_finding_no_free_bed_per_year"] = out["blocking_probability"] * carried.sum(axis=1)
+    return out
+
+
+def zone_table(inst: Instance, tables: Tables) -> pd.DataFrame:
+    """Per zone: its hospital for the reference pathway (largest share), travel minutes
+    (share-weighted), share unmet, populations."""
+    ix = _Index(inst)
+    ref = reference_pathway(inst)
+    a = tables.assignment
+    a = a[a["pathway"] == inst.pathways.ids[ref]] if len(a) else a
+    out = pd.DataFrame({"zone_code": inst.zones.ids, "zone_name": inst.zones.names,
+                        "district_code": inst.districts.ids[inst.zones.district],
+                        "population": inst.zones.population, "population_65_plus": inst.zones.population_65})
+    out["site_id"] = None
+    out["travel_minutes"] = np.nan
+    out["assigned_share"] = 0.0
+    if len(a):
+        zi = ix.zone.get_indexer(a["zone_code"])
+        si = ix.site.get_indexer(a["site_id"])
+        share = a["share"].to_numpy(float)
+        minutes = inst.travel[zi, si]
+        tot = np.bincount(zi, weights=share, minlength=inst.n_zones)
+        wt = np.bincount(zi, weights=share * minutes, minlength=inst.n_zones)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["travel_minutes"] = np.where(tot > 0, wt / tot, np.nan)
+        out["assigned_share"] = tot
+        main = a.assign(_s=share).sort_values(["zone_code", "_s"], ascending=[True, False]).drop_duplicates("zone_code")
+        out["site_id"] = out["zone_code"].map(main.set_index("zone_code")["site_id"])
+    out["site_name"] = out["site_id"].map(pd.Series(inst.sites.names, index=inst.sites.ids))
+    return out
+
+
+def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
+    """Every metric of the model issue, from the tables alone."""
+    ix = _Index(inst)
+    units = unit_table(inst, tables)
+    virtual = virtual_table(inst, tables)
+    zones = zone_table(inst, tables)
+    m: dict[str, float | str] = {}
+
+    # Cost.
+    opt = inst.options
+    site_beds = units.groupby("site_id")["beds"].sum().reindex(inst.sites.ids, fill_value=0).to_numpy()
+    is_open = site_beds > 0
+    fixed = float((inst.sites.fixed_cost * is_open).sum())
+    bed_cost = float((inst.sites.cost_per_bed * site_beds).sum())
+    # One-off capital of each unit's chosen option (the checker flags beds off the option list).
+    chosen = opt.option_beds == units["beds"].to_numpy()[opt.option_unit]
+    capital = float(opt.option_capital[chosen].sum())
+    virtual_cost = float(inst.virtual.cost_per_bed * virtual["beds"].sum()) if inst.virtual is not None else 0.0
+    annualised = capital / inst.weights.capital_annualisation_years
+    m["annual_cost_gbp"] = fixed + bed_cost + annualised + virtual_cost
+    m["site_fixed_cost_gbp_per_year"] = fixed
+    m["bed_cost_gbp_per_year"] = bed_cost
+    m["virtual_bed_cost_gbp_per_year"] = virtual_cost
+    m["new_ward_capital_gbp"] = capital
+    m["new_ward_capital_annualised_gbp_per_year"] = annualised
+    m["physical_beds"] = float(units["beds"].sum())
+    m["virtual_beds"] = float(virtual["beds"].sum())
+    m["total_beds"] = m["physical_beds"] + m["virtual_beds"]
+    m["open_sites"] = float(is_open.sum())
+
+    # Travel, by population, for the reference pathway's catchments.
+    a = tables.assignment
+    ref = inst.pathways.ids[reference_pathway(inst)]
+    ra = a[a["pathway"] == ref] if len(a) else a
+    zi = ix.zone.get_indexer(ra["zone_code"]) if len(ra) else np.zeros(0, int)
+    si = ix.site.get_indexer(ra["site_id"]) if len(ra) else np.zeros(0, int)
+    share = ra["share"].to_numpy(float) if len(ra) else np.zeros(0)
+    minutes = inst.travel[zi, si] if len(ra) else np.zeros(0)
+    for label, pop in (("all", inst.zones.population), ("65_plus", inst.zones.population_65)):
+        w = pop[zi] * share
+        total = pop.sum()
+        m[f"mean_travel_minutes_{label}"] = float((w * minutes).sum() / w.sum()) if w.sum() > 0 else float("nan")
+        m[f"p95_travel_minutes_{label}"] = _weighted_quantile(minutes, w, 0.95)
+        for t in TRAVEL_THRESHOLDS:
+            m[f"share_within_{t}_minutes_{label}"] = float(w[minutes <= t + 1e-9].sum() / total) if total > 0 else float("nan")
+    m["max_travel_minutes"] = float(minutes[share > 1e-6].max()) if (share > 1e-6).any() else float("nan")
+
+    # Hospital patients' travel (all pathways, admission-weighted): the objective's travel term.
+    if len(a):
+        zi_all = ix.zone.get_indexer(a["zone_code"])
+        si_all = ix.site.get_indexer(a["site_id"])
+        pi_all = ix.pathway.get_indexer(a["pathway"])
+        adm = inst.hospital_admissions[zi_all, pi_all] * a["share"].to_numpy(float)
+        tmin = inst.travel[zi_all, si_all]
+    else:
+        zi_all = pi_all = np.zeros(0, int)
+        adm = tmin = np.zeros(0)
+    travel_term = float((adm * tmin).sum())
+    if len(tables.overflow):
+        di = ix.district.get_indexer(tables.overflow["district_code"])
+        sj = ix.site.get_indexer(tables.overflow["site_id"])
+        travel_term += float((tables.overflow["admissions_per_year"].to_numpy(float) * inst.district_site_travel[di, sj]).sum())
+    m["patient_travel_admission_minutes_per_year"] = travel_term
+    m["mean_travel_minutes_hospital_patients"] = float((adm * tmin).sum() / adm.sum()) if adm.sum() > 0 else float("nan")
+
+    # Worst district (equity term): admission-weighted mean travel over the district's
+    # hospital-bound demand.
+    totals = np.zeros(len(inst.districts.ids))
+    np.add.at(totals, inst.zones.district, inst.hospital_admissions.sum(axis=1))
+    by_district = np.zeros(len(inst.districts.ids))
+    if len(adm):
+        np.add.at(by_district, inst.zones.district[zi_all], adm * tmin)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_d = np.where(totals > 0, by_district / totals, 0.0)
+    worst = int(np.argmax(mean_d)) if len(mean_d) else 0
+    m["worst_district_mean_travel_minutes"] = float(mean_d[worst]) if len(mean_d) else float("nan")
+    m["worst_district"] = str(inst.districts.names[worst]) if len(mean_d) else ""
+
+    # Unmet demand.
+    unmet_bed_days = 0.0
+    unmet_adm = 0.0
+    if len(tables.unmet):
+        uz = ix.zone.get_indexer(tables.unmet["zone_code"])
+        up = ix.pathway.get_indexer(tables.unmet["pathway"])
+        s = tables.unmet["share"].to_numpy(float)
+        unmet_adm += float((inst.hospital_admissions[uz, up] * s).sum())
+        unmet_bed_days += float((inst.hospital_load[uz, up] * 365.0 * s).sum())
+    if len(tables.virtual_unmet):
+        vp = ix.pathway.get_indexer(tables.virtual_unmet["pathway"])
+        adm_v = tables.virtual_unmet["admissions_per_year"].to_numpy(float)
+        unmet_adm += float(adm_v.sum())
+        unmet_bed_days += float((adm_v * inst.pathways.los_days[vp]).sum())
+    m["unmet_admissions_per_year"] = unmet_adm
+    m["unmet_bed_days_per_year"] = unmet_bed_days
+
+    # Demand and queueing.
+    m["hospital_admissions_per_year"] = float(units["admissions_per_year"].sum())
+    m["virtual_admissions_per_year"] = float(virtual["virtual_admissions_per_year"].sum())
+    m["demand_admissions_per_year"] = float(inst.hospital_admissions.sum() + inst.virtual_admissions.sum())
+    m["patients_finding_no_free_bed_per_year"] = float(units["patients_finding_no_free_bed_per_year"].sum())
+    m["virtual_patients_finding_no_free_bed_per_year"] = float(virtual["patients_finding_no_free_bed_per_year"].sum())
+    open_units = units[units["beds"] > 0]
+    m["mean_occupancy"] = float((open_units["occupancy"] * open_units["beds"]).sum() / open_units["beds"].sum()) if len(open_units) else float("nan")
+    m["max_blocking_probability"] = float(open_units["blocking_probability"].max()) if len(open_units) else float("nan")
+    m["smallest_open_site_beds"] = float(site_beds[is_open].min()) if is_open.any() else 0.0
+    return m
+
+
+def objective_terms(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The four objective terms as the formulation defines them, from the metrics."""
+    return {
+        "cost": float(metrics["annual_cost_gbp"]),
+        "travel": float(metrics["patient_travel_admission_minutes_per_year"]),
+        "unmet": float(metrics["unmet_bed_days_per_year"]),
+        "equity": float(metrics["worst_district_mean_travel_minutes"]),
+    }
+
+
+def weighted_objective(inst: Instance, metrics: Mapping[str, float]) -> float:
+    terms = objective_terms(metrics)
+    w = inst.weights.as_dict()
+    return float(sum(w[k] * v for k, v in terms.items() if w[k]))
+
+
+def beds_by_pathway(inst: Instance, tables: Tables) -> pd.DataFrame:
+    """Beds per site and pathway: a shared ward's beds split by each pathway's load
+    (largest remainder, so the parts add up to the ward)."""
+    ix = _Index(inst)
+    units = unit_table(inst, tables)
+    rows = []
+    a = tables.assignment
+    load_sp = np.zeros((inst.n_sites, len(inst.pathways.ids)))
+    if len(a):
+        zi = ix.zone.get_indexer(a["zone_code"])
+        si = ix.site.get_indexer(a["site_id"])
+        pi = ix.pathway.get_indexer(a["pathway"])
+        np.add.at(load_sp, (si, pi), inst.hospital_load[zi, pi] * a["share"].to_numpy(float))
+    if len(tables.overflow):
+        si = ix.site.get_indexer(tables.overflow["site_id"])
+        pi = ix.pathway.get_indexer(tables.overflow["pathway"])
+        np.add.at(load_sp, (si, pi), tables.overflow["admissions_per_year"].to_numpy(float) * inst.pathways.los_days[pi] / 365)
+    for _, unit in units.iterrows():
+        j = ix.site.get_loc(unit["site_id"])
+        w = ix.ward.get_loc(unit["ward"])
+        ps = [p for p in range(len(inst.pathways.ids)) if inst.pathways.ward[p] == w and inst.pathways.site_allowed[p, j]]
+        loads = np.array([load_sp[j, p] for p in ps])
+        beds = int(unit["beds"])
+        if beds and loads.sum() > 0:
+            exact = beds * loads / loads.sum()
+            alloc = np.floor(exact).astype(int)
+            short = beds - alloc.sum()
+            alloc[np.argsort(-(exact - alloc), kind="stable")[:short]] += 1
+        else:
+            alloc = np.zeros(len(ps), int)
+            if beds and ps:
+                alloc[0] = beds
+        for p, b, ld in zip(ps, alloc, loads, strict=True):
+            rows.append({"site_id": unit["site_id"], "site_name": unit["site_name"], "ward": unit["ward"],
+                         "pathway": inst.pathways.ids[p], "beds": int(b), "load_erlangs": float(ld)})
+    return pd.DataFrame(rows, columns=["site_id", "site_name", "ward", "pathway", "beds", "load_erlangs"])
+
+
+@dataclass(frozen=True)
+class Solution:
+    """An immutable result. Tables are pandas DataFrames (treat them as read-only; the
+    accessors return copies); metrics are a read-only mapping with units in the keys."""
+
+    name: str
+    status: str
+    status_message: str
+    objective: float | None
+    tables: Tables
+    metrics: Mapping[str, float | str]
+    solver: str = ""
+    solve_seconds: float = 0.0
+    optimality_gap: float | None = None
+    mode: str = "optimise"          # optimise | evaluate
+    notes: tuple[str, ...] = ()
+    breaks: tuple[str, ...] = ()    # scenario rules this configuration does not meet
+    alternatives: tuple[Solution, ...] = ()
+    _instance: Instance | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("optimal", "feasible", "evaluated")
+
+    @property
+    def instance(self) -> Instance:
+        if self._instance is None:
+            raise AttributeError("this solution was read from disk and has no instance attached")
+        return self._instance
+
+    # Tidy tables -----------------------------------------------------------------------
+    @property
+    def beds(self) -> pd.DataFrame:
+        return beds_by_pathway(self.instance, self.tables)
+
+    @property
+    def units(self) -> pd.DataFrame:
+        return unit_table(self.instance, self.tables)
+
+    @property
+    def sites(self) -> pd.DataFrame:
+        u = self.units
+        out = u.groupby(["site_id", "site_name"], sort=False).agg(
+            beds=("beds", "sum"), current_beds=("current_beds", "sum"),
+            admissions_per_year=("admissions_per_year", "sum"), load_erlangs=("load_erlangs", "sum"),
+            patients_finding_no_free_bed_per_year=("patients_finding_no_free_bed_per_year", "sum")).reset_index()
+        out["open"] = out["beds"] > 0
+        return out
+
+    @property
+    def virtual_beds(self) -> pd.DataFrame:
+        return virtual_table(self.instance, self.tables)
+
+    @property
+    def assignment(self) -> pd.DataFrame:
+        a = self.tables.assignment.copy()
+        if len(a):
+            ix = _Index(self.instance)
+            zi = ix.zone.get_indexer(a["zone_code"])
+            si = ix.site.get_indexer(a["site_id"])
+            pi = ix.pathway.get_indexer(a["pathway"])
+            a["travel_minutes"] = self.instance.travel[zi, si]
+            a["admissions_per_year"] = self.instance.hospital_admissions[zi, pi] * a["share"].to_numpy(float)
+        return a
+
+    @property
+    def zones(self) -> pd.DataFrame:
+        return zone_table(self.instance, self.tables)
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name, "status": self.status, "status_message": self.status_message,
+            "mode": self.mode, "objective": self.objective, "solver": self.solver,
+            "solve_seconds": self.solve_seconds, "optimality_gap": self.optimality_gap,
+            "metrics": dict(self.metrics), "breaks": list(self.breaks), "notes": list(self.notes),
+        }
