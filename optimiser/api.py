@@ -11,9 +11,11 @@ from optimiser.dataset.store import load_dataset as _load_dataset
 from optimiser.errors import ScenarioError
 from optimiser.instance import Instance, compile_instance
 from optimiser.scenario import Scenario, load_scenario
+from optimiser.options import Option, load_option, shipped_options
 from optimiser.solution import Solution
 
-__all__ = ["dataset_for", "instance_for", "load_dataset", "load_scenario", "solve"]
+__all__ = ["dataset_for", "evaluate", "instance_for", "load_dataset", "load_option", "load_scenario",
+           "shipped_options", "solve"]
 
 
 @lru_cache(maxsize=8)
@@ -52,3 +54,14 @@ def solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     from optimiser.model.solve import solve_instance
 
     return solve_instance(instance_for(scenario, dataset), scenario.name)
+
+
+def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None) -> Solution:
+    """Measure a fixed configuration (an option) on the scenario's yardstick: the same
+    metrics as :func:`solve`, with ``breaks`` listing the scenario rules it does not meet."""
+    from optimiser.model.evaluate import evaluate_option
+
+    ds = dataset if dataset is not None else dataset_for(scenario)
+    inst = instance_for(scenario, ds)
+    current = ds.districts["current_virtual_beds"] if "current_virtual_beds" in ds.districts else None
+    return evaluate_option(inst, option, current)

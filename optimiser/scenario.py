@@ -141,8 +141,9 @@ class TravelSpec(_Strict):
                             gt=0)
     standard: TravelStandard | None = Field(default_factory=TravelStandard)
     assignment: Literal["single", "split"] = _f(
-        "single", "single: each zone goes to exactly one hospital per pathway (clean "
-        "catchments); split: a zone's patients may be shared between hospitals")
+        "split", "split: a zone's patients may be shared between hospitals (maps show each "
+        "zone's main hospital; solves in seconds); single: each zone goes to exactly one "
+        "hospital per pathway (clean catchments; a much harder problem, allow minutes)")
 
 
 class UtilisationSpec(_Strict):
@@ -183,9 +184,9 @@ class SolverSpec(_Strict):
     backend: Literal["ortools", "pulp"] = _f("ortools", "ortools (HiGHS, bundled) or pulp (CBC, "
                                              "bundled)")
     ortools_solver: Literal["highs", "scip", "sat"] = _f("highs", "Solver used through OR-Tools")
-    time_limit_seconds: float = _f(60.0, "Stop after this long and report the best answer",
+    time_limit_seconds: float = _f(30.0, "Stop after this long and report the best answer",
                                    "seconds", gt=0)
-    mip_gap: float = _f(1e-4, "Stop when within this relative gap of optimal", "share", ge=0,
+    mip_gap: float = _f(0.005, "Stop when within this relative gap of optimal", "share", ge=0,
                         lt=1)
     alternatives: int = _f(0, "Also find this many next-best distinct configurations",
                            "count", ge=0, le=20)

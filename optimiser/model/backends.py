@@ -114,7 +114,10 @@ def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, 
     mapping = {S.OPTIMAL: Status.OPTIMAL, S.FEASIBLE: Status.FEASIBLE, S.INFEASIBLE: Status.INFEASIBLE,
                S.UNBOUNDED: Status.UNBOUNDED}
     status = mapping.get(raw, Status.ERROR)
-    if status == Status.ERROR and raw == S.NOT_SOLVED:
+    seconds_used = time.perf_counter() - started
+    if status == Status.ERROR and (raw == S.NOT_SOLVED or (raw == S.UNKNOWN_STATUS
+                                                          and seconds_used >= 0.95 * time_limit)):
+        # HiGHS reports UNKNOWN_STATUS when its time limit stops it before any solution.
         status = Status.NO_SOLUTION
     label = f"ortools-{solver_name}"
     if not status.has_solution:

@@ -107,14 +107,20 @@ def _to_solution(f: Formulation, result: RawResult, name: str, started: float,
 
 
 def _fail(f: Formulation, result: RawResult) -> None:
-    if result.status in (Status.INFEASIBLE, Status.UNBOUNDED) and result.status == Status.INFEASIBLE:
+    if result.status == Status.INFEASIBLE:
         from optimiser.model.diagnose import explain_infeasibility
 
         raise InfeasibleError(explain_infeasibility(f.instance))
     if result.status == Status.NO_SOLUTION:
-        raise SolveError(f"{result.status.describe()} ({result.seconds:.0f} s). Raise the time limit "
-                         "(solver.time_limit_seconds) or loosen a limit.")
-    raise SolveError(f"{result.status.describe()} ({result.solver}: {result.message})")
+        hint = (" Single assignment (one hospital per zone) is much harder: try split assignment"
+                if f.instance.rules.single_assignment else "")
+        raise SolveError(f"The {result.status.describe()} ({result.seconds:.0f} s). Raise the time "
+                         f"limit (solver.time_limit_seconds) or loosen a limit.{hint}")
+    if result.status == Status.UNBOUNDED:
+        raise SolveError("The model has no finite best answer: a cost weight or a limit is missing "
+                         "(check the objective weights).")
+    raise SolveError(f"The solver stopped without an answer ({result.solver} reported {result.message}); "
+                     "try the other backend (solver.backend: pulp or ortools).")
 
 
 def solve_instance(inst: Instance, name: str | None = None) -> Solution:

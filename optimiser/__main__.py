@@ -1,0 +1,5 @@
+import sys
+
+from optimiser.cli import main
+
+sys.exit(main())
