@@ -10,8 +10,8 @@ from optimiser.dataset.default import DEFAULT_DATASET_PATH
 from optimiser.dataset.store import load_dataset as _load_dataset
 from optimiser.errors import ScenarioError
 from optimiser.instance import Instance, compile_instance
-from optimiser.scenario import Scenario, load_scenario
 from optimiser.options import Option, load_option, shipped_options
+from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
 __all__ = ["dataset_for", "evaluate", "instance_for", "load_dataset", "load_option", "load_scenario",

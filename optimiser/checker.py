@@ -17,7 +17,13 @@ import pandas as pd
 
 from optimiser.instance import Instance
 from optimiser.queueing import erlang_b_array
-from optimiser.solution import Tables, compute_metrics, unit_table, virtual_table, weighted_objective
+from optimiser.solution import (
+    Tables,
+    compute_metrics,
+    unit_table,
+    virtual_table,
+    weighted_objective,
+)
 
 TOL = 1e-6
 
@@ -154,7 +160,7 @@ def constraint_violations(inst: Instance, tables: Tables, *, fixed_rules: bool =
             out.append(Violation("virtual_balance", vt["district_code"].iat[k], sent[k] - eligible[k],
                                  "more virtual-suitable patients routed elsewhere than exist"))
         ok = _capacity_ok(beds, vt["load_erlangs"].to_numpy(), inst.rules.utilisation_rule, inst.rules.virtual_target)
-        for k in np.flatnonzero(~ok):
+        for k in np.flatnonzero(~ok if inst.rules.capacity_limits else []):
             out.append(Violation("virtual_capacity", vt["district_code"].iat[k], vt["load_erlangs"].iat[k],
                                  f"{beds[k]} virtual beds carry {vt['load_erlangs'].iat[k]:.2f} erlangs: "
                                  f"blocking {vt['blocking_probability'].iat[k]:.3%} exceeds the target"))
@@ -264,7 +270,22 @@ def rule_breaks(inst: Instance, tables: Tables) -> list[str]:
     out += [v.message for v in _coverage_violations(inst, tables)]
     metrics = compute_metrics(inst, tables)
     out += [v.message for v in _budget_violation(inst, metrics)]
+    units = unit_table(inst, tables)
+    for r in units[units["beds"] > 0].itertuples(index=False):
+        if inst.rules.utilisation_rule == "erlang" and r.blocking_probability > inst.rules.utilisation_target + 1e-4:
+            out.append(f"{r.site_name} ({r.ward.replace('_', ' ')}): a {r.blocking_probability:.0%} chance a "
+                       f"patient finds no free bed (target {inst.rules.utilisation_target:.0%})")
+        elif inst.rules.utilisation_rule == "occupancy" and r.occupancy_offered > inst.rules.utilisation_target + 1e-4:
+            out.append(f"{r.site_name} ({r.ward.replace('_', ' ')}): occupancy {r.occupancy_offered:.0%} "
+                       f"(target {inst.rules.utilisation_target:.0%})")
+    from optimiser.solution import virtual_table as _vt
+
+    if inst.virtual is not None:
+        for r in _vt(inst, tables).itertuples(index=False):
+            if r.beds > 0 and r.blocking_probability > inst.rules.virtual_target + 1e-4:
+                out.append(f"{r.district_name} home-based beds: a {r.blocking_probability:.0%} chance a "
+                           f"patient finds no free bed (target {inst.rules.virtual_target:.0%})")
     if metrics["unmet_admissions_per_year"] > 0.5:
-        out.append(f"{metrics['unmet_admissions_per_year']:.0f} admissions a year cannot be served within "
-                   "the travel and bed-availability limits")
+        out.append(f"{metrics['unmet_admissions_per_year']:.0f} admissions a year have no hospital with "
+                   "their pathway within the travel limit")
     return out

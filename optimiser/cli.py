@@ -75,8 +75,8 @@ def cmd_solve(args) -> int:
         for k, alt in enumerate(sol.alternatives, 1):
             write_results(alt, ds, out / f"alternative_{k}")
     elif out:
-        from optimiser.outputs import summary_dict
         from optimiser.dataset.store import atomic_write_text
+        from optimiser.outputs import summary_dict
 
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "summary.json", json.dumps(summary_dict(sol), indent=2))

@@ -282,7 +282,7 @@ def _hub_points(dataset: Dataset, scenario: Scenario) -> np.ndarray:
 
 def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     """Turn a dataset and a scenario into the arrays the formulation uses."""
-    from optimiser.travel import estimator_from_metadata, straight_line_km
+    from optimiser.travel import estimator_from_metadata
 
     zones, sites, districts = dataset.zones, dataset.sites, dataset.districts
     for sid in scenario.sites:

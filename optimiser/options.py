@@ -34,7 +34,8 @@ __all__ = ["Option", "OptionLibrary", "load_option", "option_from_dict", "option
            "save_option", "shipped_options", "SHIPPED_OPTIONS_DIR"]
 
 SHIPPED_OPTIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "options"
-_KNOWN_KEYS = {"name", "description", "citations", "beds", "virtual_beds", "assumptions"}
+_KNOWN_KEYS = {"name", "description", "citations", "beds", "virtual_beds", "assumptions", "assignment"}
+_ASSIGNMENT_COLUMNS = ["zone_code", "site_id", "pathway", "share"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Option:
     description: str = ""
     citations: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    assignment: pd.DataFrame | None = None   # optional: zone_code, site_id, pathway, share
     source: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
@@ -65,6 +67,9 @@ class Option:
         out["beds"] = beds
         out["virtual_beds"] = ("current" if self.virtual_beds is None else
                                {str(r.district_code): int(r.beds) for r in self.virtual_beds.itertuples(index=False)})
+        if self.assignment is not None:
+            out["assignment"] = [[str(r.zone_code), str(r.site_id), str(r.pathway), float(r.share)]
+                                 for r in self.assignment.itertuples(index=False)]
         return out
 
     @property
@@ -122,9 +127,23 @@ def option_from_dict(data, file: str = "<option>") -> Option:
     notes = data.get("assumptions") or []
     if not isinstance(notes, list):
         raise InputError("'assumptions' must be a list of text", file=file, column="assumptions")
+    assignment = None
+    if data.get("assignment") is not None:
+        raw = data["assignment"]
+        if not isinstance(raw, list):
+            raise InputError("'assignment' must be a list of [zone_code, site_id, pathway, share]", file=file,
+                             column="assignment")
+        for n, item in enumerate(raw, 1):
+            if (not isinstance(item, list) or len(item) != 4 or isinstance(item[3], bool)
+                    or not isinstance(item[3], (int, float)) or not 0 <= item[3] <= 1):
+                raise InputError(f"assignment entry {n} must be [zone_code, site_id, pathway, share 0..1], "
+                                 f"got {item!r}", file=file, row=n, column="assignment")
+        assignment = pd.DataFrame([[str(a), str(b), str(c), float(d)] for a, b, c, d in raw],
+                                  columns=_ASSIGNMENT_COLUMNS)
     return Option(name=name.strip(), beds=pd.DataFrame(rows, columns=["site_id", "key", "beds"]),
                   virtual_beds=vtable, description=str(data.get("description") or "").strip(),
-                  citations=tuple(cites), assumptions=tuple(str(n) for n in notes), source=file)
+                  citations=tuple(cites), assumptions=tuple(str(n) for n in notes),
+                  assignment=assignment, source=file)
 
 
 def load_option(path: str | Path) -> Option:
@@ -152,8 +171,11 @@ def save_option(option: Option, path: str | Path) -> Path:
     return path
 
 
-def option_from_solution(solution, name: str, description: str = "") -> Option:
-    """The configuration a solve chose, as an option (beds per site and ward, virtual beds)."""
+def option_from_solution(solution, name: str, description: str = "", *,
+                         with_assignment: bool = False) -> Option:
+    """The configuration a solve chose, as an option (beds per site and ward, virtual beds;
+    with ``with_assignment`` also the zone-to-site routing, so evaluating it reproduces the
+    solve's metrics exactly)."""
     units = solution.units
     beds = pd.DataFrame({"site_id": units["site_id"].astype(str), "key": units["ward"].astype(str),
                          "beds": units["beds"].astype(int)})
@@ -161,7 +183,8 @@ def option_from_solution(solution, name: str, description: str = "") -> Option:
     v = solution.virtual_beds
     vt = pd.DataFrame({"district_code": v["district_code"].astype(str), "beds": v["beds"].astype(int)})
     desc = description or f"Chosen by the optimiser ({solution.name})"
-    return Option(name=name, beds=beds, virtual_beds=vt, description=desc)
+    assignment = solution.tables.assignment[_ASSIGNMENT_COLUMNS].copy() if with_assignment else None
+    return Option(name=name, beds=beds, virtual_beds=vt, description=desc, assignment=assignment)
 
 
 def slug(name: str) -> str:

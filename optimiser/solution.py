@@ -178,7 +178,6 @@ def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
     ix = _Index(inst)
     units = unit_table(inst, tables)
     virtual = virtual_table(inst, tables)
-    zones = zone_table(inst, tables)
     m: dict[str, float | str] = {}
 
     # Cost.

@@ -91,7 +91,7 @@ def _nearest_coverage(inst: Instance) -> tuple[str, str, float] | None:
     lo, hi = 0.0, rule.share
     if not feasible(inst.with_rules(coverage=(replace(rule, share=0.0),) + inst.rules.coverage[1:])):
         return None
-    for _ in range(7):
+    for _ in range(11):
         mid = (lo + hi) / 2
         if feasible(inst.with_rules(coverage=(replace(rule, share=mid),) + inst.rules.coverage[1:])):
             lo = mid

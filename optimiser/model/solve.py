@@ -158,6 +158,9 @@ def solve_instance(inst: Instance, name: str | None = None) -> Solution:
 def _solve_lexicographic(f: Formulation) -> tuple[RawResult, float]:
     inst = f.instance
     order = list(inst.weights.lexicographic)
+    if "unmet" not in order:
+        # Serving patients always comes first: otherwise "travel first" would serve nobody.
+        order.insert(0, "unmet")
     tol = inst.weights.lexicographic_tolerance
     result = None
     for i, term in enumerate(order):
