@@ -34,7 +34,10 @@ __all__ = ["Option", "OptionLibrary", "load_option", "option_from_dict", "option
            "save_option", "shipped_options", "SHIPPED_OPTIONS_DIR"]
 
 SHIPPED_OPTIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "options"
-_KNOWN_KEYS = {"name", "description", "citations", "beds", "virtual_beds", "assumptions", "assignment"}
+_KNOWN_KEYS = {"name", "description", "citations", "beds", "virtual_beds", "assumptions", "assignment",
+               "overflow", "virtual_unmet"}
+_OVERFLOW_COLUMNS = ["district_code", "site_id", "pathway", "admissions_per_year"]
+_VIRTUAL_UNMET_COLUMNS = ["district_code", "pathway", "admissions_per_year"]
 _ASSIGNMENT_COLUMNS = ["zone_code", "site_id", "pathway", "share"]
 
 
@@ -51,6 +54,8 @@ class Option:
     citations: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     assignment: pd.DataFrame | None = None   # optional: zone_code, site_id, pathway, share
+    overflow: pd.DataFrame | None = None     # optional, with assignment: virtual-suitable
+    virtual_unmet: pd.DataFrame | None = None  # patients sent to hospital / not served
     source: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
@@ -70,6 +75,10 @@ class Option:
         if self.assignment is not None:
             out["assignment"] = [[str(r.zone_code), str(r.site_id), str(r.pathway), float(r.share)]
                                  for r in self.assignment.itertuples(index=False)]
+        for key, table in (("overflow", self.overflow), ("virtual_unmet", self.virtual_unmet)):
+            if table is not None and len(table):
+                out[key] = [[str(v) if isinstance(v, str) else float(v) for v in row]
+                            for row in table.itertuples(index=False)]
         return out
 
     @property
@@ -140,10 +149,20 @@ def option_from_dict(data, file: str = "<option>") -> Option:
                                  f"got {item!r}", file=file, row=n, column="assignment")
         assignment = pd.DataFrame([[str(a), str(b), str(c), float(d)] for a, b, c, d in raw],
                                   columns=_ASSIGNMENT_COLUMNS)
+    extra = {}
+    for key, columns in (("overflow", _OVERFLOW_COLUMNS), ("virtual_unmet", _VIRTUAL_UNMET_COLUMNS)):
+        raw = data.get(key)
+        if raw is None:
+            continue
+        if assignment is None:
+            raise InputError(f"'{key}' is only meaningful with 'assignment'", file=file, column=key)
+        if not isinstance(raw, list) or not all(isinstance(r, list) and len(r) == len(columns) for r in raw):
+            raise InputError(f"'{key}' must be a list of [{', '.join(columns)}]", file=file, column=key)
+        extra[key] = pd.DataFrame(raw, columns=columns)
     return Option(name=name.strip(), beds=pd.DataFrame(rows, columns=["site_id", "key", "beds"]),
                   virtual_beds=vtable, description=str(data.get("description") or "").strip(),
                   citations=tuple(cites), assumptions=tuple(str(n) for n in notes),
-                  assignment=assignment, source=file)
+                  assignment=assignment, source=file, **extra)
 
 
 def load_option(path: str | Path) -> Option:
@@ -183,8 +202,13 @@ def option_from_solution(solution, name: str, description: str = "", *,
     v = solution.virtual_beds
     vt = pd.DataFrame({"district_code": v["district_code"].astype(str), "beds": v["beds"].astype(int)})
     desc = description or f"Chosen by the optimiser ({solution.name})"
-    assignment = solution.tables.assignment[_ASSIGNMENT_COLUMNS].copy() if with_assignment else None
-    return Option(name=name, beds=beds, virtual_beds=vt, description=desc, assignment=assignment)
+    t = solution.tables
+    routing = {}
+    if with_assignment:
+        routing = {"assignment": t.assignment[_ASSIGNMENT_COLUMNS].copy(),
+                   "overflow": t.overflow[_OVERFLOW_COLUMNS].copy(),
+                   "virtual_unmet": t.virtual_unmet[_VIRTUAL_UNMET_COLUMNS].copy()}
+    return Option(name=name, beds=beds, virtual_beds=vt, description=desc, **routing)
 
 
 def slug(name: str) -> str:

@@ -154,15 +154,21 @@ def _with_given_assignment(fixed: Instance, option: Option) -> Solution:
         raise InputError(f"zone {fixed.zones.ids[z]}'s {fixed.pathways.ids[p]} shares add up to {total[z, p]:.3f}, "
                          "more than 1", file=where, column="assignment")
     need = fixed.hospital_admissions > 0
-    uz, up = np.nonzero(need & (total < 1 - 1e-9))
-    unmet = pd.DataFrame({"zone_code": fixed.zones.ids[uz], "pathway": fixed.pathways.ids[up],
+    uz, up = np.nonzero(need & (total < 1 - 1e-6))
+    unmet = pd.DataFrame({"zone_code": fixed.zones.ids[uz], "pathway": np.asarray(fixed.pathways.ids, object)[up],
                           "share": 1 - total[uz, up]})
     opt = fixed.options
     units = pd.DataFrame({"site_id": fixed.sites.ids[opt.unit_site], "ward": np.asarray(fixed.wards, object)[opt.unit_ward],
                           "beds": opt.option_beds})
     virtual = pd.DataFrame(columns=["district_code", "beds"])
     overflow = pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"])
-    if fixed.virtual is not None:
+    virtual_unmet = pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"])
+    if fixed.virtual is not None and option.overflow is not None:
+        virtual = pd.DataFrame({"district_code": fixed.districts.ids, "beds": fixed.virtual.hi})
+        overflow = option.overflow.copy()
+        if option.virtual_unmet is not None:
+            virtual_unmet = option.virtual_unmet.copy()
+    elif fixed.virtual is not None:
         virtual = pd.DataFrame({"district_code": fixed.districts.ids, "beds": fixed.virtual.hi})
         eligible = fixed.virtual_admissions_by_district()
         no_virtual = fixed.virtual.hi <= 0
@@ -171,11 +177,10 @@ def _with_given_assignment(fixed: Instance, option: Option) -> Solution:
             for p in np.flatnonzero(eligible[d] > 0):
                 j = int(np.argmin(np.where(fixed.pathways.site_allowed[p] & (fixed.sites.status >= 0),
                                            fixed.district_site_travel[d], np.inf)))
-                rows.append((fixed.districts.ids[d], fixed.sites.ids[j], fixed.pathways.ids[p], eligible[d, p]))
+                rows.append((fixed.districts.ids[d], fixed.sites.ids[j], str(fixed.pathways.ids[p]), eligible[d, p]))
         if rows:
             overflow = pd.DataFrame(rows, columns=overflow.columns)
-    tables = Tables(units, a.copy(), unmet, virtual, overflow,
-                    pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"]))
+    tables = Tables(units, a.copy(), unmet, virtual, overflow, virtual_unmet)
     metrics = compute_metrics(fixed, tables)
     return Solution(name=option.name, status="evaluated",
                     status_message="evaluated: the option's own beds and catchments", objective=None,

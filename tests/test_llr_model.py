@@ -1,0 +1,143 @@
+"""The model on the real LLR default: solve, check, evaluate the review's options, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimiser import api
+from optimiser.checker import check
+from optimiser.compare import compare_table
+from optimiser.options import load_option, option_from_solution, shipped_options
+
+
+def test_default_solution_passes_the_checker_and_meets_the_standard(llr_solution, llr_scenario):
+    report = check(llr_solution)
+    assert report.ok, report.summary()
+    m = llr_solution.metrics
+    assert llr_solution.status in ("optimal", "feasible")
+    assert llr_solution.optimality_gap is not None and llr_solution.optimality_gap <= llr_scenario.solver.mip_gap + 1e-9
+    assert m["share_within_30_minutes_65_plus"] >= 0.95 - 1e-9
+    assert m["max_travel_minutes"] <= llr_scenario.travel.max_minutes + 1e-9
+    assert m["smallest_open_site_beds"] >= llr_scenario.min_beds_per_open_site
+    assert m["max_blocking_probability"] <= llr_scenario.utilisation.blocking_target + 1e-4
+    assert m["unmet_admissions_per_year"] == pytest.approx(0, abs=1e-6)
+    # stroke beds only where the scenario allows them
+    u = llr_solution.units
+    stroke_sites = set(u[(u["ward"] == "stroke_unit") & (u["beds"] > 0)]["site_id"])
+    assert stroke_sites <= set(llr_scenario.pathways["stroke"].sites)
+    assert len(stroke_sites) >= 1
+
+
+def test_evaluating_the_optimisers_configuration_reproduces_its_metrics(llr_solution, llr_scenario, llr_dataset):
+    option = option_from_solution(llr_solution, "optimised", with_assignment=True)
+    ev = api.evaluate(llr_scenario, option, llr_dataset)
+    for key, value in llr_solution.metrics.items():
+        if isinstance(value, float):
+            assert ev.metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+    assert ev.objective == pytest.approx(llr_solution.objective, rel=1e-4)
+    assert ev.breaks == ()
+    assert check(ev).ok
+
+
+def test_nearest_routing_of_the_same_beds_costs_the_same_and_travels_less(llr_solution, llr_scenario, llr_dataset):
+    ev = api.evaluate(llr_scenario, option_from_solution(llr_solution, "beds only"), llr_dataset)
+    assert ev.metrics["annual_cost_gbp"] == pytest.approx(llr_solution.metrics["annual_cost_gbp"])
+    assert ev.metrics["physical_beds"] == llr_solution.metrics["physical_beds"]
+    assert (ev.metrics["patient_travel_admission_minutes_per_year"]
+            <= llr_solution.metrics["patient_travel_admission_minutes_per_year"] + 1e-6)
+    assert check(ev).ok
+
+
+@pytest.fixture(scope="module")
+def evaluated_options(llr_scenario, llr_dataset):
+    return {name: api.evaluate(llr_scenario, o, llr_dataset) for name, o in shipped_options().items()}
+
+
+def test_shipped_options_cite_the_papers_and_evaluate(evaluated_options):
+    from optimiser.seeds import resolve
+
+    options = shipped_options()
+    assert {"Status quo", "West Leicestershire proposal"} <= set(options)
+    assert len(options) >= 3
+    for o in options.values():
+        assert o.citations
+        for c in o.citations:
+            resolve(c)   # raises if the seeds entry does not exist
+    sq = evaluated_options["Status quo"]
+    wl = evaluated_options["West Leicestershire proposal"]
+    # 111 -> 126 West Leicestershire inpatient beds, 48 -> 142 home-based beds
+    assert wl.metrics["physical_beds"] - sq.metrics["physical_beds"] == 126 - 111
+    assert wl.metrics["virtual_beds"] - sq.metrics["virtual_beds"] == 142 - 47
+    assert sq.metrics["physical_beds"] == 247
+    # today's Feilding Palmer (13 beds) is below the 16-bed minimum of the default scenario
+    assert any("Feilding Palmer" in b and "below the minimum" in b for b in sq.breaks)
+    # more virtual beds: fewer patients turned away at home
+    assert (wl.metrics["virtual_patients_finding_no_free_bed_per_year"]
+            < sq.metrics["virtual_patients_finding_no_free_bed_per_year"])
+    for sol in evaluated_options.values():
+        assert check(sol).ok
+
+
+def test_compare_table_lines_options_up(evaluated_options, llr_solution):
+    table = compare_table([llr_solution, *evaluated_options.values()])
+    assert list(table.columns)[0] == llr_solution.name
+    assert table.loc["physical_beds", "Status quo"] == 247
+    assert np.isfinite(table.loc["annual_cost_gbp"]).all()
+
+
+def test_bad_option_file_names_the_key(tmp_path):
+    from optimiser.errors import InputError
+
+    p = tmp_path / "bad.yaml"
+    p.write_text("name: Bad\nbeds:\n  loughborough: {rehab: -3}\n")
+    with pytest.raises(InputError, match=r"bad.yaml.*beds.loughborough.rehab.*whole number"):
+        load_option(p)
+    p.write_text("name: Bad\nbeds:\n  nowhere: {rehab: 10}\n")
+    with pytest.raises(Exception, match="site 'nowhere' is not in the dataset"):
+        api.evaluate(__import__("optimiser.scenario", fromlist=["x"]).default_scenario(), load_option(p))
+    p.write_text("name: Bad\nbeds: {a: 1}\ncolour: red\n")
+    with pytest.raises(InputError, match="unknown key.*colour"):
+        load_option(p)
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "optimiser", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_cli_solve_evaluate_compare(tmp_path):
+    opt = tmp_path / "opt"
+    r = run_cli("solve", "--out", str(opt))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((opt / "summary.json").read_text())
+    assert summary["status"] in ("optimal", "feasible")
+    assert {"annual_cost_gbp", "share_within_30_minutes_65_plus", "p95_travel_minutes_65_plus"} <= set(summary["metrics"])
+    assert summary["solver"].startswith("ortools") and summary["solve_seconds"] > 0
+    for name in ("beds.csv", "virtual_beds.csv", "assignment.csv", "result.gpkg"):
+        assert (opt / name).stat().st_size > 100
+    beds = pd.read_csv(opt / "beds.csv")
+    assert beds["beds"].sum() == summary["metrics"]["physical_beds"]
+    sq = tmp_path / "sq"
+    r = run_cli("evaluate", "--option", "data/options/status_quo.yaml", "--out", str(sq))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((sq / "summary.json").read_text())["mode"] == "evaluate"
+    r = run_cli("compare", str(opt), str(sq))
+    assert r.returncode == 0, r.stderr
+    assert "Status quo" in r.stdout and "Annual cost (£ a year)" in r.stdout
+
+
+def test_cli_errors_are_one_plain_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntravel:\n  max_minutes: -5\n")
+    r = run_cli("solve", str(bad))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "travel.max_minutes" in r.stderr
+    r = run_cli("compare", str(tmp_path))
+    assert r.returncode == 2 and "summary.json" in r.stderr and "Traceback" not in r.stderr
