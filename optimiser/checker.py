@@ -286,6 +286,6 @@ def rule_breaks(inst: Instance, tables: Tables) -> list[str]:
                 out.append(f"{r.district_name} home-based beds: a {r.blocking_probability:.0%} chance a "
                            f"patient finds no free bed (target {inst.rules.virtual_target:.0%})")
     if metrics["unmet_admissions_per_year"] > 0.5:
-        out.append(f"{metrics['unmet_admissions_per_year']:.0f} admissions a year have no hospital with "
-                   "their pathway within the travel limit")
+        out.append(f"{metrics['unmet_admissions_per_year']:.0f} admissions a year are not served (no "
+                   "hospital with their pathway within the travel limit, or none in the option's routing)")
     return out

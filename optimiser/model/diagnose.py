@@ -98,6 +98,8 @@ def _nearest_coverage(inst: Instance) -> tuple[str, str, float] | None:
         else:
             hi = mid
     best = np.floor(lo * 1000) / 1000
+    if best <= 0:
+        return None
     who = "residents aged 65+" if rule.population == "65_plus" else "residents"
     return ("travel.standard.share",
             f"lower the travel standard to {best:.1%} of {who} within {rule.threshold_minutes:g} minutes "
@@ -145,6 +147,10 @@ def _nearest_status(inst: Instance) -> tuple[str, str, float] | None:
             what = "stay open" if inst.sites.status[j] > 0 else "close"
             return (f"sites.{inst.sites.ids[j]}.status",
                     f"let {inst.sites.names[j]} be decided by the model instead of set to {what}", float(j))
+    if len(fixed) > 1 and feasible(_relax(inst, "site_status")):
+        names = ", ".join(inst.sites.names[fixed])
+        return ("sites", f"let the model decide more than one of the sites now set to stay open or close ({names})",
+                float(len(fixed)))
     return None
 
 

@@ -57,6 +57,8 @@ STRONG_LINKING_AUTO_LIMIT = 150_000
 def _clean(values) -> np.ndarray:
     """Names safe for every solver's file format: letters, digits and underscores."""
     out = np.asarray(values, dtype=object).astype(str)
+    if out.size == 0:
+        return out.astype(object)
     for ch in " -.,'&()/:":
         out = np.char.replace(out, ch, "_")
     return out.astype(object)
