@@ -1,0 +1,70 @@
+"""LLR default at LSOA level: build and solve seconds for both backends, a workshop-style
+re-solve (one setting changed), and evaluate mode. Prints medians of several runs.
+
+    python benchmarks/llr.py [--runs 3] [--backends ortools,pulp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from optimiser import api
+from optimiser.model.formulation import build
+from optimiser.options import shipped_options
+from optimiser.scenario import default_scenario
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--backends", default="ortools,pulp")
+    args = ap.parse_args()
+    ds = api.load_dataset()
+    sc = default_scenario()
+    inst = api.instance_for(sc, ds)
+    build_s = [timed(lambda: build(inst))[0] for _ in range(args.runs)]
+    f = build(inst)
+    prog = f.lp.freeze(inst.weights.as_dict())
+    print(f"LLR default: {inst.n_zones} zones x {inst.n_sites} sites; {prog.matrix.shape[1]:,} columns, "
+          f"{prog.matrix.shape[0]:,} rows, {prog.matrix.nnz:,} non-zeros")
+    print(f"  build: median {statistics.median(build_s):.3f} s over {args.runs} runs")
+    rows = []
+    for backend in args.backends.split(","):
+        for label, changes in (("default", {}), ("workshop change: max travel 40 min", {"travel.max_minutes": 40}),
+                               ("workshop change: 90% within 30 min", {"travel.standard.share": 0.90})):
+            s = sc.with_changes(**{"solver.backend": backend, **changes})
+            times, gaps, objs = [], [], []
+            for _ in range(args.runs):
+                secs, sol = timed(lambda s=s: api.solve(s, ds))
+                times.append(secs)
+                gaps.append(sol.optimality_gap or 0.0)
+                objs.append(sol.objective)
+            rows.append((backend, label, statistics.median(times), min(times), max(times), max(gaps), objs[0]))
+            print(f"  {backend:8s} {label:40s} median {statistics.median(times):6.2f} s "
+                  f"(min {min(times):.2f}, max {max(times):.2f}); gap <= {max(gaps):.2%}; objective £{objs[0]:,.0f}",
+                  flush=True)
+    ev = []
+    for _ in range(args.runs):
+        for o in shipped_options().values():
+            ev.append(timed(lambda o=o: api.evaluate(sc, o, ds))[0])
+    print(f"  evaluate an option: median {statistics.median(ev):.2f} s over {len(ev)} runs")
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / "llr.csv", "w") as fh:
+        fh.write("backend,case,median_s,min_s,max_s,max_gap,objective\n")
+        for r in rows:
+            fh.write(",".join(str(v) for v in r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
