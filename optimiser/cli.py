@@ -34,7 +34,7 @@ def _scenario(path: str | None):
 def _print_solution(sol, out: Path | None) -> None:
     from optimiser.compare import format_value, metric_label
 
-    gap = f", gap {sol.optimality_gap:.2%}" if sol.optimality_gap is not None else ""
+    gap = f", within {sol.optimality_gap:.2%} of the best possible" if sol.optimality_gap is not None else ""
     print(f"{sol.name}: {sol.status_message} ({sol.solver}, {sol.solve_seconds:.1f} s{gap})")
     for key in ("annual_cost_gbp", "physical_beds", "virtual_beds", "open_sites",
                 "share_within_30_minutes_65_plus", "mean_travel_minutes_65_plus",

@@ -7,11 +7,15 @@ a solve that produced a solution.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import re
+import sys
 import tempfile
 import time
+import warnings
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,13 +57,17 @@ class RawResult:
     seconds: float
     solver: str
     message: str = ""
+    gap_tolerance: float = 0.0
 
     @property
     def gap(self) -> float | None:
+        """A proven upper bound on the relative distance from the optimum. Solvers that stop
+        at the gap tolerance report their answer as 'optimal' with the bound equal to the
+        objective; then the honest figure is the tolerance itself."""
         if self.objective is None or self.bound is None:
             return None
         if self.status == Status.OPTIMAL and abs(self.objective - self.bound) <= 1e-9 * max(1, abs(self.objective)):
-            return 0.0
+            return float(self.gap_tolerance)
         return abs(self.objective - self.bound) / max(1e-9, abs(self.objective))
 
 
@@ -69,10 +77,13 @@ BACKENDS = ("ortools", "pulp")
 def solve_program(program: FrozenProgram, backend: str = "ortools", *, ortools_solver: str = "highs",
                   time_limit: float = 60.0, mip_gap: float = 1e-4, threads: int | None = None) -> RawResult:
     if backend == "ortools":
-        return _solve_ortools(program, ortools_solver, time_limit, mip_gap, threads)
-    if backend == "pulp":
-        return _solve_pulp(program, time_limit, mip_gap, threads)
-    raise SolveError(f"unknown solver backend '{backend}' (choose one of {', '.join(BACKENDS)})")
+        result = _solve_ortools(program, ortools_solver, time_limit, mip_gap, threads)
+    elif backend == "pulp":
+        result = _solve_pulp(program, time_limit, mip_gap, threads)
+    else:
+        raise SolveError(f"unknown solver backend '{backend}' (choose one of {', '.join(BACKENDS)})")
+    integer = bool(program.var_integer.any())
+    return dataclasses.replace(result, gap_tolerance=float(mip_gap) if integer else 0.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -84,6 +95,25 @@ _ORTOOLS_GAP = {
     "scip": "limits/gap = {gap}\nparallel/maxnthreads = {threads}",
     "sat": "relative_gap_limit:{gap} num_workers:{threads}",
 }
+
+
+@contextlib.contextmanager
+def _native_stdout_silenced():
+    """HiGHS 1.12 (inside OR-Tools) prints debug lines straight to file descriptor 1 during
+    MIP heuristics, whatever its output options say; keep them off the user's terminal."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, mip_gap: float,
@@ -107,7 +137,8 @@ def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, 
     if solver_name == "highs" and threads is None:
         params = params.replace(f"\nthreads={os.cpu_count() or 1}", "")
     solver.set_solver_specific_parameters(params)
-    solver.solve(helper)
+    with _native_stdout_silenced():
+        solver.solve(helper)
     seconds = time.perf_counter() - started
     raw = solver.status()
     S = mbh.SolveStatus
@@ -135,9 +166,18 @@ def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, 
 # ---------------------------------------------------------------------------------------
 
 def _solve_pulp(program: FrozenProgram, time_limit: float, mip_gap: float, threads: int | None) -> RawResult:
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        # PuLP 3.x announces API changes for 4.0 (pyproject pins pulp<4, whose bundled CBC
+        # this backend uses); the notices are not actionable for users of this tool.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _solve_pulp_quietly(program, time_limit, mip_gap, threads, started)
+
+
+def _solve_pulp_quietly(program: FrozenProgram, time_limit: float, mip_gap: float, threads: int | None,
+                        started: float) -> RawResult:
     import pulp
 
-    started = time.perf_counter()
     prob = pulp.LpProblem("model", pulp.LpMinimize)
     names = program.var_names
     variables = []
