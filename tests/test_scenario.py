@@ -75,3 +75,14 @@ def test_closing_every_site_is_explained(llr_dataset):
         api.solve(sc, llr_dataset)
     assert "8 site(s) closed" in str(err.value)
     assert "Let the model decide" in str(err.value)
+
+
+def test_data_dictionary_is_current():
+    from pathlib import Path
+
+    from optimiser.cli import parameters_markdown
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "scenario-parameters.md"
+    assert doc.read_text(encoding="utf-8") == parameters_markdown(), \
+        "regenerate with: python -m optimiser params --markdown > docs/scenario-parameters.md"
+    assert "`travel.standard.share`" in doc.read_text(encoding="utf-8")
