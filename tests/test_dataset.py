@@ -68,3 +68,32 @@ def test_damaged_dataset_file_gets_a_clear_message(tmp_path):
     p.write_bytes(b"not a geopackage")
     with pytest.raises(OptimiserError, match="broken.gpkg"):
         load_dataset(p)
+
+
+def test_cli_imports_the_reference_files_and_checks_them(tmp_path):
+    from pathlib import Path
+
+    ref = Path(__file__).resolve().parents[2] / "shared" / "data" / "llr-reference"
+    assert ref.is_dir(), f"reference data missing at {ref}"
+    out = tmp_path / "imported.gpkg"
+    r = subprocess.run([sys.executable, "-m", "optimiser", "data", "import",
+                        "--population", str(ref / "population" / "llr_population20_lsoa11_mid2020_syoa.csv"),
+                        "--boundaries", str(ref / "boundaries" / "llr_lsoa11.geojson"),
+                        "--sites", str(ref / "sites" / "llr_hospital_sites.csv"),
+                        "--projections", str(ref / "population" / "llr_snpp2022_migcat23_bands.csv"),
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "repaired" in r.stderr.lower()          # 4 invalid LSOA polygons, with a warning
+    r = subprocess.run([sys.executable, "-m", "optimiser", "data", "check", str(out)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "population: 1,107,597 (65+: 200,622; 85+: 26,212)" in r.stdout
+    # a failed import leaves the existing file untouched
+    before = out.read_bytes()
+    r = subprocess.run([sys.executable, "-m", "optimiser", "data", "import",
+                        "--population", str(ref / "sites" / "llr_hospital_sites.csv"),
+                        "--boundaries", str(ref / "boundaries" / "llr_lsoa11.geojson"),
+                        "--sites", str(ref / "sites" / "llr_hospital_sites.csv"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "llr_hospital_sites.csv" in r.stderr
+    assert out.read_bytes() == before
