@@ -6,8 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimiser.instance import (BedOptions, Districts, Instance, Pathways, Rules, Sites,
-                                SolverSettings, Weights, Zones)
+from optimiser.instance import (
+    BedOptions,
+    Districts,
+    Instance,
+    Pathways,
+    Rules,
+    Sites,
+    SolverSettings,
+    Weights,
+    Zones,
+)
 from optimiser.queueing import capacity_steps
 
 

@@ -36,7 +36,9 @@ def test_not_yaml_is_reported_with_the_line(tmp_path):
 
 def test_scenario_is_immutable_and_changes_make_new_ones():
     sc = default_scenario()
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         sc.horizon_year = 2040
     other = sc.with_changes(**{"travel.max_minutes": 60})
     assert other.travel.max_minutes == 60 and sc.travel.max_minutes == 45

@@ -8,6 +8,7 @@ a solve that produced a solution.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import os
 import re
@@ -15,7 +16,6 @@ import sys
 import tempfile
 import time
 import warnings
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
