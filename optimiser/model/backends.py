@@ -227,7 +227,7 @@ def _solve_pulp_quietly(program: FrozenProgram, time_limit: float, mip_gap: floa
     if not status.has_solution:
         return RawResult(status, None, None, None, seconds, "pulp-cbc", pulp.LpStatus[prob.status])
     values = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables], float)
-    objective = float(pulp.value(prob.objective))
+    objective = float(program.objective @ values + program.objective_offset)
     bound = _cbc_bound(log_text, objective, status)
     return RawResult(status, values, objective, bound, seconds, "pulp-cbc", pulp.LpStatus[prob.status])
 
