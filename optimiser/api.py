@@ -5,17 +5,26 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from optimiser.compare import appraisal, compare_table  # noqa: F401  (public API)
 from optimiser.dataset.core import Dataset
 from optimiser.dataset.default import DEFAULT_DATASET_PATH
 from optimiser.dataset.store import load_dataset as _load_dataset
 from optimiser.errors import ScenarioError
 from optimiser.instance import Instance, compile_instance
-from optimiser.options import Option, load_option, shipped_options
+from optimiser.options import (  # noqa: F401
+    Option,
+    OptionLibrary,
+    load_option,
+    option_from_solution,
+    shipped_options,
+)
+from optimiser.outputs import excel_bytes, geopackage_bytes, write_results  # noqa: F401
 from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
-__all__ = ["dataset_for", "evaluate", "instance_for", "load_dataset", "load_option", "load_scenario",
-           "shipped_options", "solve"]
+__all__ = ["appraisal", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
+           "instance_for", "load_dataset", "load_option", "load_scenario", "option_from_solution",
+           "OptionLibrary", "shipped_options", "solve", "write_results"]
 
 
 @lru_cache(maxsize=8)
