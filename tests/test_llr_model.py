@@ -141,3 +141,14 @@ def test_cli_errors_are_one_plain_line(tmp_path):
     assert "travel.max_minutes" in r.stderr
     r = run_cli("compare", str(tmp_path))
     assert r.returncode == 2 and "summary.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_single_assignment_gives_clean_catchments_close_to_the_split_bound(llr_solution, llr_scenario, llr_dataset):
+    sc = llr_scenario.with_changes(**{"travel.assignment": "single"})
+    sol = api.solve(sc, llr_dataset)
+    assert check(sol).ok, check(sol).summary()
+    shares = sol.tables.assignment["share"].to_numpy()
+    assert ((shares < 1e-6) | (shares > 1 - 1e-6)).all()
+    # the split optimum is a lower bound for one-hospital-per-zone
+    assert sol.objective >= llr_solution.objective * (1 - llr_solution.optimality_gap) - 1e-6
+    assert sol.optimality_gap is not None and sol.optimality_gap < 0.02
