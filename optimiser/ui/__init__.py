@@ -1,0 +1,1 @@
+"""The Streamlit front end: thin pages over :mod:`optimiser.api` (no model or data logic)."""

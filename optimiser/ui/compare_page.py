@@ -1,0 +1,206 @@
+"""Compare options: the steering group's side-by-side view and options appraisal."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import yaml
+
+from optimiser.compare import (
+    DEFAULT_CRITERIA,
+    METRICS,
+    appraisal,
+    compare_table,
+    labelled,
+    metric_label,
+)
+from optimiser.errors import OptimiserError
+from optimiser.options import Option
+from optimiser.ui import state
+
+# Okabe-Ito: colour-blind-safe categorical colours.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+
+def _solutions(chosen: list[str], options: dict[str, Option], sc):
+    out, problems = [], []
+    workshop = st.session_state.get("last_solution")
+    for name in chosen:
+        if name == "Workshop answer (current)" and workshop is not None:
+            out.append(workshop)
+            continue
+        sol, err = state.evaluate(sc, options[name])
+        if err is not None:
+            problems.append(f"{name}: {err}")
+        else:
+            out.append(sol)
+    return out, problems
+
+
+def _highlight(table: pd.DataFrame, baseline: str):
+    num = table.apply(pd.to_numeric, errors="coerce")
+    shown = labelled(table)
+
+    def colour(col):
+        out = []
+        for key in table.index:
+            info = METRICS.get(key)
+            a, b = num.loc[key, col.name], num.loc[key, baseline]
+            if col.name == baseline or info is None or not info.better or pd.isna(a) or pd.isna(b) or abs(a - b) < 1e-9:
+                out.append("")
+                continue
+            good = (a < b) if info.better == "lower" else (a > b)
+            out.append("background-color: #D5F0E3" if good else "background-color: #FBE3D6")
+        return out
+
+    styled = shown.style.apply(lambda col: colour(col), axis=0)
+    return styled
+
+
+def page() -> None:
+    st.title("Compare options")
+    st.caption("Every option is measured on the same yardstick: the workshop's current settings "
+               "(demand, travel and bed-availability limits). Green: better than the baseline; "
+               "orange: worse.")
+    sc = state.scenario()
+    options, damaged = state.all_options()
+    for msg in damaged:
+        st.warning(f"A saved option file could not be read and was left untouched: {msg}")
+    names = list(options)
+    if st.session_state.get("last_solution") is not None:
+        names = ["Workshop answer (current)", *names]
+    default = [n for n in names if n in ("Status quo", "West Leicestershire proposal",
+                                         "Workshop answer (current)")] or names[:2]
+    chosen = st.multiselect("Options to compare", names, default=default, key="compare_chosen")
+    if not chosen:
+        st.info("Choose at least one option.")
+        return
+    with st.spinner("Measuring the options…"):
+        sols, problems = _solutions(chosen, options, sc)
+    for p in problems:
+        st.error(p)
+    if not sols:
+        return
+    table = compare_table(sols)
+    baseline = st.selectbox("Baseline", list(table.columns), key="compare_baseline")
+    st.dataframe(_highlight(table, baseline), use_container_width=True, height=36 * (len(table) + 1))
+    for sol in sols:
+        if sol.breaks:
+            with st.expander(f"{sol.name}: rules of the current settings it does not meet ({len(sol.breaks)})"):
+                for b in sol.breaks:
+                    st.markdown(f"- {b}")
+
+    st.subheader("Charts")
+    c1, c2 = st.columns(2)
+    beds = go.Figure()
+    for i, sol in enumerate(sols):
+        s = sol.sites
+        beds.add_trace(go.Bar(name=sol.name, x=s["site_name"].str.split(",").str[0], y=s["beds"],
+                              marker_color=PALETTE[i % len(PALETTE)]))
+    beds.update_layout(barmode="group", title="Community hospital beds per site", yaxis_title="beds",
+                       height=420, legend=dict(orientation="h", y=-0.35))
+    c1.plotly_chart(beds, use_container_width=True, key="chart_beds")
+    cost = go.Figure(go.Bar(x=[s.name for s in sols], y=[s.metrics["annual_cost_gbp"] / 1e6 for s in sols],
+                            marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(sols))],
+                            text=[f"£{s.metrics['annual_cost_gbp'] / 1e6:.1f}m" for s in sols], textposition="outside"))
+    cost.update_layout(title="Annual cost", yaxis_title="£ million a year", height=420)
+    c2.plotly_chart(cost, use_container_width=True, key="chart_cost")
+    dist = go.Figure()
+    for i, sol in enumerate(sols):
+        shares = [sol.metrics[f"share_within_{t}_minutes_65_plus"] * 100 for t in (20, 30, 45)]
+        dist.add_trace(go.Bar(name=sol.name, x=["within 20 minutes", "within 30 minutes", "within 45 minutes"],
+                              y=shares, marker_color=PALETTE[i % len(PALETTE)]))
+    dist.update_layout(barmode="group", title="Residents aged 65+ by travel time to their hospital",
+                       yaxis_title="% of residents 65+", yaxis_range=[0, 105], height=420,
+                       legend=dict(orientation="h", y=-0.25))
+    st.plotly_chart(dist, use_container_width=True, key="chart_travel")
+
+    st.subheader("Options appraisal")
+    st.caption("Set the criteria and weights (the papers say these are co-designed with Healthwatch "
+               "and the Citizens' Panel). Each criterion scores 0–10 across the options shown "
+               "(best 10, worst 0); the total is the weighted average. The starting weights are an "
+               "assumption to change.")
+    crit = pd.DataFrame([{"criterion": metric_label(k), "key": k, "weight": w, "better": b}
+                         for k, (w, b) in DEFAULT_CRITERIA.items()])
+    edited = st.data_editor(
+        crit, hide_index=True, num_rows="dynamic", key="criteria_editor", use_container_width=True,
+        column_config={
+            "criterion": st.column_config.SelectboxColumn("Criterion", options=[metric_label(k) for k in METRICS
+                                                                                if METRICS[k].better], required=True),
+            "key": None,
+            "weight": st.column_config.NumberColumn("Weight", min_value=0.0, step=5.0),
+            "better": st.column_config.SelectboxColumn("Better when", options=["lower", "higher"], required=True)})
+    by_label = {metric_label(k): k for k in METRICS}
+    criteria = {}
+    for row in edited.itertuples(index=False):
+        if row.criterion in by_label and pd.notna(row.weight):
+            criteria[by_label[row.criterion]] = (float(row.weight), row.better or METRICS[by_label[row.criterion]].better)
+    try:
+        scores = appraisal(sols, criteria)
+        st.dataframe(scores.style.format(precision=1).highlight_max(subset=["weighted_score"], color="#D5F0E3"),
+                     use_container_width=True)
+    except OptimiserError as exc:
+        st.warning(str(exc))
+        scores = None
+
+    st.subheader("Export")
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+        labelled(table).to_excel(xl, sheet_name="comparison")
+        if scores is not None:
+            scores.to_excel(xl, sheet_name="appraisal")
+        for sol in sols:
+            sol.sites.to_excel(xl, sheet_name=f"beds {sol.name}"[:31], index=False)
+    st.download_button("Download the comparison (Excel)", buf.getvalue(), "options_comparison.xlsx",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    st.subheader("Options library")
+    draft, share = st.columns(2)
+    with draft:
+        st.markdown("**Draft an option by hand** (beds per hospital, home-based beds per district)")
+        _draft_form()
+    with share:
+        st.markdown("**Share options as files**")
+        pick = st.selectbox("Option to download", list(options), key="download_pick")
+        if pick:
+            st.download_button("Download option file (YAML)",
+                               yaml.safe_dump(options[pick].to_dict(), sort_keys=False, allow_unicode=True),
+                               f"{pick}.yaml", "text/yaml", key="download_option")
+        up = st.file_uploader("Add an option file", type=["yaml", "yml"], key="upload_option")
+        if up is not None and st.button("Add to the library", key="add_upload"):
+            try:
+                o = state.library().import_file(up.getvalue(), up.name)
+                st.success(f"Added '{o.name}'.")
+            except OptimiserError as exc:
+                st.error(f"Not added (nothing else was changed): {exc}")
+
+
+def _draft_form() -> None:
+    ds = state.active_dataset()
+    current = ds.current_beds()
+    base = pd.DataFrame({"Hospital": ds.sites["site_name"],
+                         "General beds": (current.drop(columns=["stroke"], errors="ignore").sum(axis=1)),
+                         "Stroke unit beds": current.get("stroke", 0)}).rename_axis("site_id")
+    virt = pd.DataFrame({"District": ds.districts["district_name"],
+                         "Home-based beds": ds.districts["current_virtual_beds"].round().astype(int)}).rename_axis("district_code")
+    with st.form("draft_option"):
+        name = st.text_input("Option name", "My option", key="draft_name")
+        beds = st.data_editor(base, disabled=["Hospital"], key="draft_beds", use_container_width=True)
+        vb = st.data_editor(virt, disabled=["District"], key="draft_virtual", use_container_width=True)
+        ok = st.form_submit_button("Save drafted option")
+    if ok:
+        from optimiser.options import option_from_dict
+
+        data = {"name": name, "description": "Drafted by hand in the app",
+                "beds": {sid: {"general": int(r["General beds"]), "stroke_unit": int(r["Stroke unit beds"])}
+                         for sid, r in beds.iterrows()},
+                "virtual_beds": {d: int(v) for d, v in vb["Home-based beds"].items()}}
+        try:
+            option = option_from_dict(data, "drafted option")
+            state.library().save(option)
+            st.success(f"Saved '{option.name}'. Choose it above to compare.")
+        except OptimiserError as exc:
+            st.error(str(exc))

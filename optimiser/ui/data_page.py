@@ -1,0 +1,80 @@
+"""The data page: which dataset is loaded, its provenance and assumptions; import of files."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import streamlit as st
+
+from optimiser.errors import DataWarning, OptimiserError
+from optimiser.ui import state
+
+
+def page() -> None:
+    st.title("Data")
+    ds = state.active_dataset()
+    s = ds.summary()
+    st.subheader(s["name"])
+    c = st.columns(4)
+    c[0].metric("Small areas (LSOAs)", f"{s['zones']:,}")
+    c[1].metric("Districts", s["districts"])
+    c[2].metric("Community hospitals", s["sites"])
+    c[3].metric("Population", f"{s['population_total']:,}")
+    c = st.columns(4)
+    c[0].metric("Aged 65+", f"{s['population_65_plus']:,}")
+    c[1].metric("Aged 85+", f"{s['population_85_plus']:,}")
+    c[2].metric("Beds today", s["current_physical_beds"])
+    c[3].metric("Home-based beds today", s["current_virtual_beds"])
+    md = ds.metadata
+    if "travel_fit_mae_minutes" in md:
+        st.info(f"Travel times: {md.get('travel_method', '')}. Mean absolute error "
+                f"{float(md['travel_fit_mae_minutes']):.2f} minutes against road times "
+                f"({100 * float(md.get('travel_fit_mape', 0)):.1f}%).", icon="🚗")
+    st.subheader("Figures that are assumptions (check or replace them)")
+    st.dataframe(ds.assumptions[["key", "description", "value", "unit", "source", "note"]], hide_index=True,
+                 use_container_width=True)
+    with st.expander("Full provenance: every figure's source, vintage and licence"):
+        st.dataframe(ds.provenance, hide_index=True, use_container_width=True)
+
+    st.subheader("Import official data")
+    st.caption("ONS small-area population estimates (CSV or spreadsheet), boundaries (GeoJSON, GeoPackage "
+               "or zipped shapefile), a sites CSV, and optionally a travel-time matrix. Problems are "
+               "reported with the file, row and column; nothing is replaced unless the import succeeds.")
+    with st.form("import_form"):
+        pop = st.file_uploader("Population (CSV or XLSX)", type=["csv", "xlsx"], key="imp_pop")
+        bnd = st.file_uploader("Boundaries (GeoJSON or GeoPackage)", type=["geojson", "json", "gpkg"], key="imp_bnd")
+        sites = st.file_uploader("Sites (CSV)", type=["csv"], key="imp_sites")
+        travel = st.file_uploader("Travel times (CSV, optional)", type=["csv"], key="imp_travel")
+        go = st.form_submit_button("Import and check")
+    if go:
+        if not (pop and bnd and sites):
+            st.error("Population, boundaries and sites files are all needed.")
+            return
+        from optimiser.dataset.importers import import_dataset
+
+        work = Path(tempfile.mkdtemp(prefix="llr-import-"))
+        paths = {}
+        for key, f in (("population", pop), ("boundaries", bnd), ("sites", sites), ("travel", travel)):
+            if f is not None:
+                p = work / f.name
+                p.write_bytes(f.getvalue())
+                paths[key] = p
+        out = work / "imported.gpkg"
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                import_dataset(population=paths["population"], boundaries=paths["boundaries"],
+                               sites=paths["sites"], travel=paths.get("travel"), out=out)
+        except OptimiserError as exc:
+            st.error(f"Import failed (the loaded dataset is unchanged): {exc}")
+            return
+        for w in caught:
+            st.warning(str(w.message))
+        st.session_state["dataset_path"] = str(out)
+        st.success("Imported and checked. The app now uses this dataset.")
+        st.download_button("Download the dataset (GeoPackage)", out.read_bytes(), "imported.gpkg")
+    if st.session_state.get("dataset_path") and st.button("Go back to the embedded LLR default"):
+        del st.session_state["dataset_path"]
+        st.rerun()

@@ -1,0 +1,147 @@
+"""Workshop: clinicians change the limits and see the best configuration at once."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from optimiser import maps
+from optimiser.errors import OptimiserError
+from optimiser.options import option_from_solution
+from optimiser.ui import common, state
+
+STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
+
+
+def controls(sc, ds) -> dict:
+    """The workshop settings; returns the scenario changes they imply."""
+    ch: dict = {}
+    st.subheader("Travel")
+    ch["travel.max_minutes"] = st.slider("Longest journey to the hospital (minutes)", 20, 90,
+                                         int(sc.travel.max_minutes), 5, key="max_travel")
+    std = sc.travel.standard
+    c1, c2 = st.columns(2)
+    share = c1.slider("Share of residents aged 65+ within the threshold (%)", 50, 100,
+                      int(round(100 * (std.share if std else 0.95))), 1, key="coverage_share")
+    threshold = c2.select_slider("Threshold (minutes)", [15, 20, 25, 30, 35, 40, 45, 60],
+                                 int(std.threshold_minutes if std else 30), key="coverage_threshold")
+    ch["travel.standard.share"] = share / 100
+    ch["travel.standard.threshold_minutes"] = float(threshold)
+    ch["travel.assignment"] = st.radio(
+        "Catchments", ["split", "single"], index=0 if sc.travel.assignment == "split" else 1, horizontal=True,
+        format_func=lambda v: {"split": "Areas may share hospitals (faster)",
+                               "single": "One hospital per area (clean catchments)"}[v], key="assignment")
+
+    st.subheader("Beds")
+    rule = st.radio("Size beds by", ["erlang", "occupancy"], index=0 if sc.utilisation.rule == "erlang" else 1,
+                    horizontal=True, key="rule",
+                    format_func=lambda v: {"erlang": "Chance a patient finds no free bed",
+                                           "occupancy": "Average occupancy"}[v])
+    ch["utilisation.rule"] = rule
+    if rule == "erlang":
+        ch["utilisation.blocking_target"] = st.slider(
+            "Highest acceptable chance a patient finds no free bed (%)", 1, 20,
+            int(round(100 * sc.utilisation.blocking_target)), 1, key="blocking") / 100
+    else:
+        ch["utilisation.occupancy_target"] = st.slider(
+            "Highest acceptable average occupancy (%)", 70, 98, int(round(100 * sc.utilisation.occupancy_target)),
+            1, key="occupancy") / 100
+    ch["min_beds_per_open_site"] = st.slider("Fewest beds on a hospital that keeps inpatient beds", 0, 40,
+                                             int(sc.min_beds_per_open_site), 2, key="min_beds")
+    ch["pathways.rehab.virtual_share"] = st.slider(
+        "Rehabilitation patients suitable for a home-based bed (%)", 0, 80,
+        int(round(100 * sc.pathways["rehab"].virtual_share)), 5, key="virtual_share") / 100
+
+    st.subheader("Demand")
+    ch["horizon_year"] = st.slider("Plan for the year", 2022, 2040, int(sc.horizon_year), 1, key="horizon")
+    use_proj = st.checkbox("Grow demand with the population projections", value=sc.growth == "dataset",
+                           key="use_projections")
+    if not use_proj:
+        ch["growth"] = float(st.number_input("Flat demand growth to that year (%)", -50.0, 200.0,
+                                             0.0 if sc.growth == "dataset" else float(sc.growth), 1.0,
+                                             key="flat_growth"))
+    else:
+        ch["growth"] = "dataset"
+
+    st.subheader("Hospitals")
+    sites = {}
+    for sid, name in ds.sites["site_name"].items():
+        current = sc.sites[sid].status if sid in sc.sites else "free"
+        value = st.selectbox(name, list(STATUS_LABELS), index=list(STATUS_LABELS).index(current),
+                             format_func=STATUS_LABELS.get, key=f"status_{sid}")
+        if value != "free":
+            sites[sid] = {"status": value}
+    ch["sites"] = sites
+    stroke = sc.pathways.get("stroke")
+    if stroke is not None:
+        chosen = st.multiselect("Hospitals that may host stroke rehabilitation", list(ds.sites.index),
+                                default=list(stroke.sites) if stroke.sites != "all" else list(ds.sites.index),
+                                format_func=lambda s: ds.sites.loc[s, "site_name"], key="stroke_sites")
+        ch["pathways.stroke.sites"] = chosen
+    budget = st.number_input("Annual budget (£ a year; 0 = no limit)", 0, 200_000_000,
+                             int(sc.budget_per_year or 0), 500_000, key="budget")
+    ch["budget_per_year"] = float(budget) if budget else None
+    return ch
+
+
+def page() -> None:
+    st.title("Workshop: find the best configuration")
+    st.caption("Change a limit, then press **Find the best configuration**. The model chooses beds at "
+               "each community hospital, home-based beds in each district and which hospital serves "
+               "each area, at the lowest weighted cost and travel.")
+    ds = state.active_dataset()
+    base = state.scenario()
+    with st.sidebar:
+        with st.form("workshop_controls"):
+            changes = controls(base, ds)
+            submitted = st.form_submit_button("Find the best configuration", type="primary",
+                                              use_container_width=True)
+        if st.button("Back to the default settings", use_container_width=True):
+            st.session_state.pop(state.SCENARIO_KEY, None)
+            for k in list(st.session_state):
+                if k not in ("dataset_path",):
+                    del st.session_state[k]
+            st.rerun()
+    try:
+        sc = base.with_changes(**changes)
+    except OptimiserError as exc:
+        state.show_error(exc)
+        return
+    if submitted:
+        state.set_scenario(sc)
+    current = state.scenario()
+    with st.status("Finding the best configuration…", expanded=False) as status:
+        sol, err = state.solve(current)
+        status.update(label="Done" if sol is not None else "No configuration found", state="complete" if sol else "error")
+    if err is not None:
+        state.show_error(err)
+        return
+    previous = st.session_state.get("previous_solution")
+    last = st.session_state.get("last_solution")
+    if last is None or last.name != sol.name or last.objective != sol.objective:
+        st.session_state["previous_solution"] = last
+        st.session_state["last_solution"] = sol
+        previous = last
+    st.caption(common.solution_caption(sol))
+    common.headline_metrics(sol, previous)
+    if previous is not None:
+        st.caption("Arrows show the change from the previous run.")
+    for note in sol.notes:
+        st.info(note, icon="ℹ️")
+    left, right = st.columns([1, 1])
+    with left:
+        st.subheader("Community hospital beds")
+        st.dataframe(common.sites_table(sol), hide_index=True, use_container_width=True)
+        st.subheader("Home-based (virtual) beds")
+        st.dataframe(common.virtual_table(sol), hide_index=True, use_container_width=True)
+    with right:
+        layers = maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer")
+        st.plotly_chart(maps.plotly_map(layers, height=620), use_container_width=True, key="workshop_map")
+    with st.expander("Save this answer as an option for the steering group"):
+        name = st.text_input("Option name", value="Workshop answer", key="save_name")
+        if st.button("Save option", key="save_option"):
+            try:
+                path = state.library().save(option_from_solution(sol, name.strip() or "Workshop answer",
+                                                                 f"From the workshop: {sol.name}"))
+                st.success(f"Saved '{name}' ({path.name}). It is now on the Compare options page.")
+            except OptimiserError as exc:
+                state.show_error(exc)
