@@ -4,14 +4,14 @@ import streamlit as st
 
 from optimiser.ui import assumptions_page, compare_page, data_page, maps_page, workshop
 
-st.set_page_config(page_title="LLR community bed optimiser", page_icon="🏥", layout="wide")
+st.set_page_config(page_title="LLR community bed optimiser", page_icon=":material/local_hospital:", layout="wide")
 
 pages = st.navigation([
-    st.Page(workshop.page, title="Workshop", icon="🛠️", url_path="workshop", default=True),
-    st.Page(compare_page.page, title="Compare options", icon="⚖️", url_path="compare"),
-    st.Page(maps_page.page, title="Maps", icon="🗺️", url_path="maps"),
-    st.Page(data_page.page, title="Data", icon="📂", url_path="data"),
-    st.Page(assumptions_page.page, title="Assumptions", icon="📋", url_path="assumptions"),
+    st.Page(workshop.page, title="Workshop", icon=":material/tune:", url_path="workshop", default=True),
+    st.Page(compare_page.page, title="Compare options", icon=":material/compare:", url_path="compare"),
+    st.Page(maps_page.page, title="Maps", icon=":material/map:", url_path="maps"),
+    st.Page(data_page.page, title="Data", icon=":material/database:", url_path="data"),
+    st.Page(assumptions_page.page, title="Assumptions", icon=":material/checklist:", url_path="assumptions"),
 ])
 st.sidebar.caption("Leicester, Leicestershire and Rutland community services redesign, Phase 2")
 pages.run()

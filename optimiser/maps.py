@@ -30,7 +30,7 @@ NOT_SERVED = ("no hospital within reach", "#BDBDBD")
 SITE_COLOUR = "#D55E00"       # Okabe-Ito vermillion: stands out on the viridis shades
 CLOSED_COLOUR = "#000000"
 BOUNDARY_COLOUR = "#222222"
-CATCHMENT_COLOUR = "#FFFFFF"
+CATCHMENT_COLOUR = "#4D4D4D"
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     fig.add_trace(go.Scatter(
         x=s.geometry.x[open_], y=s.geometry.y[open_], mode="markers+text", name="hospital with beds (size = beds)",
         marker=dict(size=size[open_], color=SITE_COLOUR, line=dict(color="white", width=1.5)),
-        text=[f"{n}: {b} beds" for n, b in zip(s["site_name"][open_], s["beds"][open_])],
+        text=[f"{n.split(',')[0]}: {b} beds" for n, b in zip(s["site_name"][open_], s["beds"][open_])],
         textposition="top center", textfont=dict(size=11, color="#111111"),
         hovertext=[f"{n}<br>{b} beds (today {c})" for n, b, c in zip(s["site_name"][open_], s["beds"][open_], s["current_beds"][open_])],
         hoverinfo="text"))
@@ -175,7 +175,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
         fig.add_trace(go.Scatter(
             x=s.geometry.x[~open_], y=s.geometry.y[~open_], mode="markers+text", name="hospital without inpatient beds",
             marker=dict(size=11, color="white", symbol="x-thin", line=dict(color=CLOSED_COLOUR, width=2.5)),
-            text=[f"{n}: no beds" for n in s["site_name"][~open_]], textposition="bottom center",
+            text=[f"{n.split(',')[0]}: no beds" for n in s["site_name"][~open_]], textposition="bottom center",
             textfont=dict(size=10, color="#333333"), hoverinfo="text",
             hovertext=[f"{n}<br>no inpatient beds (today {c})" for n, c in zip(s["site_name"][~open_], s["current_beds"][~open_])]))
     fig.update_xaxes(visible=False)

@@ -27,12 +27,8 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 def _solutions(chosen: list[str], options: dict[str, Option], sc):
     out, problems = [], []
-    workshop = st.session_state.get("last_solution")
     for name in chosen:
-        if name == "Workshop answer (current)" and workshop is not None:
-            out.append(workshop)
-            continue
-        sol, err = state.evaluate(sc, options[name])
+        sol, err = state.solution_for(name, options, sc)
         if err is not None:
             problems.append(f"{name}: {err}")
         else:
@@ -69,11 +65,8 @@ def page() -> None:
     options, damaged = state.all_options()
     for msg in damaged:
         st.warning(f"A saved option file could not be read and was left untouched: {msg}")
-    names = list(options)
-    if st.session_state.get("last_solution") is not None:
-        names = ["Workshop answer (current)", *names]
-    default = [n for n in names if n in ("Status quo", "West Leicestershire proposal",
-                                         "Workshop answer (current)")] or names[:2]
+    names = [state.BEST, *options]
+    default = [n for n in names if n in ("Status quo", "West Leicestershire proposal", state.BEST)]
     chosen = st.multiselect("Options to compare", names, default=default, key="compare_chosen")
     if not chosen:
         st.info("Choose at least one option.")
@@ -86,7 +79,7 @@ def page() -> None:
         return
     table = compare_table(sols)
     baseline = st.selectbox("Baseline", list(table.columns), key="compare_baseline")
-    st.dataframe(_highlight(table, baseline), use_container_width=True, height=36 * (len(table) + 1))
+    st.dataframe(_highlight(table, baseline), width="stretch", height=36 * (len(table) + 1))
     for sol in sols:
         if sol.breaks:
             with st.expander(f"{sol.name}: rules of the current settings it does not meet ({len(sol.breaks)})"):
@@ -102,12 +95,12 @@ def page() -> None:
                               marker_color=PALETTE[i % len(PALETTE)]))
     beds.update_layout(barmode="group", title="Community hospital beds per site", yaxis_title="beds",
                        height=420, legend=dict(orientation="h", y=-0.35))
-    c1.plotly_chart(beds, use_container_width=True, key="chart_beds")
+    c1.plotly_chart(beds, width="stretch", key="chart_beds")
     cost = go.Figure(go.Bar(x=[s.name for s in sols], y=[s.metrics["annual_cost_gbp"] / 1e6 for s in sols],
                             marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(sols))],
                             text=[f"£{s.metrics['annual_cost_gbp'] / 1e6:.1f}m" for s in sols], textposition="outside"))
     cost.update_layout(title="Annual cost", yaxis_title="£ million a year", height=420)
-    c2.plotly_chart(cost, use_container_width=True, key="chart_cost")
+    c2.plotly_chart(cost, width="stretch", key="chart_cost")
     dist = go.Figure()
     for i, sol in enumerate(sols):
         shares = [sol.metrics[f"share_within_{t}_minutes_65_plus"] * 100 for t in (20, 30, 45)]
@@ -116,7 +109,7 @@ def page() -> None:
     dist.update_layout(barmode="group", title="Residents aged 65+ by travel time to their hospital",
                        yaxis_title="% of residents 65+", yaxis_range=[0, 105], height=420,
                        legend=dict(orientation="h", y=-0.25))
-    st.plotly_chart(dist, use_container_width=True, key="chart_travel")
+    st.plotly_chart(dist, width="stretch", key="chart_travel")
 
     st.subheader("Options appraisal")
     st.caption("Set the criteria and weights (the papers say these are co-designed with Healthwatch "
@@ -126,7 +119,7 @@ def page() -> None:
     crit = pd.DataFrame([{"criterion": metric_label(k), "key": k, "weight": w, "better": b}
                          for k, (w, b) in DEFAULT_CRITERIA.items()])
     edited = st.data_editor(
-        crit, hide_index=True, num_rows="dynamic", key="criteria_editor", use_container_width=True,
+        crit, hide_index=True, num_rows="dynamic", key="criteria_editor", width="stretch",
         column_config={
             "criterion": st.column_config.SelectboxColumn("Criterion", options=[metric_label(k) for k in METRICS
                                                                                 if METRICS[k].better], required=True),
@@ -141,7 +134,7 @@ def page() -> None:
     try:
         scores = appraisal(sols, criteria)
         st.dataframe(scores.style.format(precision=1).highlight_max(subset=["weighted_score"], color="#D5F0E3"),
-                     use_container_width=True)
+                     width="stretch")
     except OptimiserError as exc:
         st.warning(str(exc))
         scores = None
@@ -188,8 +181,8 @@ def _draft_form() -> None:
                          "Home-based beds": ds.districts["current_virtual_beds"].round().astype(int)}).rename_axis("district_code")
     with st.form("draft_option"):
         name = st.text_input("Option name", "My option", key="draft_name")
-        beds = st.data_editor(base, disabled=["Hospital"], key="draft_beds", use_container_width=True)
-        vb = st.data_editor(virt, disabled=["District"], key="draft_virtual", use_container_width=True)
+        beds = st.data_editor(base, disabled=["Hospital"], key="draft_beds", width="stretch")
+        vb = st.data_editor(virt, disabled=["District"], key="draft_virtual", width="stretch")
         ok = st.form_submit_button("Save drafted option")
     if ok:
         from optimiser.options import option_from_dict

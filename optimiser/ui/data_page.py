@@ -31,12 +31,12 @@ def page() -> None:
     if "travel_fit_mae_minutes" in md:
         st.info(f"Travel times: {md.get('travel_method', '')}. Mean absolute error "
                 f"{float(md['travel_fit_mae_minutes']):.2f} minutes against road times "
-                f"({100 * float(md.get('travel_fit_mape', 0)):.1f}%).", icon="🚗")
+                f"({100 * float(md.get('travel_fit_mape', 0)):.1f}%).")
     st.subheader("Figures that are assumptions (check or replace them)")
     st.dataframe(ds.assumptions[["key", "description", "value", "unit", "source", "note"]], hide_index=True,
-                 use_container_width=True)
+                 width="stretch")
     with st.expander("Full provenance: every figure's source, vintage and licence"):
-        st.dataframe(ds.provenance, hide_index=True, use_container_width=True)
+        st.dataframe(ds.provenance, hide_index=True, width="stretch")
 
     st.subheader("Import official data")
     st.caption("ONS small-area population estimates (CSV or spreadsheet), boundaries (GeoJSON, GeoPackage "

@@ -9,14 +9,10 @@ from optimiser.ui import state
 
 
 def _pick(label: str, key: str, options, sc, default: int = 0):
-    names = list(options)
-    workshop = st.session_state.get("last_solution")
-    if workshop is not None:
-        names = ["Workshop answer (current)", *names]
+    names = [state.BEST, *options]
     name = st.selectbox(label, names, index=min(default, len(names) - 1), key=key)
-    if name == "Workshop answer (current)":
-        return workshop, None
-    return state.evaluate(sc, options[name])
+    with st.spinner("Preparing the option…"):
+        return state.solution_for(name, options, sc)
 
 
 def page() -> None:
@@ -33,7 +29,7 @@ def page() -> None:
     show_catch = st.checkbox("Show each hospital's catchment", value=True, key="show_catchments")
     layers = maps.map_layers(ds, sol, f"Travel time to community hospital beds: {sol.name}")
     fig = maps.plotly_map(layers, show_catchments=show_catch)
-    st.plotly_chart(fig, use_container_width=True, key="main_map")
+    st.plotly_chart(fig, width="stretch", key="main_map")
     c1, c2, c3 = st.columns(3)
     c1.download_button("Download map (PNG)", maps.static_map(layers, fmt="png"), "llr_map.png", "image/png",
                        key="dl_png")
@@ -48,7 +44,7 @@ def page() -> None:
     c1, c2 = st.columns(2)
     with c1:
         before, e1 = _pick("Before", "before_option", options, sc,
-                           default=1 if st.session_state.get("last_solution") is not None else 0)
+                           default=1 + list(options).index("Status quo") if "Status quo" in options else 0)
     with c2:
         after, e2 = _pick("After", "after_option", options, sc, default=0)
     if e1 or e2:

@@ -104,7 +104,7 @@ def show_error(err: Exception) -> None:
     """An error as people should see it: the plain-English message, never a traceback."""
     if isinstance(err, InfeasibleError):
         ex = err.explanation
-        st.error(ex.headline, icon="⛔")
+        st.error(ex.headline)
         for f in ex.findings:
             st.markdown(f"- {f}")
         if ex.suggestions:
@@ -112,4 +112,14 @@ def show_error(err: Exception) -> None:
             for s in ex.suggestions:
                 st.markdown(f"- {s}")
     else:
-        st.error(str(err), icon="⚠️")
+        st.error(str(err))
+
+
+BEST = "Best configuration (current settings)"
+
+
+def solution_for(name: str, options: dict, sc):
+    """(solution, error) for an option name, or the optimiser's answer for ``BEST``."""
+    if name == BEST:
+        return solve(sc)
+    return evaluate(sc, options[name])

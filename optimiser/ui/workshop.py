@@ -94,8 +94,8 @@ def page() -> None:
         with st.form("workshop_controls"):
             changes = controls(base, ds)
             submitted = st.form_submit_button("Find the best configuration", type="primary",
-                                              use_container_width=True)
-        if st.button("Back to the default settings", use_container_width=True):
+                                              width="stretch")
+        if st.button("Back to the default settings", width="stretch"):
             st.session_state.pop(state.SCENARIO_KEY, None)
             for k in list(st.session_state):
                 if k not in ("dataset_path",):
@@ -125,17 +125,18 @@ def page() -> None:
     common.headline_metrics(sol, previous)
     if previous is not None:
         st.caption("Arrows show the change from the previous run.")
-    for note in sol.notes:
-        st.info(note, icon="ℹ️")
-    left, right = st.columns([1, 1])
+    left, right = st.columns([3, 2])
     with left:
         st.subheader("Community hospital beds")
-        st.dataframe(common.sites_table(sol), hide_index=True, use_container_width=True)
-        st.subheader("Home-based (virtual) beds")
-        st.dataframe(common.virtual_table(sol), hide_index=True, use_container_width=True)
+        st.dataframe(common.sites_table(sol), hide_index=True, width="stretch")
     with right:
-        layers = maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer")
-        st.plotly_chart(maps.plotly_map(layers, height=620), use_container_width=True, key="workshop_map")
+        st.subheader("Home-based (virtual) beds")
+        st.dataframe(common.virtual_table(sol), hide_index=True, width="stretch")
+    layers = maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer")
+    st.plotly_chart(maps.plotly_map(layers, height=760), width="stretch", key="workshop_map")
+    with st.expander("How demand was estimated, and other notes"):
+        for note in sol.notes:
+            st.markdown(f"- {note}")
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name")
         if st.button("Save option", key="save_option"):

@@ -1,0 +1,124 @@
+"""Every page of the Streamlit app through Streamlit's AppTest: it loads, a control changes
+the result, an infeasible setting shows the explanation, options are saved and reloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+TIMEOUT = 300
+
+
+def page_app(module: str) -> AppTest:
+    return AppTest.from_string(f"from optimiser.ui import {module}\n{module}.page()\n", default_timeout=TIMEOUT)
+
+
+@pytest.fixture(autouse=True)
+def option_library(tmp_path, monkeypatch):
+    folder = tmp_path / "options"
+    monkeypatch.setenv("LLR_OPTIONS_DIR", str(folder))
+    return folder
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [w.value for w in at.warning]
+    parts += [s.value for s in at.success] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def _metric(at, label_start: str) -> str:
+    for m in at.metric:
+        if m.label.startswith(label_start):
+            return m.value
+    raise AssertionError(f"no metric {label_start!r}: {[m.label for m in at.metric]}")
+
+
+def test_app_opens_on_the_workshop_with_the_default_answer():
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value.startswith("Workshop")
+    assert _metric(at, "Hospitals with inpatient beds")
+    assert _metric(at, "Residents 65+ within 30 minutes").endswith("%")
+
+
+def test_workshop_control_changes_the_answer_and_shows_the_change():
+    at = page_app("workshop").run()
+    assert not at.exception
+    before = _metric(at, "Annual cost")
+    at.sidebar.slider(key="max_travel").set_value(40)
+    at.sidebar.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    after = _metric(at, "Annual cost")
+    assert after != before
+    deltas = [m.delta for m in at.metric if m.label.startswith("Annual cost")]
+    assert deltas and deltas[0], "the change from the previous run is shown"
+
+
+def test_workshop_infeasible_setting_shows_the_explanation_not_a_traceback():
+    at = page_app("workshop").run()
+    at.sidebar.select_slider(key="coverage_threshold").set_value(20)
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    text = _texts(at)
+    assert "No configuration meets all of these limits together" in text
+    assert "most reachable" in text
+    assert "Traceback" not in text
+
+
+def test_saving_an_option_in_the_workshop_and_reloading_it_on_compare(option_library):
+    at = page_app("workshop").run()
+    at.text_input(key="save_name").set_value("Council briefing A")
+    at.button(key="save_option").click().run()
+    assert not at.exception
+    saved = list(option_library.glob("*.yaml"))
+    assert [p.name for p in saved] == ["council_briefing_a.yaml"]
+    cmp_ = page_app("compare_page").run()
+    assert "Council briefing A" in cmp_.multiselect(key="compare_chosen").options
+    cmp_.multiselect(key="compare_chosen").set_value(["Status quo", "Council briefing A"]).run()
+    assert not cmp_.exception
+    table = cmp_.dataframe[0].value
+    assert list(table.columns) == ["Status quo", "Council briefing A"]
+
+
+def test_compare_page_table_appraisal_and_damaged_file(option_library):
+    option_library.mkdir(parents=True)
+    (option_library / "broken.yaml").write_text("name: [unclosed\n")
+    (option_library / "ok.yaml").write_text("name: Kept\nbeds:\n  melton: {general: 20}\nvirtual_beds: current\n")
+    at = page_app("compare_page").run()
+    assert not at.exception
+    assert any("broken.yaml" in w.value for w in at.warning)
+    assert (option_library / "broken.yaml").read_text() == "name: [unclosed\n"   # nothing lost
+    assert "Kept" in at.multiselect(key="compare_chosen").options
+    table = at.dataframe[0].value
+    assert "Status quo" in table.columns and "West Leicestershire proposal" in table.columns
+    scores = [d.value for d in at.dataframe if "weighted_score" in d.value.columns]
+    assert scores and set(scores[0].index) == set(table.columns)
+    assert scores[0]["weighted_score"].between(0, 10).all()
+
+
+def test_maps_page_draws_the_map_and_district_sheet():
+    at = page_app("maps_page").run()
+    assert not at.exception
+    assert at.get("plotly_chart"), "the map is drawn"
+    at.selectbox(key="district_pick").set_value("E07000133").run()
+    assert not at.exception
+    assert any("Melton residents" in s.value for s in at.subheader)
+    assert at.table, "the district sheet is shown"
+
+
+def test_data_page_shows_the_dataset_and_its_assumptions():
+    at = page_app("data_page").run()
+    assert not at.exception
+    assert _metric(at, "Small areas") == "611"
+    assert _metric(at, "Population") == "1,107,597"
+    assert any("assumptions" in s.value for s in at.subheader)
+
+
+def test_assumptions_page_lists_every_setting():
+    at = page_app("assumptions_page").run()
+    assert not at.exception
+    table = at.table[0].value
+    assert "travel.standard.share" in set(table["Setting"])
+    assert (table["Assumption"] == "yes").sum() >= 5
