@@ -1,0 +1,96 @@
+"""The running app in a real browser (Debian's Chromium, driven by Playwright): it solves the
+default scenario, draws the map, shows the comparison table; screenshots are kept in
+artifacts/screenshots/ for people to look at."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does: apt-get install chromium)")
+    port = _free_port()
+    env = dict(os.environ, LLR_OPTIONS_DIR=str(tmp_path_factory.mktemp("options")))
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1500, "height": 1200})
+        yield pg
+        browser.close()
+
+
+def test_solves_the_default_and_draws_the_map(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("Annual cost (£ a year)").first.wait_for(timeout=240_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.get_by_text("Community hospital beds").count() >= 1
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "workshop.png"), full_page=True)
+
+
+def test_comparison_table_is_on_the_page(page, app_url):
+    page.goto(f"{app_url}/compare")
+    page.get_by_text("Options appraisal").first.wait_for(timeout=240_000)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    body = page.locator("[data-testid='stMain']").inner_text()
+    assert "Compare options" in body
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+
+def test_maps_page_for_councils(page, app_url):
+    page.goto(f"{app_url}/maps")
+    page.get_by_text("What an option means for one district").first.wait_for(timeout=240_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(SHOTS / "maps.png"), full_page=True)
