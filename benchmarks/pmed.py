@@ -1,0 +1,60 @@
+"""OR-Library pmed1-40: solve each to proven optimality with both backends and compare with
+the published optimum. Prints a table and writes benchmarks/results/pmed.csv.
+
+    python benchmarks/pmed.py [--only pmed1,pmed2] [--backends ortools,pulp] [--time-limit 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+from optimiser.instance import Instance, SolverSettings
+from optimiser.model.solve import solve_instance
+from optimiser.orlib import read_optima, read_pmed
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "benchmarks" / "orlib-pmed"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="")
+    ap.add_argument("--backends", default="ortools,pulp")
+    ap.add_argument("--time-limit", type=float, default=600.0)
+    ap.add_argument("--data", default=str(DATA))
+    args = ap.parse_args()
+    data = Path(args.data)
+    optima = read_optima(data / "pmedopt.txt")
+    names = args.only.split(",") if args.only else [f"pmed{k}" for k in range(1, 41)]
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    rows = []
+    print(f"{'instance':9s} {'n':>4s} {'p':>3s} {'optimum':>8s} {'backend':8s} {'objective':>10s} "
+          f"{'seconds':>8s} {'status':10s} match", flush=True)
+    for name in names:
+        dist, p = read_pmed(data / f"{name}.txt")
+        for backend in args.backends.split(","):
+            inst = Instance.p_median(dist, p, name=name, solver=SolverSettings(
+                backend=backend, time_limit_seconds=args.time_limit, mip_gap=0.0))
+            t = time.perf_counter()
+            try:
+                sol = solve_instance(inst)
+                obj, status = sol.objective, sol.status
+            except Exception as exc:  # noqa: BLE001 - a benchmark reports every outcome
+                obj, status = float("nan"), type(exc).__name__
+            secs = time.perf_counter() - t
+            match = abs(obj - optima[name]) < 0.5 and status == "optimal"
+            rows.append([name, len(dist), p, optima[name], backend, obj, round(secs, 2), status, match])
+            print(f"{name:9s} {len(dist):4d} {p:3d} {optima[name]:8.0f} {backend:8s} {obj:10.1f} {secs:8.2f} "
+                  f"{status:10s} {'yes' if match else 'NO'}", flush=True)
+    with open(out / "pmed.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["instance", "n", "p", "optimum", "backend", "objective", "seconds", "status", "match"])
+        w.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
