@@ -90,11 +90,7 @@ def solve_program(program: FrozenProgram, backend: str = "ortools", *, ortools_s
 # OR-Tools
 # ---------------------------------------------------------------------------------------
 
-_ORTOOLS_GAP = {
-    "highs": "mip_rel_gap={gap}\noutput_flag=false\nthreads={threads}",
-    "scip": "limits/gap = {gap}\nparallel/maxnthreads = {threads}",
-    "sat": "relative_gap_limit:{gap} num_workers:{threads}",
-}
+_MATHOPT_SOLVERS = {"highs": "SOLVER_TYPE_HIGHS", "scip": "SOLVER_TYPE_GSCIP", "sat": "SOLVER_TYPE_CP_SAT"}
 
 
 @contextlib.contextmanager
@@ -118,47 +114,79 @@ def _native_stdout_silenced():
 
 def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, mip_gap: float,
                    threads: int | None) -> RawResult:
-    from ortools.linear_solver.python import model_builder_helper as mbh
+    """OR-Tools MathOpt (HiGHS by default; SCIP or CP-SAT on request), fed the sparse
+    arrays as a model proto. MathOpt, unlike OR-Tools' model_builder, hands back the best
+    solution found when the time limit stops the search (model_builder reports HiGHS's
+    time limit as an unknown status with no solution)."""
+    from ortools.math_opt import (
+        callback_pb2,
+        model_parameters_pb2,
+        model_pb2,
+        parameters_pb2,
+        result_pb2,
+    )
+    from ortools.math_opt.core.python import solver as mathopt_core
 
+    if solver_name not in _MATHOPT_SOLVERS:
+        raise SolveError(f"unknown OR-Tools solver '{solver_name}' (choose one of {', '.join(_MATHOPT_SOLVERS)})")
     started = time.perf_counter()
-    helper = mbh.ModelBuilderHelper()
-    helper.fill_model_from_sparse_data(
-        program.var_lower.astype(float), program.var_upper.astype(float),
-        program.objective.astype(float), program.row_lower.astype(float),
-        program.row_upper.astype(float), program.matrix.tocsr().astype(float))
-    for i in np.flatnonzero(program.var_integer):
-        helper.set_var_integrality(int(i), True)
-    helper.set_objective_offset(float(program.objective_offset))
-    solver = mbh.ModelSolverHelper(solver_name)
-    if not solver.solver_is_supported():
-        raise SolveError(f"OR-Tools was built without the '{solver_name}' solver")
-    solver.set_time_limit_in_seconds(float(time_limit))
-    params = _ORTOOLS_GAP[solver_name].format(gap=mip_gap, threads=threads or os.cpu_count() or 1)
-    if solver_name == "highs" and threads is None:
-        params = params.replace(f"\nthreads={os.cpu_count() or 1}", "")
-    solver.set_solver_specific_parameters(params)
-    with _native_stdout_silenced():
-        solver.solve(helper)
-    seconds = time.perf_counter() - started
-    raw = solver.status()
-    S = mbh.SolveStatus
-    mapping = {S.OPTIMAL: Status.OPTIMAL, S.FEASIBLE: Status.FEASIBLE, S.INFEASIBLE: Status.INFEASIBLE,
-               S.UNBOUNDED: Status.UNBOUNDED}
-    status = mapping.get(raw, Status.ERROR)
-    seconds_used = time.perf_counter() - started
-    if status == Status.ERROR and (raw == S.NOT_SOLVED or (raw == S.UNKNOWN_STATUS
-                                                          and seconds_used >= 0.95 * time_limit)):
-        # HiGHS reports UNKNOWN_STATUS when its time limit stops it before any solution.
-        status = Status.NO_SOLUTION
+    n_rows, n_cols = program.shape
+    m = model_pb2.ModelProto()
+    m.variables.ids.extend(range(n_cols))
+    m.variables.lower_bounds.extend(program.var_lower.astype(float).tolist())
+    m.variables.upper_bounds.extend(program.var_upper.astype(float).tolist())
+    m.variables.integers.extend(program.var_integer.astype(bool).tolist())
+    nz = np.flatnonzero(program.objective)
+    m.objective.offset = float(program.objective_offset)
+    m.objective.linear_coefficients.ids.extend(nz.tolist())
+    m.objective.linear_coefficients.values.extend(program.objective[nz].astype(float).tolist())
+    m.linear_constraints.ids.extend(range(n_rows))
+    m.linear_constraints.lower_bounds.extend(program.row_lower.astype(float).tolist())
+    m.linear_constraints.upper_bounds.extend(program.row_upper.astype(float).tolist())
+    a = program.matrix.tocsr().astype(float)
+    a.sum_duplicates()
+    a.sort_indices()
+    m.linear_constraint_matrix.row_ids.extend(np.repeat(np.arange(n_rows), np.diff(a.indptr)).tolist())
+    m.linear_constraint_matrix.column_ids.extend(a.indices.tolist())
+    m.linear_constraint_matrix.coefficients.extend(a.data.tolist())
+    params = parameters_pb2.SolveParametersProto()
+    params.time_limit.seconds = int(time_limit)
+    params.time_limit.nanos = int(round((time_limit - int(time_limit)) * 1e9))
+    if program.var_integer.any():
+        params.relative_gap_tolerance = float(mip_gap)
+    if threads:
+        params.threads = int(threads)
+    solver_type = parameters_pb2.SolverTypeProto.Value(_MATHOPT_SOLVERS[solver_name])
     label = f"ortools-{solver_name}"
+    try:
+        with _native_stdout_silenced():
+            res = mathopt_core.solve(m, solver_type, parameters_pb2.SolverInitializerProto(), params,
+                                     model_parameters_pb2.ModelSolveParametersProto(), None,
+                                     callback_pb2.CallbackRegistrationProto(), None, None)
+    except Exception as exc:  # noqa: BLE001 - the solver's own error, reported plainly
+        return RawResult(Status.ERROR, None, None, None, time.perf_counter() - started, label, str(exc))
+    seconds = time.perf_counter() - started
+    T = result_pb2.TerminationReasonProto
+    reason = res.termination.reason
+    status = {T.Value("TERMINATION_REASON_OPTIMAL"): Status.OPTIMAL,
+              T.Value("TERMINATION_REASON_FEASIBLE"): Status.FEASIBLE,
+              T.Value("TERMINATION_REASON_INFEASIBLE"): Status.INFEASIBLE,
+              T.Value("TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED"): Status.INFEASIBLE,
+              T.Value("TERMINATION_REASON_UNBOUNDED"): Status.UNBOUNDED,
+              T.Value("TERMINATION_REASON_NO_SOLUTION_FOUND"): Status.NO_SOLUTION}.get(reason, Status.ERROR)
+    message = f"{T.Name(reason)} {res.termination.detail}".strip()
+    if status.has_solution and not res.solutions:
+        status = Status.NO_SOLUTION
     if not status.has_solution:
-        return RawResult(status, None, None, None, seconds, label, str(raw))
-    values = np.asarray(solver.variable_values(), float)
-    objective = float(solver.objective_value())
-    bound = float(solver.best_objective_bound())
+        return RawResult(status, None, None, None, seconds, label, message)
+    primal = res.solutions[0].primal_solution
+    values = np.zeros(n_cols)
+    values[np.asarray(primal.variable_values.ids, int)] = np.asarray(primal.variable_values.values, float)
+    objective = float(program.objective @ values + program.objective_offset)
+    bound = float(res.termination.objective_bounds.dual_bound)
     if not np.isfinite(bound):
         bound = None
-    return RawResult(status, values, objective, bound, seconds, label, str(raw))
+    return RawResult(status, values, objective, bound, seconds, label, message)
 
 
 # ---------------------------------------------------------------------------------------
