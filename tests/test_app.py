@@ -122,3 +122,31 @@ def test_assumptions_page_lists_every_setting():
     table = at.table[0].value
     assert "travel.standard.share" in set(table["Setting"])
     assert (table["Assumption"] == "yes").sum() >= 5
+
+
+def test_infeasible_workshop_offers_and_applies_the_nearest_setting():
+    at = page_app("workshop").run()
+    at.sidebar.select_slider(key="coverage_threshold").set_value(20)
+    at.sidebar.button[0].click().run()
+    assert any("No configuration meets" in e.value for e in at.error)
+    at.button(key="apply_nearest").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    share = at.sidebar.slider(key="coverage_share").value
+    assert 50 <= share < 95
+    assert _metric(at, "Residents 65+ within 30 minutes")
+
+
+def test_result_downloads_are_excel_and_geopackage(llr_solution, llr_dataset):
+    """What the workshop's download buttons serve (AppTest does not expose their bytes)."""
+    import io
+
+    import pandas as pd
+
+    from optimiser import api
+
+    sheets = pd.read_excel(io.BytesIO(api.excel_bytes(llr_solution)), sheet_name=None)
+    assert {"beds", "virtual_beds", "assignment", "zones", "metrics"} <= set(sheets)
+    assert sheets["beds"]["beds"].sum() == llr_solution.metrics["physical_beds"]
+    gpkg = api.geopackage_bytes(llr_solution, llr_dataset)
+    assert gpkg[:16] == b"SQLite format 3\x00"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from optimiser import maps
+from optimiser import api, maps
 from optimiser.errors import OptimiserError
 from optimiser.options import option_from_solution
 from optimiser.ui import common, state
@@ -114,6 +114,7 @@ def page() -> None:
         status.update(label="Done" if sol is not None else "No configuration found", state="complete" if sol else "error")
     if err is not None:
         state.show_error(err)
+        _offer_nearest(err)
         return
     previous = st.session_state.get("previous_solution")
     last = st.session_state.get("last_solution")
@@ -137,6 +138,12 @@ def page() -> None:
     with st.expander("How demand was estimated, and other notes"):
         for note in sol.notes:
             st.markdown(f"- {note}")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download the results (Excel, one sheet per table)", api.excel_bytes(sol),
+                       "llr_bed_configuration.xlsx",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")
+    d2.download_button("Download the results (GeoPackage, for QGIS)", _gpkg(sol), "llr_bed_configuration.gpkg",
+                       "application/geopackage+sqlite3", key="dl_gpkg")
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name")
         if st.button("Save option", key="save_option"):
@@ -146,3 +153,34 @@ def page() -> None:
                 st.success(f"Saved '{name}' ({path.name}). It is now on the Compare options page.")
             except OptimiserError as exc:
                 state.show_error(exc)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, hash_funcs={"optimiser.solution.Solution": id})
+def _gpkg(sol) -> bytes:
+    return api.geopackage_bytes(sol, state.active_dataset())
+
+
+# Settings the infeasibility diagnosis can suggest, and the workshop control that sets each.
+_NEAREST_CONTROLS = {
+    "travel.standard.share": ("coverage_share", lambda v: int(100 * v)),
+    "min_beds_per_open_site": ("min_beds", lambda v: int(2 * (v // 2))),
+}
+
+
+def _offer_nearest(err) -> None:
+    nearest = getattr(getattr(err, "explanation", None), "nearest", {}) or {}
+    usable = {k: v for k, v in nearest.items() if k in _NEAREST_CONTROLS}
+    if not usable:
+        return
+    st.button("Use the nearest setting that works", type="primary", key="apply_nearest",
+              on_click=_apply_nearest, args=(usable,))
+
+
+def _apply_nearest(usable: dict) -> None:
+    """Runs before the page reruns, so the controls can take the new values."""
+    # Only the first suggestion: each alone restores feasibility.
+    key, value = next(iter(usable.items()))
+    widget, convert = _NEAREST_CONTROLS[key]
+    st.session_state[widget] = convert(value)
+    state.set_scenario(state.scenario().with_changes(**{key: convert(value) / 100 if widget == "coverage_share"
+                                                        else convert(value)}))
