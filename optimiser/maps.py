@@ -303,3 +303,37 @@ def district_map(layers: MapLayers, district_code: str, *, fmt: str = "png") -> 
     zoomed = MapLayers(layers.zones, d, layers.sites, layers.catchments, title)
     return static_map(zoomed, fmt=fmt, bounds=(minx - pad, miny - pad, maxx + pad, maxy + pad),
                       highlight=district_code)
+
+
+# ---------------------------------------------------------------------------------------
+# Optional street basemap (only when the network allows a tile server)
+# ---------------------------------------------------------------------------------------
+
+def plotly_map_with_basemap(layers: MapLayers, *, height: int = 720, style: str = "open-street-map"):
+    """The same map over OpenStreetMap tiles. Needs internet: offer it as an option only;
+    without a network the areas, hospitals and legend still draw, on a blank background."""
+    import json
+
+    import plotly.graph_objects as go
+
+    z = layers.zones.to_crs(4326)
+    geo = json.loads(z[["geometry"]].assign(id=z.index).set_index("id").to_json())
+    n = len(band_labels())
+    scale = []
+    for k, c in enumerate(band_colours()):
+        scale += [[k / n, c], [(k + 1) / n, c]]
+    fig = go.Figure(go.Choroplethmap(
+        geojson=geo, locations=list(z.index), z=z["band"].to_numpy(float), zmin=0, zmax=n,
+        colorscale=scale, marker_opacity=0.65, marker_line_width=0.2,
+        text=[f"{a}: {b}" for a, b in zip(z["zone_name"], z["band_label"])], hoverinfo="text",
+        colorbar=dict(title="Travel time", tickvals=[k + 0.5 for k in range(n)], ticktext=band_labels())))
+    s = layers.sites.to_crs(4326)
+    fig.add_trace(go.Scattermap(
+        lat=s.geometry.y, lon=s.geometry.x, mode="markers+text",
+        marker=dict(size=(10 + 2.2 * np.sqrt(s["beds"].clip(lower=0))).tolist(), color=SITE_COLOUR),
+        text=[f"{n.split(',')[0]}: {b} beds" for n, b in zip(s["site_name"], s["beds"])], textposition="top center",
+        name="hospital (size = beds)"))
+    c = s.geometry.union_all().centroid
+    fig.update_layout(map=dict(style=style, center=dict(lat=c.y, lon=c.x), zoom=8.3), height=height,
+                      margin=dict(l=0, r=0, t=50, b=0), title=dict(text=layers.title, x=0.01))
+    return fig

@@ -73,3 +73,10 @@ def test_district_sheet_before_and_after(llr_dataset, status_quo, consolidation)
     assert virt.tolist() == ["13", "20"]
     with pytest.raises(KeyError):
         maps.district_sheet(llr_dataset, status_quo, consolidation, "E99999999")
+
+
+def test_optional_basemap_figure(llr_dataset, status_quo):
+    fig = maps.plotly_map_with_basemap(maps.map_layers(llr_dataset, status_quo))
+    assert {t.type for t in fig.data} == {"choroplethmap", "scattermap"}
+    assert fig.layout.map.style == "open-street-map"
+    assert len(fig.data[0].locations) == 611

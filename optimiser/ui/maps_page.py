@@ -26,10 +26,16 @@ def page() -> None:
     if err is not None:
         state.show_error(err)
         return
-    show_catch = st.checkbox("Show each hospital's catchment", value=True, key="show_catchments")
+    c1, c2 = st.columns(2)
+    show_catch = c1.checkbox("Show each hospital's catchment", value=True, key="show_catchments")
+    basemap = c2.checkbox("Street map underneath (needs internet; often blocked on NHS and council networks)",
+                          value=False, key="basemap")
     layers = maps.map_layers(ds, sol, f"Travel time to community hospital beds: {sol.name}")
     fig = maps.plotly_map(layers, show_catchments=show_catch)
-    st.plotly_chart(fig, width="stretch", key="main_map")
+    if basemap:
+        st.plotly_chart(maps.plotly_map_with_basemap(layers), width="stretch", key="basemap_map")
+    else:
+        st.plotly_chart(fig, width="stretch", key="main_map")
     c1, c2, c3 = st.columns(3)
     c1.download_button("Download map (PNG)", maps.static_map(layers, fmt="png"), "llr_map.png", "image/png",
                        key="dl_png")
