@@ -61,7 +61,7 @@ def page() -> None:
     st.table(sheet)
     after_layers = maps.map_layers(ds, after, f"Travel time to community hospital beds: {after.name}")
     png = maps.district_map(after_layers, code)
-    st.image(png, caption=f"{districts[code]}: {after.name}")
+    st.image(png, caption=f"{districts[code]}: {after.name}", width=820)
     d1, d2 = st.columns(2)
     d1.download_button("Download district map (PNG)", png, f"{districts[code]}_map.png", "image/png", key="dl_dpng")
     d2.download_button("Download district sheet (CSV)", sheet.to_csv().encode("utf-8"),
