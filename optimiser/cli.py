@@ -45,6 +45,11 @@ def _print_solution(sol, out: Path | None) -> None:
     print("  beds per site: " + ", ".join(f"{r.site_name} {r.beds}" for r in sites.itertuples()))
     v = sol.virtual_beds
     print("  virtual beds per district: " + ", ".join(f"{r.district_name} {r.beds}" for r in v.itertuples()))
+    for k, alt in enumerate(sol.alternatives, 1):
+        shut = ", ".join(alt.sites.loc[~alt.sites["open"], "site_name"].str.split(",").str[0]) or "none"
+        print(f"  alternative {k}: £{alt.metrics['annual_cost_gbp']:,.0f} a year, objective "
+              f"{alt.objective / sol.objective - 1:+.2%} vs the best; sites without beds: {shut}"
+              + (f" (in {out}/alternative_{k}/)" if out else ""))
     for b in sol.breaks:
         print(f"  rule not met: {b}")
     for n in sol.notes:

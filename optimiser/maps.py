@@ -4,13 +4,17 @@ boundaries, hospitals sized by beds, districts labelled with home-based beds, ca
 Everything is drawn from the dataset's own polygons in British National Grid coordinates, so
 maps work with no internet (no tile server). Two renderers: plotly (interactive, for the app,
 and a self-contained HTML file with plotly.js inlined) and matplotlib (PNG and PDF for slides
-and handouts). Uses only the dataset and a solution (presentation layer).
+and handouts). The district sheet ("what option B means for Melton residents") comes as a
+table, a one-page figure (PNG/PDF) and a self-contained HTML page. A street basemap is an
+option for when the network allows it. Uses only the dataset and solutions (presentation layer).
 """
 
 from __future__ import annotations
 
+import html
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +23,7 @@ import shapely
 
 from optimiser.dataset.core import Dataset
 
-# Travel bands a councillor can read; colour-blind-safe (viridis end points), light = near.
+# Travel bands a councillor can read; colour-blind-safe (viridis), light = near.
 TRAVEL_BANDS: tuple[tuple[float, float, str, str], ...] = (
     (0, 20, "under 20 minutes", "#FDE725"),
     (20, 30, "20 to 30 minutes", "#5EC962"),
@@ -27,10 +31,17 @@ TRAVEL_BANDS: tuple[tuple[float, float, str, str], ...] = (
     (45, np.inf, "45 minutes or more", "#3B528B"),
 )
 NOT_SERVED = ("no hospital within reach", "#BDBDBD")
+LEGEND_TITLE = "Travel time to the hospital"
 SITE_COLOUR = "#D55E00"       # Okabe-Ito vermillion: stands out on the viridis shades
 CLOSED_COLOUR = "#000000"
 BOUNDARY_COLOUR = "#222222"
 CATCHMENT_COLOUR = "#4D4D4D"
+# A district whose area is under this share of the view is labelled with a callout (a
+# label set off to one side with a leader line), so small city districts stay readable.
+CALLOUT_AREA_SHARE = 0.03
+# Label text size as a share of the view's width (per character) and height (per line), for
+# placing labels; each renderer works out its own from the drawn map size and font size.
+LABEL_SIZE = (0.0088, 0.021)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,10 @@ class MapLayers:
     sites: gpd.GeoDataFrame       # hospital points with beds
     catchments: gpd.GeoDataFrame  # one (multi)polygon per hospital: the zones it serves
     title: str
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return tuple(float(v) for v in self.districts.total_bounds)  # type: ignore[return-value]
 
 
 def band_of(minutes) -> np.ndarray:
@@ -57,6 +72,11 @@ def band_labels() -> list[str]:
 
 def band_colours() -> list[str]:
     return [b[3] for b in TRAVEL_BANDS] + [NOT_SERVED[1]]
+
+
+def short_name(site_name: str) -> str:
+    """'St Luke's Hospital, Market Harborough' -> 'St Luke's Hospital'."""
+    return str(site_name).split(",")[0]
 
 
 def map_layers(dataset: Dataset, solution, title: str | None = None) -> MapLayers:
@@ -90,6 +110,109 @@ def map_layers(dataset: Dataset, solution, title: str | None = None) -> MapLayer
     return MapLayers(zones, districts, sites, catchments, title or f"Travel time to community hospital beds: {solution.name}")
 
 
+def district_bounds(layers: MapLayers, district_code: str, pad: float = 0.12) -> tuple[float, float, float, float]:
+    """The box around one district, padded by ``pad`` of its larger side."""
+    minx, miny, maxx, maxy = layers.districts.loc[[district_code]].total_bounds
+    p = pad * max(maxx - minx, maxy - miny)
+    return (float(minx - p), float(miny - p), float(maxx + p), float(maxy + p))
+
+
+# ---------------------------------------------------------------------------------------
+# Label placement (shared by both renderers)
+# ---------------------------------------------------------------------------------------
+
+def _box_overlap(box: np.ndarray, boxes: np.ndarray) -> float:
+    """Total area of ``box`` (x0, y0, x1, y1) covered by each of ``boxes`` (n x 4), summed."""
+    if not len(boxes):
+        return 0.0
+    w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    return float((w * h).sum())
+
+
+def site_label_boxes(layers: MapLayers, bounds=None, label_size: tuple[float, float] = LABEL_SIZE) -> np.ndarray:
+    """Approximate boxes (data units) of the hospital markers and their labels, which both
+    renderers put centred above an open hospital and below one without beds."""
+    minx, miny, maxx, maxy = bounds or layers.bounds
+    cw, lh = label_size[0] * (maxx - minx), label_size[1] * (maxy - miny)
+    out = []
+    for name, beds, x, y in zip(layers.sites["site_name"], layers.sites["beds"], layers.sites.geometry.x,
+                                layers.sites.geometry.y):
+        r = 0.012 * (maxx - minx) * (1 + np.sqrt(max(beds, 0)) / 8)
+        out.append((x - r, y - r, x + r, y + r))
+        half = 0.5 * cw * len(f"{short_name(name)}: {beds} beds")
+        if beds > 0:
+            out.append((x - half, y + r, x + half, y + r + lh))
+        else:
+            out.append((x - half, y - r - lh, x + half, y - r))
+    return np.asarray(out, float).reshape(-1, 4)
+
+
+def district_labels(layers: MapLayers, bounds: tuple[float, float, float, float] | None = None,
+                    label_size: tuple[float, float] = LABEL_SIZE, highlight: str | None = None) -> pd.DataFrame:
+    """Where each district's label goes, shared by both renderers: ``anchor_x/anchor_y`` (a
+    point inside the district) and ``x/y`` (the centre of the text). A label sits inside its
+    district where it covers the fewest hospital labels and other district labels; a district
+    too small at this scale (``callout``) gets its label set off to one side with a leader
+    line. Districts not in view (``bounds``), and in a close-up a neighbour whose label would
+    cover hospital labels, are left out. ``label_size``: a character's width and a line's
+    height as shares of the view's width and height."""
+    minx, miny, maxx, maxy = bounds or layers.bounds
+    view_w, view_h = maxx - minx, maxy - miny
+    view = shapely.box(minx, miny, maxx, maxy)
+    cw, lh = label_size[0] * view_w, label_size[1] * view_h
+    d = layers.districts
+    visible = d.geometry.intersection(view)
+    keep = (visible.area / d.geometry.area > 0.15) | (visible.area / view.area > 0.1)
+    d, visible = d[keep], visible[keep]
+    obstacles = site_label_boxes(layers, bounds, label_size)
+    zoomed = bounds is not None
+    rows = {}
+    callout = (d.geometry.area / view.area < CALLOUT_AREA_SHARE)
+    order = list(d.index[~callout][np.argsort(visible[~callout].area.to_numpy())]) + list(d.index[callout])
+    # A callout should not sit on another small district (it would seem to name that one).
+    small = shapely.union_all(shapely.make_valid(d.geometry[callout].values).tolist()) if callout.any() else None
+    for code in order:
+        name, beds = d.loc[code, "district_name"], int(d.loc[code, "virtual_beds"])
+        poly = shapely.make_valid(visible[code])
+        w = cw * max(len(name), len(f"{beds} home-based beds")) + 0.01 * view_w
+        h = 2 * lh + 0.01 * view_h
+        point = d.loc[code, "label_point"]
+        anchor = point if poly.contains(point) else poly.representative_point()
+        best, best_score = (anchor.x, anchor.y), np.inf
+        if callout[code]:
+            candidates = [(anchor.x + r * view_w * np.cos(a), anchor.y + r * view_h * np.sin(a))
+                          for r in (0.10, 0.14, 0.18) for a in np.deg2rad(np.arange(0, 360, 20))]
+        else:
+            bx0, by0, bx1, by1 = poly.bounds
+            gx, gy = np.meshgrid(np.linspace(bx0, bx1, 14), np.linspace(by0, by1, 14))
+            candidates = [(x, y) for x, y in zip(gx.ravel(), gy.ravel()) if poly.contains(shapely.Point(x, y))]
+            candidates.append((anchor.x, anchor.y))
+        for x, y in candidates:
+            box = np.array([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
+            if box[0] < minx or box[2] > maxx or box[1] < miny or box[3] > maxy:
+                continue
+            covered = _box_overlap(box, obstacles) / (w * h)
+            dist = np.hypot((x - anchor.x) / view_w, (y - anchor.y) / view_h)
+            if callout[code]:
+                on_small = shapely.box(*box).intersection(small).area / (w * h)
+                score = 10 * covered + 4 * on_small + dist
+            else:
+                outside = shapely.box(*box).difference(poly).area / (w * h)
+                score = 10 * covered + 2 * outside + dist
+            if score < best_score:
+                best, best_score = (x, y), score
+        x, y = best
+        if code != highlight and (not np.isfinite(best_score) or (zoomed and best_score > 3)):
+            continue    # no room at this scale: a neighbour's label is not worth hiding a hospital
+        obstacles = np.vstack([obstacles, [[x - w / 2, y - h / 2, x + w / 2, y + h / 2]]])
+        rows[code] = {"district_name": name, "virtual_beds": beds, "anchor_x": anchor.x, "anchor_y": anchor.y,
+                      "x": x, "y": y, "callout": bool(callout[code]), "text": f"{name}\n{beds} home-based beds"}
+    cols = ["district_name", "virtual_beds", "anchor_x", "anchor_y", "x", "y", "callout", "text"]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex([c for c in layers.districts.index
+                                                                               if c in rows])
+
+
 # ---------------------------------------------------------------------------------------
 # plotly (interactive; no basemap needed)
 # ---------------------------------------------------------------------------------------
@@ -101,8 +224,7 @@ def _rings_xy(geoms) -> tuple[list[float | None], list[float | None]]:
     for g in geoms:
         if g is None or g.is_empty:
             continue
-        polys = getattr(g, "geoms", [g])
-        for p in polys:
+        for p in getattr(g, "geoms", [g]):
             if p.geom_type != "Polygon":
                 continue
             for ring in [p.exterior, *p.interiors]:
@@ -125,8 +247,11 @@ def _outline_xy(geoms) -> tuple[list, list]:
     return xs, ys
 
 
-def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int = 720):
-    """An interactive map (plotly) in British National Grid metres, equal aspect, no tiles."""
+def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int = 720,
+               bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
+               show_legend: bool = True):
+    """An interactive map (plotly) in British National Grid metres, equal aspect, no tiles.
+    ``bounds`` zooms in; ``highlight`` (a district code) draws that district's boundary heavier."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -135,7 +260,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
         part = z[z["band"] == k]
         if not len(part):
             # keep the legend complete: an invisible entry
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=label,
                                      marker=dict(color=colour, size=12, symbol="square"), showlegend=True))
             continue
         xs, ys = _rings_xy(part.geometry.values)
@@ -144,8 +269,8 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
                                  hoverinfo="skip", legendgroup=label))
     # hover points: one per zone (polygons do not carry hover text well)
     pts = z.geometry.representative_point()
-    text = [f"{n}<br>{(s if isinstance(s, str) else 'no hospital in reach')}"
-            + (f"<br>{t:.0f} minutes" if np.isfinite(t) else "")
+    text = [f"<b>{n}</b><br>{(short_name(s) if isinstance(s, str) else 'no hospital in reach')}"
+            + (f": {t:.0f} minutes" if np.isfinite(t) else "")
             for n, s, t in zip(z["zone_name"], z["site_name"], z["travel_minutes"].fillna(np.inf))]
     fig.add_trace(go.Scatter(x=pts.x, y=pts.y, mode="markers", marker=dict(size=6, opacity=0),
                              text=text, hoverinfo="text", showlegend=False, name="areas"))
@@ -156,35 +281,55 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     xs, ys = _outline_xy(layers.districts.geometry.values)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=BOUNDARY_COLOUR, width=1.8),
                              name="district boundary", hoverinfo="skip"))
-    d = layers.districts
-    fig.add_trace(go.Scatter(
-        x=d["label_point"].x, y=d["label_point"].y, mode="text",
-        text=[f"<b>{n}</b><br>{v} home-based beds" for n, v in zip(d["district_name"], d["virtual_beds"])],
-        textfont=dict(size=11, color="#111111"), hoverinfo="skip", showlegend=False, name="districts"))
+    if highlight is not None and highlight in layers.districts.index:
+        xs, ys = _outline_xy(layers.districts.loc[[highlight]].geometry.values)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=BOUNDARY_COLOUR, width=4.5),
+                                 name=f"{layers.districts.loc[highlight, 'district_name']} (this district)",
+                                 hoverinfo="skip"))
     s = layers.sites
-    open_ = s["beds"] > 0
+    open_ = (s["beds"] > 0).to_numpy()
     size = np.where(open_, 10 + 2.2 * np.sqrt(s["beds"].clip(lower=0)), 10)
     fig.add_trace(go.Scatter(
         x=s.geometry.x[open_], y=s.geometry.y[open_], mode="markers+text", name="hospital with beds (size = beds)",
         marker=dict(size=size[open_], color=SITE_COLOUR, line=dict(color="white", width=1.5)),
-        text=[f"{n.split(',')[0]}: {b} beds" for n, b in zip(s["site_name"][open_], s["beds"][open_])],
+        text=[f"{short_name(n)}: {b} beds" for n, b in zip(s["site_name"][open_], s["beds"][open_])],
         textposition="top center", textfont=dict(size=11, color="#111111"),
-        hovertext=[f"{n}<br>{b} beds (today {c})" for n, b, c in zip(s["site_name"][open_], s["beds"][open_], s["current_beds"][open_])],
+        hovertext=[f"<b>{n}</b><br>{b} beds (today {c})"
+                   for n, b, c in zip(s["site_name"][open_], s["beds"][open_], s["current_beds"][open_])],
         hoverinfo="text"))
-    if (~open_).any():
-        fig.add_trace(go.Scatter(
-            x=s.geometry.x[~open_], y=s.geometry.y[~open_], mode="markers+text", name="hospital without inpatient beds",
-            marker=dict(size=11, color="white", symbol="x-thin", line=dict(color=CLOSED_COLOUR, width=2.5)),
-            text=[f"{n.split(',')[0]}: no beds" for n in s["site_name"][~open_]], textposition="bottom center",
-            textfont=dict(size=10, color="#333333"), hoverinfo="text",
-            hovertext=[f"{n}<br>no inpatient beds (today {c})" for n, c in zip(s["site_name"][~open_], s["current_beds"][~open_])]))
+    # Always present (possibly empty) so the legend reads the same on every map.
+    fig.add_trace(go.Scatter(
+        x=s.geometry.x[~open_], y=s.geometry.y[~open_], mode="markers+text", name="hospital without inpatient beds",
+        marker=dict(size=11, color="white", symbol="x-thin", line=dict(color=CLOSED_COLOUR, width=2.5)),
+        text=[f"{short_name(n)}: no beds" for n in s["site_name"][~open_]], textposition="bottom center",
+        textfont=dict(size=10, color="#333333"), hoverinfo="text",
+        hovertext=[f"<b>{n}</b><br>no inpatient beds (today {c})"
+                   for n, c in zip(s["site_name"][~open_], s["current_beds"][~open_])]))
+    for _, lab in district_labels(layers, bounds, _plotly_label_size(layers, bounds, height), highlight).iterrows():
+        fig.add_annotation(
+            x=lab["anchor_x"], y=lab["anchor_y"], ax=lab["x"], ay=lab["y"], axref="x", ayref="y",
+            showarrow=bool(lab["callout"]), arrowhead=0, arrowwidth=1.2, arrowcolor="#333333",
+            text=f"<b>{html.escape(lab['district_name'])}</b><br>{lab['virtual_beds']} home-based beds",
+            font=dict(size=11, color="#111111"), bgcolor="rgba(255,255,255,0.78)", borderpad=2)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
-    fig.update_layout(title=dict(text=layers.title, x=0.01), height=height, plot_bgcolor="white",
-                      paper_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(title="Travel time to the hospital", yanchor="top", y=0.98, x=0.99, xanchor="right",
+    if bounds is not None:
+        fig.update_xaxes(range=[bounds[0], bounds[2]])
+        fig.update_yaxes(range=[bounds[1], bounds[3]])
+    fig.update_layout(title=dict(text=html.escape(layers.title), x=0.01), height=height, plot_bgcolor="white",
+                      paper_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10), showlegend=show_legend,
+                      legend=dict(title=LEGEND_TITLE, yanchor="top", y=0.98, x=0.99, xanchor="right",
                                   bgcolor="rgba(255,255,255,0.85)"))
     return fig
+
+
+def _plotly_label_size(layers: MapLayers, bounds, height: int, fontsize: float = 11) -> tuple[float, float]:
+    """A label character's width and line height as shares of the view (plotly, in pixels:
+    the map fills the plot height; the width follows from the equal aspect)."""
+    minx, miny, maxx, maxy = bounds or layers.bounds
+    map_h = max(height - 70, 100)
+    map_w = map_h * (maxx - minx) / (maxy - miny)
+    return 0.62 * fontsize / map_w, 1.45 * fontsize / map_h
 
 
 def html_bytes(fig) -> bytes:
@@ -196,113 +341,314 @@ def html_bytes(fig) -> bytes:
 # matplotlib (static: PNG and PDF)
 # ---------------------------------------------------------------------------------------
 
-def static_map(layers: MapLayers, *, fmt: str = "png", dpi: int = 150, note: str = "",
-               bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None) -> bytes:
-    """The map as PNG or PDF bytes, with legend and plain title; ``bounds`` zooms in,
-    ``highlight`` (a district code) draws that district's boundary heavier."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _legend_handles(plt) -> list:
     from matplotlib.patches import Patch
 
-    fig, ax = plt.subplots(figsize=(11, 9.5))
+    handles = [Patch(facecolor=c, edgecolor="#888888", label=lab) for lab, c in zip(band_labels(), band_colours())]
+    handles += [plt.Line2D([], [], color=CATCHMENT_COLOUR, lw=1.2, ls=":", label="hospital catchment"),
+                plt.Line2D([], [], color=BOUNDARY_COLOUR, lw=1.4, label="district boundary"),
+                plt.Line2D([], [], marker="o", color="w", markerfacecolor=SITE_COLOUR, markersize=10,
+                           label="hospital with beds (size = beds)"),
+                plt.Line2D([], [], marker="x", color=CLOSED_COLOUR, lw=0, markersize=8,
+                           label="hospital without inpatient beds")]
+    return handles
+
+
+def _static_label_size(ax, bounds, fontsize: float) -> tuple[float, float]:
+    """A label character's width and line height as shares of the view (matplotlib, in
+    inches: the map is drawn at equal aspect inside the axes)."""
+    fig = ax.figure
+    pos = ax.get_position()
+    aw, ah = pos.width * fig.get_figwidth(), pos.height * fig.get_figheight()
+    vw, vh = bounds[2] - bounds[0], bounds[3] - bounds[1]
+    drawn_w = min(aw, ah * vw / vh)
+    drawn_h = drawn_w * vh / vw
+    return 0.65 * fontsize / 72 / drawn_w, 1.5 * fontsize / 72 / drawn_h
+
+
+def fit_aspect(bounds: tuple[float, float, float, float], aspect: float) -> tuple[float, float, float, float]:
+    """Widen or heighten ``bounds`` about its centre to width/height = ``aspect`` (so a
+    close-up fills its frame with surrounding context rather than white space)."""
+    minx, miny, maxx, maxy = bounds
+    w, h = maxx - minx, maxy - miny
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    if w / h < aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def _draw(ax, layers: MapLayers, *, bounds=None, highlight: str | None = None, show_catchments: bool = True,
+          fontsize: float = 8) -> None:
+    """Draw the map layers on a matplotlib axis (no legend, no title)."""
     z = layers.zones
     colours = np.asarray(band_colours(), object)[z["band"].to_numpy(int)]
     z.plot(ax=ax, color=list(colours), edgecolor=(1, 1, 1, 0.35), linewidth=0.3)
-    if len(layers.catchments):
+    if show_catchments and len(layers.catchments):
         layers.catchments.boundary.plot(ax=ax, color=CATCHMENT_COLOUR, linewidth=1.2, linestyle=":")
     layers.districts.boundary.plot(ax=ax, color=BOUNDARY_COLOUR, linewidth=1.4)
     if highlight is not None and highlight in layers.districts.index:
         layers.districts.loc[[highlight]].boundary.plot(ax=ax, color=BOUNDARY_COLOUR, linewidth=3.5)
-    d = layers.districts
-    if bounds is not None:
-        box = shapely.box(*bounds)
-        d = d[[box.contains(p) for p in d["label_point"]]]
-    for name, v, p in zip(d["district_name"], d["virtual_beds"], d["label_point"]):
-        ax.annotate(f"{name}\n{v} home-based beds", (p.x, p.y), ha="center", va="center", fontsize=8,
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.75))
+    view = shapely.box(*(bounds or layers.bounds))
+    size = _static_label_size(ax, bounds or layers.bounds, fontsize)
+    for _, lab in district_labels(layers, bounds, size, highlight).iterrows():
+        ax.annotate(lab["text"], (lab["anchor_x"], lab["anchor_y"]), xytext=(lab["x"], lab["y"]),
+                    ha="center", va="center", fontsize=fontsize, zorder=7, clip_on=True,
+                    arrowprops=dict(arrowstyle="-", color="#333333", lw=1.0) if lab["callout"] else None,
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
     s = layers.sites
-    open_ = s["beds"] > 0
+    open_ = (s["beds"] > 0).to_numpy()
     ax.scatter(s.geometry.x[open_], s.geometry.y[open_], s=30 + 6 * s["beds"][open_], c=SITE_COLOUR,
                edgecolors="white", linewidths=1.2, zorder=5)
     ax.scatter(s.geometry.x[~open_], s.geometry.y[~open_], s=60, c=CLOSED_COLOUR, marker="x", zorder=5)
-    if bounds is not None:
-        s = s[s.intersects(shapely.box(*bounds))]
-    for name, b, x, y in zip(s["site_name"], s["beds"], s.geometry.x, s.geometry.y):
-        ax.annotate(f"{name.split(',')[0]}: {b} beds" if b else f"{name.split(',')[0]}: no beds", (x, y),
-                    xytext=(6, 6), textcoords="offset points", fontsize=8, weight="bold", zorder=6,
+    # Label the hospitals whose label fits in the view (a close-up cuts off its neighbours').
+    boxes = site_label_boxes(layers, bounds, size)[1::2]
+    fits = [view.contains(shapely.box(*b)) for b in boxes] if bounds is not None else [True] * len(s)
+    shown = s[np.asarray(fits, bool) & s.intersects(view).to_numpy()]
+    for name, b, x, y in zip(shown["site_name"], shown["beds"], shown.geometry.x, shown.geometry.y):
+        # centred above an open hospital, below one without beds (as on the plotly map)
+        above = 0.5 * np.sqrt(30 + 6 * b) + 2 if b else -9
+        ax.annotate(f"{short_name(name)}: {b} beds" if b else f"{short_name(name)}: no beds", (x, y),
+                    xytext=(0, above), textcoords="offset points", ha="center", va="bottom" if b else "top",
+                    fontsize=fontsize, weight="bold", zorder=6, clip_on=True,
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
-    handles = [Patch(facecolor=c, edgecolor="#888888", label=lab) for lab, c in zip(band_labels(), band_colours())]
-    handles += [plt.Line2D([], [], color=BOUNDARY_COLOUR, lw=1.4, label="district boundary"),
-                plt.Line2D([], [], marker="o", color="w", markerfacecolor=SITE_COLOUR, markersize=10,
-                           label="hospital with beds (size = beds)"),
-                plt.Line2D([], [], marker="x", color=CLOSED_COLOUR, lw=0, markersize=8, label="hospital without beds")]
-    ax.legend(handles=handles, title="Travel time to the hospital", loc="lower left", fontsize=8, title_fontsize=9,
-              framealpha=0.9)
-    ax.set_title(layers.title, fontsize=13, loc="left")
     ax.set_axis_off()
     ax.set_aspect("equal")
     if bounds is not None:
         ax.set_xlim(bounds[0], bounds[2])
         ax.set_ylim(bounds[1], bounds[3])
-    if note:
-        fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
+
+
+def _save(fig, fmt: str, dpi: int) -> bytes:
+    plt = _pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
 
+def static_map(layers: MapLayers, *, fmt: str = "png", dpi: int = 150, note: str = "",
+               bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
+               show_catchments: bool = True) -> bytes:
+    """The map as PNG or PDF bytes, with legend and plain title; ``bounds`` zooms in,
+    ``highlight`` (a district code) draws that district's boundary heavier."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(13, 9.5))
+    _draw(ax, layers, bounds=bounds, highlight=highlight, show_catchments=show_catchments)
+    # Beside the map, never on it.
+    ax.legend(handles=_legend_handles(plt), title=LEGEND_TITLE, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              fontsize=9, title_fontsize=10, frameon=False)
+    ax.set_title(layers.title, fontsize=13, loc="left")
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
+    return _save(fig, fmt, dpi)
+
+
+def district_map(layers: MapLayers, district_code: str, *, fmt: str = "png") -> bytes:
+    """A close-up of one district and its surroundings (static), for a council handout."""
+    name = layers.districts.loc[district_code, "district_name"]
+    title = f"{name}: travel time to community hospital beds ({layers.title.split(': ', 1)[-1]})"
+    zoomed = MapLayers(layers.zones, layers.districts, layers.sites, layers.catchments, title)
+    return static_map(zoomed, fmt=fmt, bounds=district_bounds(layers, district_code), highlight=district_code)
+
+
+def write_map(layers: MapLayers, path: str | Path, *, show_catchments: bool = True) -> Path:
+    """Write the map to ``path``: .png or .pdf (static) or .html (interactive, self-contained)."""
+    from optimiser.dataset.store import atomic_write_bytes
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".html":
+        data = html_bytes(plotly_map(layers, show_catchments=show_catchments))
+    elif suffix in (".png", ".pdf"):
+        data = static_map(layers, fmt=suffix[1:], show_catchments=show_catchments)
+    else:
+        raise ValueError(f"map files can be .png, .pdf or .html, not '{path.suffix}'")
+    atomic_write_bytes(path, data)
+    return path
+
+
 # ---------------------------------------------------------------------------------------
 # The district sheet: "what option B means for Melton residents"
 # ---------------------------------------------------------------------------------------
 
+SHEET_ROWS = (
+    "Mean travel to the hospital that serves them, residents 65+ (minutes)",
+    "Residents 65+ within 30 minutes of that hospital (%)",
+    "Longest journey to the hospital that serves them (minutes)",
+    "Hospitals residents use (share of residents)",
+    "Nearest hospital with beds (share of residents for whom it is nearest)",
+    "Travel to the nearest hospital with beds, residents 65+ (mean minutes)",
+    "Community hospital beds in the district (beds)",
+    "Community hospital beds within 30 minutes of the district's residents (beds, mean)",
+    "Home-based (virtual) beds for the district (beds)",
+)
+
+
+def _district_figures(dataset: Dataset, sol, district_code: str) -> dict[str, str]:
+    z = sol.zones
+    z = z[z["district_code"] == district_code]
+    pop = z["population"].to_numpy(float)
+    pop65 = z["population_65_plus"].to_numpy(float)
+    t = z["travel_minutes"].to_numpy(float)
+    ok = np.isfinite(t)
+    mean65 = float((pop65[ok] * t[ok]).sum() / pop65[ok].sum()) if pop65[ok].sum() > 0 else float("nan")
+    within30 = float(pop65[ok & (t <= 30)].sum() / pop65.sum()) if pop65.sum() > 0 else float("nan")
+    hospitals = z.groupby("site_name")["population"].sum().sort_values(ascending=False)
+    main = ", ".join(f"{short_name(n)} ({100 * p / pop.sum():.0f}%)" for n, p in hospitals.head(3).items())
+
+    sites = sol.sites.set_index("site_id")
+    open_ids = [s for s in sites.index[sites["beds"] > 0] if s in dataset.sites.index]
+    tm = dataset.travel_matrix().loc[z["zone_code"]]
+    if open_ids:
+        near = tm[open_ids]
+        nearest_min = near.min(axis=1).to_numpy(float)
+        nearest_site = near.idxmin(axis=1)
+        by_site = pd.Series(pop, index=nearest_site.index).groupby(nearest_site.to_numpy()).sum()
+        by_site = by_site.sort_values(ascending=False)
+        names = dataset.sites["site_name"]
+        nearest = ", ".join(f"{short_name(names[s])} ({100 * p / pop.sum():.0f}%)" for s, p in by_site.head(2).items())
+        mean_near = float((pop65 * nearest_min).sum() / pop65.sum()) if pop65.sum() > 0 else float("nan")
+        beds = sites.loc[open_ids, "beds"].to_numpy(float)
+        beds_30 = float(((near.to_numpy(float) <= 30) @ beds * pop).sum() / pop.sum()) if pop.sum() > 0 else 0.0
+    else:
+        nearest, mean_near, beds_30 = "none", float("nan"), 0.0
+    v = sol.virtual_beds.set_index("district_code")["beds"].get(district_code, 0)
+    in_district = dataset.sites.index[dataset.sites["district_code"] == district_code]
+    local = int(sites.loc[sites.index.isin(in_district), "beds"].sum())
+    longest = float(np.nanmax(t)) if ok.any() else float("nan")
+    values = (f"{mean65:.1f}", f"{100 * within30:.0f}%", f"{longest:.0f}", main or "none in reach",
+              nearest, f"{mean_near:.1f}", f"{local}", f"{beds_30:.0f}", f"{int(v)}")
+    return dict(zip(SHEET_ROWS, values, strict=True))
+
+
 def district_sheet(dataset: Dataset, before, after, district_code: str) -> pd.DataFrame:
-    """Before/after figures for one district's residents, in plain words with units."""
+    """Before/after figures for one district's residents, in plain words with units:
+    travel to the hospital that serves them, the nearest hospital with beds, beds in and
+    near the district, home-based beds."""
     if district_code not in dataset.districts.index:
         raise KeyError(f"district {district_code} is not in the dataset")
-
-    def figures(sol) -> dict[str, str]:
-        z = sol.zones
-        z = z[z["district_code"] == district_code]
-        pop65 = z["population_65_plus"].to_numpy(float)
-        t = z["travel_minutes"].to_numpy(float)
-        ok = np.isfinite(t)
-        mean65 = float((pop65[ok] * t[ok]).sum() / pop65[ok].sum()) if pop65[ok].sum() > 0 else float("nan")
-        within30 = float(pop65[ok & (t <= 30)].sum() / pop65.sum()) if pop65.sum() > 0 else float("nan")
-        hospitals = z.groupby("site_name")["population"].sum().sort_values(ascending=False)
-        main = ", ".join(f"{n.split(',')[0]} ({100 * p / z['population'].sum():.0f}%)" for n, p in hospitals.head(3).items())
-        v = sol.virtual_beds.set_index("district_code")["beds"].get(district_code, 0)
-        sites = sol.sites
-        in_district = dataset.sites.index[dataset.sites["district_code"] == district_code]
-        local = int(sites[sites["site_id"].isin(in_district)]["beds"].sum())
-        return {
-            "Mean travel to hospital, residents 65+ (minutes)": f"{mean65:.1f}",
-            "Residents 65+ within 30 minutes (%)": f"{100 * within30:.0f}%",
-            "Longest journey (minutes)": f"{np.nanmax(t) if ok.any() else float('nan'):.0f}",
-            "Hospitals residents use (share of residents)": main or "none in reach",
-            "Community hospital beds in the district (beds)": f"{local}",
-            "Home-based (virtual) beds for the district (beds)": f"{int(v)}",
-        }
-
-    a, b = figures(before), figures(after)
+    a, b = _district_figures(dataset, before, district_code), _district_figures(dataset, after, district_code)
     first, second = before.name, after.name
     if first == second:
         first, second = f"{first} (before)", f"{second} (after)"
     return pd.DataFrame({first: pd.Series(a), second: pd.Series(b)}).rename_axis("Measure")
 
 
-def district_map(layers: MapLayers, district_code: str, *, fmt: str = "png") -> bytes:
-    """A close-up of one district and its surroundings (static), for a council handout."""
-    d = layers.districts
-    name = d.loc[district_code, "district_name"]
-    minx, miny, maxx, maxy = d.loc[[district_code]].total_bounds
-    pad = 0.12 * max(maxx - minx, maxy - miny)
-    title = f"{name}: travel time to community hospital beds ({layers.title.split(': ', 1)[-1]})"
-    zoomed = MapLayers(layers.zones, d, layers.sites, layers.catchments, title)
-    return static_map(zoomed, fmt=fmt, bounds=(minx - pad, miny - pad, maxx + pad, maxy + pad),
-                      highlight=district_code)
+def district_sheet_title(dataset: Dataset, after, district_code: str) -> str:
+    return f"What '{after.name}' means for {dataset.districts.loc[district_code, 'district_name']} residents"
+
+
+def _sheet_note(dataset: Dataset, before) -> str:
+    return (f"Compared with '{before.name}'. Travel times: {dataset.metadata.get('travel_method', 'dataset travel times')}. "
+            f"Data: {dataset.name}. Each small area (LSOA) is shaded by the travel time to the hospital that serves it.")
+
+
+def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *, fmt: str = "png",
+                          dpi: int = 150) -> bytes:
+    """A one-page handout (A4 landscape; PNG or PDF): before and after maps of the district
+    side by side, a shared legend, and the district sheet as a table."""
+    import textwrap
+
+    sheet = district_sheet(dataset, before, after, district_code)
+    plt = _pyplot()
+    fig = plt.figure(figsize=(11.69, 8.27))
+    fig.text(0.02, 0.975, district_sheet_title(dataset, after, district_code), ha="left", va="top", fontsize=15,
+             weight="bold", color="#212B32")
+    fig.text(0.02, 0.935, textwrap.fill(_sheet_note(dataset, before), 190), ha="left", va="top", fontsize=8,
+             color="#4C6272")
+    gs = fig.add_gridspec(3, 2, height_ratios=[5.0, 0.5, 3.1], hspace=0.1, wspace=0.05,
+                          left=0.02, right=0.98, top=0.86, bottom=0.02)
+    for col, (sol, when) in enumerate(((before, "Before"), (after, "After"))):
+        layers = map_layers(dataset, sol)
+        ax = fig.add_subplot(gs[0, col])
+        pos = ax.get_position()
+        aspect = (pos.width * fig.get_figwidth()) / (pos.height * fig.get_figheight())
+        bounds = fit_aspect(district_bounds(layers, district_code, pad=0.06), aspect)
+        _draw(ax, layers, bounds=bounds, highlight=district_code, fontsize=7)
+        ax.set_title(textwrap.shorten(f"{when}: {sol.name}", 70), fontsize=11, loc="left", color="#212B32")
+    lax = fig.add_subplot(gs[1, :])
+    lax.set_axis_off()
+    lax.legend(handles=_legend_handles(plt), loc="center", ncol=5, fontsize=8, title=LEGEND_TITLE,
+               title_fontsize=8, frameon=False)
+    tax = fig.add_subplot(gs[2, :])
+    tax.set_axis_off()
+    cells = [[textwrap.fill(str(m), 75)] + [textwrap.fill(str(v), 45) for v in row]
+             for m, row in zip(sheet.index, sheet.to_numpy())]
+    header = ["Measure"] + [textwrap.fill(str(c), 45) for c in sheet.columns]
+    table = tax.table(cellText=cells, colLabels=header, loc="upper center", cellLoc="left",
+                      colWidths=[0.44, 0.28, 0.28])
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    lines = [max(str(t).count("\n") + 1 for t in row) for row in [header, *cells]]
+    unit = 0.92 / (sum(lines) + 0.6 * len(lines))
+    for (r, _c), cell in table.get_celld().items():
+        cell.set_height(unit * (lines[r] + 0.6))
+        cell.set_edgecolor("#D8DDE0")
+        if r == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("#E8EDEE")
+    return _save(fig, fmt, dpi)
+
+
+def district_sheet_html(dataset: Dataset, before, after, district_code: str) -> bytes:
+    """The district sheet as one self-contained HTML page (plotly.js inlined once): title,
+    the table, and interactive before and after maps of the district."""
+    sheet = district_sheet(dataset, before, after, district_code)
+    title = district_sheet_title(dataset, after, district_code)
+    parts = []
+    for k, (sol, when) in enumerate(((before, "Before"), (after, "After"))):
+        layers = map_layers(dataset, sol, f"{when}: {sol.name}")
+        fig = plotly_map(layers, bounds=district_bounds(layers, district_code), highlight=district_code,
+                         height=620, show_legend=k == 1)
+        parts.append(fig.to_html(include_plotlyjs=k == 0, full_html=False, config={"displaylogo": False}))
+    table = sheet.to_html(classes="sheet", border=0, escape=True)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: Arial, Helvetica, sans-serif; color: #212B32; margin: 24px; }}
+h1 {{ font-size: 24px; }} p.note {{ color: #4C6272; font-size: 13px; }}
+table.sheet {{ border-collapse: collapse; font-size: 14px; margin: 12px 0 20px; }}
+table.sheet th, table.sheet td {{ border: 1px solid #D8DDE0; padding: 6px 10px; text-align: left; }}
+table.sheet thead th {{ background: #E8EDEE; }}
+.maps {{ display: flex; flex-wrap: wrap; gap: 12px; }} .maps > div {{ flex: 1 1 560px; min-width: 0; }}
+@media print {{ .maps > div {{ flex-basis: 100%; }} }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="note">{html.escape(_sheet_note(dataset, before))}</p>
+{table}
+<div class="maps"><div>{parts[0]}</div><div>{parts[1]}</div></div>
+</body></html>
+"""
+    return page.encode("utf-8")
+
+
+def write_district_sheet(dataset: Dataset, before, after, district_code: str, path: str | Path) -> Path:
+    """Write the district sheet to ``path``: .png or .pdf (one page), .html, or .csv (the table)."""
+    from optimiser.dataset.store import atomic_write_bytes
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".png", ".pdf"):
+        data = district_sheet_figure(dataset, before, after, district_code, fmt=suffix[1:])
+    elif suffix == ".html":
+        data = district_sheet_html(dataset, before, after, district_code)
+    elif suffix == ".csv":
+        data = district_sheet(dataset, before, after, district_code).to_csv().encode("utf-8")
+    else:
+        raise ValueError(f"district sheets can be .png, .pdf, .html or .csv, not '{path.suffix}'")
+    atomic_write_bytes(path, data)
+    return path
 
 
 # ---------------------------------------------------------------------------------------
@@ -331,9 +677,9 @@ def plotly_map_with_basemap(layers: MapLayers, *, height: int = 720, style: str 
     fig.add_trace(go.Scattermap(
         lat=s.geometry.y, lon=s.geometry.x, mode="markers+text",
         marker=dict(size=(10 + 2.2 * np.sqrt(s["beds"].clip(lower=0))).tolist(), color=SITE_COLOUR),
-        text=[f"{n.split(',')[0]}: {b} beds" for n, b in zip(s["site_name"], s["beds"])], textposition="top center",
+        text=[f"{short_name(n)}: {b} beds" for n, b in zip(s["site_name"], s["beds"])], textposition="top center",
         name="hospital (size = beds)"))
     c = s.geometry.union_all().centroid
     fig.update_layout(map=dict(style=style, center=dict(lat=c.y, lon=c.x), zoom=8.3), height=height,
-                      margin=dict(l=0, r=0, t=50, b=0), title=dict(text=layers.title, x=0.01))
+                      margin=dict(l=0, r=0, t=50, b=0), title=dict(text=html.escape(layers.title), x=0.01))
     return fig

@@ -63,3 +63,79 @@ def solution_caption(solution) -> str:
     gap = (f"; within {100 * solution.optimality_gap:.1f}% of the best possible"
            if solution.optimality_gap is not None else "")
     return f"{solution.status_message} — {solution.solver}, {solution.solve_seconds:.1f} s{gap}"
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def settings_changes(previous, current) -> list[str]:
+    """The settings that differ between two scenarios, in words: 'Longest journey ...: 45 → 40'."""
+    from optimiser.scenario import parameter_table
+
+    if previous is None:
+        return []
+    described = {r["key"]: r for r in parameter_table()}
+    a, b = _flatten(previous.model_dump()), _flatten(current.model_dump())
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key == "name" or a.get(key) == b.get(key):
+            continue
+        row = next((described[k] for k in (key, key.rsplit(".", 1)[0]) if k in described), None)
+        label = row["description"] if row else key
+        unit = f" {row['unit']}" if row and row["unit"] else ""
+        out.append(f"{label} (`{key}`): {_show(a.get(key, '–'))} → {_show(b.get(key, '–'))}{unit}")
+    return out
+
+
+def _show(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3g}"
+    if isinstance(v, list | tuple):
+        return ", ".join(map(str, v)) or "none"
+    return "none" if v is None else str(v)
+
+
+def bed_changes(solution, previous) -> pd.DataFrame:
+    """Beds per hospital and home-based beds per district that differ from the previous run."""
+    if previous is None:
+        return pd.DataFrame(columns=["Where", "Previous run (beds)", "This run (beds)", "Change (beds)"])
+    rows = []
+    s_now = solution.sites.set_index("site_id")
+    s_old = previous.sites.set_index("site_id")
+    for sid in s_now.index.union(s_old.index, sort=False):
+        new = int(s_now["beds"].get(sid, 0))
+        old = int(s_old["beds"].get(sid, 0))
+        name = s_now["site_name"].get(sid, s_old["site_name"].get(sid, sid))
+        rows.append((name, old, new))
+    v_now = solution.virtual_beds.set_index("district_code")
+    v_old = previous.virtual_beds.set_index("district_code")
+    for code in v_now.index.union(v_old.index, sort=False):
+        name = v_now["district_name"].get(code, v_old["district_name"].get(code, code))
+        rows.append((f"{name} (home-based)", int(v_old["beds"].get(code, 0)), int(v_now["beds"].get(code, 0))))
+    out = pd.DataFrame(rows, columns=["Where", "Previous run (beds)", "This run (beds)"])
+    out["Change (beds)"] = out["This run (beds)"] - out["Previous run (beds)"]
+    out = out[out["Change (beds)"] != 0]
+    out["Change (beds)"] = out["Change (beds)"].map(lambda d: f"{d:+d}")
+    return out.reset_index(drop=True)
+
+
+def travel_curve(solution, population: str = "population_65_plus"):
+    """(minutes, % of residents within that many minutes of the hospital that serves them):
+    the travel distribution as a cumulative curve, for charts."""
+    import numpy as np
+
+    z = solution.zones
+    t = z["travel_minutes"].to_numpy(float)
+    w = z[population].to_numpy(float)
+    total = w.sum()
+    ok = np.isfinite(t)
+    order = np.argsort(t[ok], kind="stable")
+    minutes = np.concatenate([[0.0], t[ok][order]])
+    share = np.concatenate([[0.0], 100 * np.cumsum(w[ok][order]) / total]) if total > 0 else minutes * 0
+    return minutes, share

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import yaml
 
+from optimiser import api
 from optimiser.compare import (
     DEFAULT_CRITERIA,
     METRICS,
@@ -19,21 +21,37 @@ from optimiser.compare import (
 )
 from optimiser.errors import OptimiserError
 from optimiser.options import Option
-from optimiser.ui import state
+from optimiser.ui import common, state
 
 # Okabe-Ito: colour-blind-safe categorical colours.
+DASHES = ["solid", "dash", "dot", "dashdot"]   # lines differ by more than colour
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
+BEST_LABEL = "Best configuration"
+
+
 def _solutions(chosen: list[str], options: dict[str, Option], sc):
+    """(label, solution) pairs, labelled as the options were chosen; and problems in words."""
     out, problems = [], []
     for name in chosen:
         sol, err = state.solution_for(name, options, sc)
         if err is not None:
             problems.append(f"{name}: {err}")
         else:
-            out.append(sol)
+            out.append((BEST_LABEL if name == state.BEST else name, sol))
     return out, problems
+
+
+def _comparison_excel(table, scores, labelled_sols) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+        labelled(table).to_excel(xl, sheet_name="comparison")
+        if scores is not None:
+            scores.to_excel(xl, sheet_name="appraisal")
+        for label, sol in labelled_sols:
+            sol.sites.to_excel(xl, sheet_name=f"beds {label}"[:31], index=False)
+    return buf.getvalue()
 
 
 def _highlight(table: pd.DataFrame, baseline: str):
@@ -72,43 +90,48 @@ def page() -> None:
         st.info("Choose at least one option.")
         return
     with st.spinner("Measuring the options…"):
-        sols, problems = _solutions(chosen, options, sc)
+        pairs, problems = _solutions(chosen, options, sc)
     for p in problems:
         st.error(p)
-    if not sols:
+    if not pairs:
         return
-    table = compare_table(sols)
-    baseline = st.selectbox("Baseline", list(table.columns), key="compare_baseline")
+    sols = [s for _, s in pairs]
+    table = compare_table([(label, s.metrics) for label, s in pairs])
+    baseline = st.selectbox("Baseline (the others are coloured against it)", list(table.columns),
+                            key="compare_baseline")
     st.dataframe(_highlight(table, baseline), width="stretch", height=36 * (len(table) + 1))
-    for sol in sols:
+    for label, sol in pairs:
         if sol.breaks:
-            with st.expander(f"{sol.name}: rules of the current settings it does not meet ({len(sol.breaks)})"):
+            with st.expander(f"{label}: rules of the current settings it does not meet ({len(sol.breaks)})"):
                 for b in sol.breaks:
                     st.markdown(f"- {b}")
 
     st.subheader("Charts")
     c1, c2 = st.columns(2)
     beds = go.Figure()
-    for i, sol in enumerate(sols):
+    for i, (label, sol) in enumerate(pairs):
         s = sol.sites
-        beds.add_trace(go.Bar(name=sol.name, x=s["site_name"].str.split(",").str[0], y=s["beds"],
+        beds.add_trace(go.Bar(name=label, x=s["site_name"].str.split(",").str[0], y=s["beds"],
                               marker_color=PALETTE[i % len(PALETTE)]))
     beds.update_layout(barmode="group", title="Community hospital beds per site", yaxis_title="beds",
                        height=420, legend=dict(orientation="h", y=-0.35))
     c1.plotly_chart(beds, width="stretch", key="chart_beds")
-    cost = go.Figure(go.Bar(x=[s.name for s in sols], y=[s.metrics["annual_cost_gbp"] / 1e6 for s in sols],
+    cost = go.Figure(go.Bar(x=[label for label, _ in pairs], y=[s.metrics["annual_cost_gbp"] / 1e6 for s in sols],
                             marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(sols))],
                             text=[f"£{s.metrics['annual_cost_gbp'] / 1e6:.1f}m" for s in sols], textposition="outside"))
     cost.update_layout(title="Annual cost", yaxis_title="£ million a year", height=420)
     c2.plotly_chart(cost, width="stretch", key="chart_cost")
     dist = go.Figure()
-    for i, sol in enumerate(sols):
-        shares = [sol.metrics[f"share_within_{t}_minutes_65_plus"] * 100 for t in (20, 30, 45)]
-        dist.add_trace(go.Bar(name=sol.name, x=["within 20 minutes", "within 30 minutes", "within 45 minutes"],
-                              y=shares, marker_color=PALETTE[i % len(PALETTE)]))
-    dist.update_layout(barmode="group", title="Residents aged 65+ by travel time to their hospital",
-                       yaxis_title="% of residents 65+", yaxis_range=[0, 105], height=420,
-                       legend=dict(orientation="h", y=-0.25))
+    for i, (label, sol) in enumerate(pairs):
+        minutes, share = common.travel_curve(sol)
+        dist.add_trace(go.Scatter(name=label, x=minutes, y=share, mode="lines", line_shape="hv",
+                                  line=dict(color=PALETTE[i % len(PALETTE)], width=2.5, dash=DASHES[i % len(DASHES)]),
+                                  hovertemplate="%{y:.1f}% within %{x:.0f} minutes"))
+    for t in (20, 30, 45):
+        dist.add_vline(x=t, line=dict(color="#AEB7BD", width=1))
+    dist.update_layout(title="Residents aged 65+ within a given travel time of the hospital that serves them",
+                       xaxis_title="travel time (minutes)", yaxis_title="% of residents 65+ within that time",
+                       yaxis_range=[0, 102], height=420, legend=dict(orientation="h", y=-0.25))
     st.plotly_chart(dist, width="stretch", key="chart_travel")
 
     st.subheader("Options appraisal")
@@ -132,7 +155,7 @@ def page() -> None:
         if row.criterion in by_label and pd.notna(row.weight):
             criteria[by_label[row.criterion]] = (float(row.weight), row.better or METRICS[by_label[row.criterion]].better)
     try:
-        scores = appraisal(sols, criteria)
+        scores = appraisal([(label, s.metrics) for label, s in pairs], criteria)
         st.dataframe(scores.style.format(precision=1).highlight_max(subset=["weighted_score"], color="#D5F0E3"),
                      width="stretch")
     except OptimiserError as exc:
@@ -140,15 +163,22 @@ def page() -> None:
         scores = None
 
     st.subheader("Export")
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        labelled(table).to_excel(xl, sheet_name="comparison")
-        if scores is not None:
-            scores.to_excel(xl, sheet_name="appraisal")
-        for sol in sols:
-            sol.sites.to_excel(xl, sheet_name=f"beds {sol.name}"[:31], index=False)
-    st.download_button("Download the comparison (Excel)", buf.getvalue(), "options_comparison.xlsx",
-                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    e1, e2 = st.columns(2)
+    e1.download_button("Download the comparison (Excel: comparison, appraisal, beds per option)",
+                       partial(_comparison_excel, table, scores, pairs), "options_comparison.xlsx", xlsx,
+                       key="dl_compare_xlsx", on_click="ignore", icon=":material/download:")
+    with e2:
+        by_label = dict(pairs)
+        one = st.selectbox("One option's full results", list(by_label), key="export_pick")
+        ds = state.active_dataset()
+        stem = "".join(c if c.isalnum() else "_" for c in one).strip("_").lower()
+        r1, r2 = st.columns(2)
+        r1.download_button("Excel (one sheet per table)", partial(api.excel_bytes, by_label[one]), f"{stem}.xlsx",
+                           xlsx, key="dl_option_xlsx", on_click="ignore", icon=":material/download:")
+        r2.download_button("GeoPackage (for QGIS)", partial(api.geopackage_bytes, by_label[one], ds), f"{stem}.gpkg",
+                           "application/geopackage+sqlite3", key="dl_option_gpkg", on_click="ignore",
+                           icon=":material/download:")
 
     st.subheader("Options library")
     draft, share = st.columns(2)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from optimiser import maps
 from optimiser.ui import state
+
+PNG, PDF, HTML, CSV = "image/png", "application/pdf", "text/html", "text/csv"
 
 
 def _pick(label: str, key: str, options, sc, default: int = 0):
@@ -15,10 +19,20 @@ def _pick(label: str, key: str, options, sc, default: int = 0):
         return state.solution_for(name, options, sc)
 
 
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
+
+
+def _download(col, label: str, make, file_name: str, mime: str, key: str) -> None:
+    """A download whose file is made only when someone clicks (maps take a second or two)."""
+    col.download_button(label, make, file_name, mime, key=key, on_click="ignore", icon=":material/download:")
+
+
 def page() -> None:
     st.title("Maps for district councils")
     st.caption("Drawn from the dataset's own boundaries: no internet map service is needed. Each small "
-               "area (LSOA) is shaded by the travel time to the hospital that serves it.")
+               "area (LSOA) is shaded by the travel time to the hospital that serves it; hospitals are "
+               "sized by their beds; each district shows its home-based (virtual) beds.")
     ds = state.active_dataset()
     sc = state.scenario()
     options, _ = state.all_options()
@@ -36,15 +50,18 @@ def page() -> None:
         st.plotly_chart(maps.plotly_map_with_basemap(layers), width="stretch", key="basemap_map")
     else:
         st.plotly_chart(fig, width="stretch", key="main_map")
+    name = _slug(sol.name)
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Download map (PNG)", maps.static_map(layers, fmt="png"), "llr_map.png", "image/png",
-                       key="dl_png")
-    c2.download_button("Download map (PDF)", maps.static_map(layers, fmt="pdf"), "llr_map.pdf",
-                       "application/pdf", key="dl_pdf")
-    c3.download_button("Download interactive map (HTML, works offline)", maps.html_bytes(fig), "llr_map.html",
-                       "text/html", key="dl_html")
+    _download(c1, "Map for slides (PNG)", partial(maps.static_map, layers, fmt="png", show_catchments=show_catch),
+              f"llr_map_{name}.png", PNG, "dl_png")
+    _download(c2, "Map for printing (PDF)", partial(maps.static_map, layers, fmt="pdf", show_catchments=show_catch),
+              f"llr_map_{name}.pdf", PDF, "dl_pdf")
+    _download(c3, "Interactive map (HTML, opens offline)", partial(maps.html_bytes, fig), f"llr_map_{name}.html",
+              HTML, "dl_html")
 
     st.header("What an option means for one district")
+    st.caption("Travel to the hospital that serves the district's residents, the nearest hospital with "
+               "beds, and home-based beds, before and after.")
     districts = ds.districts["district_name"]
     code = st.selectbox("District", list(districts.index), format_func=districts.get, key="district_pick")
     c1, c2 = st.columns(2)
@@ -57,12 +74,22 @@ def page() -> None:
         state.show_error(e1 or e2)
         return
     sheet = maps.district_sheet(ds, before, after, code)
-    st.subheader(f"{districts[code]} residents: {before.name} and {after.name}")
+    st.subheader(maps.district_sheet_title(ds, after, code))
     st.table(sheet)
-    after_layers = maps.map_layers(ds, after, f"Travel time to community hospital beds: {after.name}")
-    png = maps.district_map(after_layers, code)
-    st.image(png, caption=f"{districts[code]}: {after.name}", width=820)
-    d1, d2 = st.columns(2)
-    d1.download_button("Download district map (PNG)", png, f"{districts[code]}_map.png", "image/png", key="dl_dpng")
-    d2.download_button("Download district sheet (CSV)", sheet.to_csv().encode("utf-8"),
-                       f"{districts[code]}_sheet.csv", "text/csv", key="dl_dcsv")
+    left, right = st.columns(2)
+    for col, (s, when) in zip((left, right), ((before, "Before"), (after, "After")), strict=True):
+        lay = maps.map_layers(ds, s, f"{when}: {s.name}")
+        col.plotly_chart(maps.plotly_map(lay, bounds=maps.district_bounds(lay, code), highlight=code, height=560,
+                                         show_legend=False),
+                         width="stretch", key=f"district_map_{when.lower()}")
+    st.caption("Colours as on the map above: yellow under 20 minutes, light green 20–30, teal 30–45, "
+               "dark blue 45 minutes or more, grey no hospital within reach.")
+    stem = f"{_slug(districts[code])}_{_slug(after.name)}"
+    d1, d2, d3, d4 = st.columns(4)
+    _download(d1, "District sheet (PNG)", partial(maps.district_sheet_figure, ds, before, after, code, fmt="png"),
+              f"{stem}.png", PNG, "dl_dpng")
+    _download(d2, "District sheet (PDF)", partial(maps.district_sheet_figure, ds, before, after, code, fmt="pdf"),
+              f"{stem}.pdf", PDF, "dl_dpdf")
+    _download(d3, "District sheet (HTML, opens offline)", partial(maps.district_sheet_html, ds, before, after, code),
+              f"{stem}.html", HTML, "dl_dhtml")
+    _download(d4, "District figures (CSV)", sheet.to_csv().encode("utf-8"), f"{stem}.csv", CSV, "dl_dcsv")

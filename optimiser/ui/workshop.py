@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from optimiser import api, maps
@@ -116,16 +118,26 @@ def page() -> None:
         state.show_error(err)
         _offer_nearest(err)
         return
-    previous = st.session_state.get("previous_solution")
-    last = st.session_state.get("last_solution")
-    if last is None or last.name != sol.name or last.objective != sol.objective:
-        st.session_state["previous_solution"] = last
-        st.session_state["last_solution"] = sol
-        previous = last
+    # The previous run is the last answer found with different settings.
+    text = current.to_yaml()
+    last = st.session_state.get("last_run")
+    if last is None or last[2] != text:
+        st.session_state["previous_run"] = last
+        st.session_state["last_run"] = (sol, current, text)
+    prev = st.session_state.get("previous_run")
+    previous, previous_sc = (prev[0], prev[1]) if prev else (None, None)
     st.caption(common.solution_caption(sol))
     common.headline_metrics(sol, previous)
     if previous is not None:
-        st.caption("Arrows show the change from the previous run.")
+        with st.expander("What changed since the previous run", expanded=True):
+            st.caption("Arrows on the figures above show the change from the previous run.")
+            for line in common.settings_changes(previous_sc, current):
+                st.markdown(f"- {line}")
+            changes = common.bed_changes(sol, previous)
+            if len(changes):
+                st.dataframe(changes, hide_index=True, width="stretch")
+            else:
+                st.markdown("The beds are the same as in the previous run.")
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Community hospital beds")
@@ -139,11 +151,14 @@ def page() -> None:
         for note in sol.notes:
             st.markdown(f"- {note}")
     d1, d2 = st.columns(2)
-    d1.download_button("Download the results (Excel, one sheet per table)", api.excel_bytes(sol),
+    # Files are made when someone clicks (deferred), so the page does not wait for them.
+    d1.download_button("Download the results (Excel, one sheet per table)", partial(api.excel_bytes, sol),
                        "llr_bed_configuration.xlsx",
-                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")
-    d2.download_button("Download the results (GeoPackage, for QGIS)", _gpkg(sol), "llr_bed_configuration.gpkg",
-                       "application/geopackage+sqlite3", key="dl_gpkg")
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx",
+                       on_click="ignore", icon=":material/download:")
+    d2.download_button("Download the results (GeoPackage, for QGIS)", partial(api.geopackage_bytes, sol, ds),
+                       "llr_bed_configuration.gpkg", "application/geopackage+sqlite3", key="dl_gpkg",
+                       on_click="ignore", icon=":material/download:")
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name")
         if st.button("Save option", key="save_option"):
@@ -153,11 +168,6 @@ def page() -> None:
                 st.success(f"Saved '{name}' ({path.name}). It is now on the Compare options page.")
             except OptimiserError as exc:
                 state.show_error(exc)
-
-
-@st.cache_data(show_spinner=False, max_entries=8, hash_funcs={"optimiser.solution.Solution": id})
-def _gpkg(sol) -> bytes:
-    return api.geopackage_bytes(sol, state.active_dataset())
 
 
 # Settings the infeasibility diagnosis can suggest, and the workshop control that sets each.
