@@ -434,7 +434,8 @@ def add_objective(f: Formulation) -> None:
 
 def build(instance: Instance) -> Formulation:
     """Build the whole programme. Returns a :class:`Formulation`; call
-    :func:`optimiser.model.solve.solve_formulation` to solve it, or add constraints first."""
+    :func:`optimiser.model.solve.solve_instance` (which builds, solves and decodes), or add
+    constraints to ``f.lp`` first (as the alternatives and lexicographic steps do)."""
     streams = make_streams(instance)
     z, s, k = allowed_pairs(instance, streams)
     dz, dk = np.nonzero(streams.admissions > 0)
