@@ -168,46 +168,60 @@ def district_labels(layers: MapLayers, bounds: tuple[float, float, float, float]
     obstacles = site_label_boxes(layers, bounds, label_size)
     zoomed = bounds is not None
     rows = {}
-    callout = (d.geometry.area / view.area < CALLOUT_AREA_SHARE)
-    order = list(d.index[~callout][np.argsort(visible[~callout].area.to_numpy())]) + list(d.index[callout])
+    leaders: list = []
     # A callout should not sit on another small district (it would seem to name that one).
-    small = shapely.union_all(shapely.make_valid(d.geometry[callout].values).tolist()) if callout.any() else None
-    for code in order:
+    tiny = d.geometry.area / view.area < CALLOUT_AREA_SHARE
+    small = shapely.union_all(shapely.make_valid(d.geometry[tiny].values).tolist()) if tiny.any() else None
+    # Smallest first: they have the fewest good spots; the large districts have room to spare.
+    for code in visible.area.sort_values().index:
         name, beds = d.loc[code, "district_name"], int(d.loc[code, "virtual_beds"])
         poly = shapely.make_valid(visible[code])
         w = cw * max(len(name), len(f"{beds} home-based beds")) + 0.01 * view_w
         h = 2 * lh + 0.01 * view_h
         point = d.loc[code, "label_point"]
         anchor = point if poly.contains(point) else poly.representative_point()
-        best, best_score = (anchor.x, anchor.y), np.inf
-        if callout[code]:
-            candidates = [(anchor.x + r * view_w * np.cos(a), anchor.y + r * view_h * np.sin(a))
-                          for r in (0.10, 0.14, 0.18) for a in np.deg2rad(np.arange(0, 360, 20))]
-        else:
-            bx0, by0, bx1, by1 = poly.bounds
-            gx, gy = np.meshgrid(np.linspace(bx0, bx1, 14), np.linspace(by0, by1, 14))
-            candidates = [(x, y) for x, y in zip(gx.ravel(), gy.ravel()) if poly.contains(shapely.Point(x, y))]
-            candidates.append((anchor.x, anchor.y))
-        for x, y in candidates:
-            box = np.array([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
-            if box[0] < minx or box[2] > maxx or box[1] < miny or box[3] > maxy:
+
+        def fits(x, y, w=w, h=h):
+            return minx <= x - w / 2 and x + w / 2 <= maxx and miny <= y - h / 2 and y + h / 2 <= maxy
+
+        # Inside the district, where the label covers least and stays inside the boundary.
+        bx0, by0, bx1, by1 = poly.bounds
+        gx, gy = np.meshgrid(np.linspace(bx0, bx1, 14), np.linspace(by0, by1, 14))
+        inside = [(x, y) for x, y in zip(gx.ravel(), gy.ravel()) if poly.contains(shapely.Point(x, y))]
+        best, best_score, is_callout = (anchor.x, anchor.y), np.inf, False
+        for x, y in [(anchor.x, anchor.y), *inside]:
+            if not fits(x, y):
                 continue
+            box = np.array([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
             covered = _box_overlap(box, obstacles) / (w * h)
-            dist = np.hypot((x - anchor.x) / view_w, (y - anchor.y) / view_h)
-            if callout[code]:
-                on_small = shapely.box(*box).intersection(small).area / (w * h)
-                score = 10 * covered + 4 * on_small + dist
-            else:
-                outside = shapely.box(*box).difference(poly).area / (w * h)
-                score = 10 * covered + 2 * outside + dist
-            if score < best_score:
+            outside = shapely.box(*box).difference(poly).area / (w * h)
+            score = 10 * covered + 2 * outside + np.hypot((x - anchor.x) / view_w, (y - anchor.y) / view_h)
+            if covered <= 0.12 and outside <= 0.4 and score < best_score:
                 best, best_score = (x, y), score
+        if not np.isfinite(best_score):
+            # Too small at this scale (or crowded): a callout beside it, with a leader line.
+            is_callout = True
+            for r in (0.09, 0.12, 0.15, 0.19):
+                for a in np.deg2rad(np.arange(0, 360, 15)):
+                    x, y = anchor.x + r * view_w * np.cos(a), anchor.y + r * view_h * np.sin(a)
+                    if not fits(x, y):
+                        continue
+                    box = np.array([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
+                    covered = _box_overlap(box, obstacles) / (w * h)
+                    on_small = shapely.box(*box).intersection(small).area / (w * h) if small is not None else 0.0
+                    line = shapely.LineString([(anchor.x, anchor.y), (x, y)])
+                    crossings = sum(line.crosses(other) for other in leaders)
+                    score = 10 * covered + 4 * on_small + 3 * crossings + np.hypot(r, 0)
+                    if score < best_score:
+                        best, best_score = (x, y), score
         x, y = best
         if code != highlight and (not np.isfinite(best_score) or (zoomed and best_score > 3)):
             continue    # no room at this scale: a neighbour's label is not worth hiding a hospital
+        if is_callout:
+            leaders.append(shapely.LineString([(anchor.x, anchor.y), (x, y)]))
         obstacles = np.vstack([obstacles, [[x - w / 2, y - h / 2, x + w / 2, y + h / 2]]])
         rows[code] = {"district_name": name, "virtual_beds": beds, "anchor_x": anchor.x, "anchor_y": anchor.y,
-                      "x": x, "y": y, "callout": bool(callout[code]), "text": f"{name}\n{beds} home-based beds"}
+                      "x": x, "y": y, "callout": is_callout, "text": f"{name}\n{beds} home-based beds"}
     cols = ["district_name", "virtual_beds", "anchor_x", "anchor_y", "x", "y", "callout", "text"]
     return pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex([c for c in layers.districts.index
                                                                                if c in rows])

@@ -54,6 +54,10 @@ def test_workshop_control_changes_the_answer_and_shows_the_change():
     assert after != before
     deltas = [m.delta for m in at.metric if m.label.startswith("Annual cost")]
     assert deltas and deltas[0], "the change from the previous run is shown"
+    changed = [e for e in at.expander if e.label == "What changed since the previous run"]
+    assert changed, "the changes are listed"
+    assert "`travel.max_minutes`): 45 → 40" in _texts(at)
+    assert any("Change (beds)" in d.value.columns for d in at.dataframe)
 
 
 def test_workshop_infeasible_setting_shows_the_explanation_not_a_traceback():
@@ -92,7 +96,9 @@ def test_compare_page_table_appraisal_and_damaged_file(option_library):
     assert (option_library / "broken.yaml").read_text() == "name: [unclosed\n"   # nothing lost
     assert "Kept" in at.multiselect(key="compare_chosen").options
     table = at.dataframe[0].value
-    assert "Status quo" in table.columns and "West Leicestershire proposal" in table.columns
+    assert list(table.columns) == ["Best configuration", "Status quo", "West Leicestershire proposal"]
+    assert table.loc["Annual cost (£ a year)", "Status quo"].startswith("£")
+    assert len(at.get("plotly_chart")) == 3, "beds per site, cost, travel distribution"
     scores = [d.value for d in at.dataframe if "weighted_score" in d.value.columns]
     assert scores and set(scores[0].index) == set(table.columns)
     assert scores[0]["weighted_score"].between(0, 10).all()
@@ -101,11 +107,17 @@ def test_compare_page_table_appraisal_and_damaged_file(option_library):
 def test_maps_page_draws_the_map_and_district_sheet():
     at = page_app("maps_page").run()
     assert not at.exception
-    assert at.get("plotly_chart"), "the map is drawn"
+    assert len(at.get("plotly_chart")) == 3, "the map, and the district before and after"
+    assert {b.proto.label for b in at.get("download_button")} >= {
+        "Map for slides (PNG)", "Map for printing (PDF)", "Interactive map (HTML, opens offline)",
+        "District sheet (PNG)", "District sheet (PDF)", "District sheet (HTML, opens offline)"}
     at.selectbox(key="district_pick").set_value("E07000133").run()
+    at.selectbox(key="after_option").set_value("West Leicestershire proposal").run()
     assert not at.exception
-    assert any("Melton residents" in s.value for s in at.subheader)
-    assert at.table, "the district sheet is shown"
+    assert any("'West Leicestershire proposal' means for Melton residents" in s.value for s in at.subheader)
+    sheet = at.table[0].value
+    assert list(sheet.columns) == ["Status quo", "West Leicestershire proposal"]
+    assert "Nearest hospital with beds (share of residents for whom it is nearest)" in sheet.index
 
 
 def test_data_page_shows_the_dataset_and_its_assumptions():

@@ -66,14 +66,29 @@ def page(app_url):
         browser.close()
 
 
+def _shoot(page, name: str) -> Path:
+    """A screenshot of the whole page: Streamlit scrolls inside its main container, so the
+    window is made as tall as the content first."""
+    height = page.evaluate("""() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
+        '[data-testid="stMainBlockContainer"]'].map(s => document.querySelector(s)?.scrollHeight || 0))""")
+    page.set_viewport_size({"width": 1500, "height": min(max(int(height) + 80, 1200), 12_000)})
+    page.wait_for_timeout(2500)   # plotly redraws at the new size
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1500, "height": 1200})
+    return path
+
+
 def test_solves_the_default_and_draws_the_map(page, app_url):
     page.goto(app_url)
     page.get_by_text("Annual cost (£ a year)").first.wait_for(timeout=240_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.get_by_text("Community hospital beds").count() >= 1
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(SHOTS / "workshop.png"), full_page=True)
+    # the map is drawn: district labels with home-based beds, hospitals with beds
+    page.locator(".js-plotly-plot").first.get_by_text("home-based beds").first.wait_for(timeout=30_000)
+    assert page.locator(".js-plotly-plot").first.get_by_text("beds").count() >= 9
+    assert _shoot(page, "workshop").stat().st_size > 100_000
 
 
 def test_comparison_table_is_on_the_page(page, app_url):
@@ -83,8 +98,13 @@ def test_comparison_table_is_on_the_page(page, app_url):
     assert page.locator("[data-testid='stException']").count() == 0
     body = page.locator("[data-testid='stMain']").inner_text()
     assert "Compare options" in body
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    # the comparison table: one column per option, one row per measure (the grid is drawn on a
+    # canvas; its accessible copy holds the text)
+    table = page.locator("[data-testid='stDataFrame']").first
+    for text in ("Best configuration", "Status quo", "West Leicestershire proposal", "Annual cost (£ a year)"):
+        assert table.get_by_text(text).count() >= 1, text
+    assert page.locator(".js-plotly-plot").count() >= 3, "charts: beds per site, cost, travel"
+    assert _shoot(page, "compare").stat().st_size > 100_000
 
 
 def test_maps_page_for_councils(page, app_url):
@@ -92,5 +112,16 @@ def test_maps_page_for_councils(page, app_url):
     page.get_by_text("What an option means for one district").first.wait_for(timeout=240_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
-    page.wait_for_timeout(2000)
-    page.screenshot(path=str(SHOTS / "maps.png"), full_page=True)
+    page.get_by_text("means for").first.wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)    # the district before and after
+    assert page.get_by_text("Nearest hospital with beds").count() >= 1
+    assert _shoot(page, "maps").stat().st_size > 100_000
+
+
+@pytest.mark.parametrize("path,heading", [("data", "Data"), ("assumptions", "Assumptions")])
+def test_data_and_assumptions_pages(page, app_url, path, heading):
+    page.goto(f"{app_url}/{path}")
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert _shoot(page, path).stat().st_size > 50_000

@@ -1,11 +1,23 @@
-"""Offline maps from the real dataset and real solutions."""
+"""Offline maps from the real dataset and real solutions (one real solve per module)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
 
 from optimiser import api, maps
+from optimiser.scenario import default_scenario
+
+MELTON, HARBOROUGH, LEICESTER = "E07000133", "E07000131", "E06000016"
+
+
+@pytest.fixture(scope="module")
+def solved(llr_dataset):
+    """The default LLR scenario, optimised once for this module (30 s limit)."""
+    sc = default_scenario().with_changes(**{"solver.time_limit_seconds": 30})
+    return api.solve(sc, llr_dataset)
 
 
 @pytest.fixture(scope="module")
@@ -19,64 +31,183 @@ def consolidation(llr_scenario, llr_dataset):
                         llr_dataset)
 
 
-def test_travel_bands():
+@pytest.fixture(scope="module")
+def solved_layers(llr_dataset, solved):
+    return maps.map_layers(llr_dataset, solved)
+
+
+def _rings(geoms) -> int:
+    return sum(1 + len(p.interiors) for g in geoms for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon")
+
+
+def _hex_rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+
+
+def test_travel_bands_are_the_councillors_bins_in_a_colour_blind_safe_scale():
     assert maps.band_of([0, 19.9, 20, 29.99, 30, 44.9, 45, 200]).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     assert maps.band_of([np.nan]).tolist() == [4]
-    assert len(maps.band_labels()) == len(maps.band_colours()) == 5
+    assert maps.band_labels() == ["under 20 minutes", "20 to 30 minutes", "30 to 45 minutes",
+                                  "45 minutes or more", "no hospital within reach"]
+    from matplotlib import colormaps
+
+    viridis = colormaps["viridis"](np.linspace(0, 1, 256))[:, :3]
+    for colour in maps.band_colours()[:4]:
+        assert np.abs(viridis - _hex_rgb(colour)).sum(axis=1).min() < 0.03, colour
+    # light = near, dark = far: lightness falls band by band
+    lightness = [(_hex_rgb(c) @ [0.299, 0.587, 0.114]) for c in maps.band_colours()[:4]]
+    assert lightness == sorted(lightness, reverse=True)
 
 
-def test_layers_hold_every_area_district_and_hospital(llr_dataset, consolidation):
-    layers = maps.map_layers(llr_dataset, consolidation)
+def test_layers_of_a_real_solve(llr_dataset, solved, solved_layers):
+    assert solved.ok
+    layers = solved_layers
     assert len(layers.zones) == 611 and len(layers.districts) == 9 and len(layers.sites) == 8
-    # one catchment per hospital that serves someone; Feilding Palmer has no beds
+    # district boundaries are the zones dissolved by district
+    dissolved = llr_dataset.zones.dissolve("district_code").geometry
+    assert np.allclose(layers.districts.geometry.area.sort_index(), dissolved.area.sort_index(), rtol=1e-6)
+    # one catchment per hospital that serves an area; hospitals without beds serve nobody
+    open_sites = set(layers.sites.index[layers.sites["beds"] > 0])
+    assert set(layers.catchments["site_id"]) <= open_sites
+    assert layers.sites["beds"].sum() == solved.metrics["physical_beds"]
+    assert layers.districts["virtual_beds"].sum() == solved.metrics["virtual_beds"]
+    z = solved.zones.set_index("zone_code")
+    assert np.allclose(layers.zones["travel_minutes"], z.loc[layers.zones.index, "travel_minutes"], equal_nan=True)
+
+
+def test_evaluated_options_map_their_own_beds(llr_dataset, consolidation):
+    layers = maps.map_layers(llr_dataset, consolidation)
     assert "feilding_palmer" not in set(layers.catchments["site_id"])
     assert layers.sites.loc["feilding_palmer", "beds"] == 0
     assert layers.sites.loc["st_lukes", "beds"] == 49
     assert layers.districts["virtual_beds"].sum() == 146
-    # shading agrees with the solution's own travel times
-    z = consolidation.zones.set_index("zone_code")
-    assert np.allclose(layers.zones["travel_minutes"], z.loc[layers.zones.index, "travel_minutes"])
 
 
-def test_plotly_map_draws_offline_with_full_legend(llr_dataset, status_quo):
-    fig = maps.plotly_map(maps.map_layers(llr_dataset, status_quo))
-    names = {t.name for t in fig.data}
-    assert set(maps.band_labels()) <= names
-    assert {"district boundary", "hospital catchment", "hospital with beds (size = beds)"} <= names
+def test_plotly_map_draws_every_area_offline_with_binned_legend(solved_layers):
+    layers = solved_layers
+    fig = maps.plotly_map(layers)
+    names = [t.name for t in fig.data]
+    assert names[:5] == maps.band_labels()                       # the legend bins, in order
+    assert {"district boundary", "hospital catchment", "hospital with beds (size = beds)",
+            "hospital without inpatient beds"} <= set(names)
+    # every zone polygon is drawn exactly once, in its band's colour
+    drawn = sum(list(t.x).count(None) for t in fig.data[:5] if t.fill == "toself")
+    assert drawn == _rings(layers.zones.geometry)
+    for k, t in enumerate(fig.data[:5]):
+        if t.fill == "toself":
+            assert t.fillcolor == maps.band_colours()[k]
+            assert list(t.x).count(None) == _rings(layers.zones.geometry[layers.zones["band"] == k])
+    # district boundaries: 9 districts; labels: 9, each with its home-based beds
+    boundary = next(t for t in fig.data if t.name == "district boundary")
+    assert list(boundary.x).count(None) >= 9
+    labels = [a.text for a in fig.layout.annotations]
+    assert len(labels) == 9
+    for _, d in layers.districts.iterrows():
+        assert any(d["district_name"] in t and f"{d['virtual_beds']} home-based beds" in t for t in labels)
+    # hospitals with beds are sized by beds
+    open_trace = next(t for t in fig.data if t.name == "hospital with beds (size = beds)")
+    sizes = dict(zip((t.split(":")[0] for t in open_trace.text), open_trace.marker.size, strict=True))
+    beds = {maps.short_name(n): b for n, b in zip(layers.sites["site_name"], layers.sites["beds"]) if b > 0}
+    assert len(sizes) == len(beds)
+    big, small = max(beds, key=beds.get), min(beds, key=beds.get)
+    assert sizes[big] >= sizes[small]
     assert fig.layout.yaxis.scaleanchor == "x"            # true shape, not stretched
     assert all(t.type == "scatter" for t in fig.data)    # plain x/y traces: no tile server
-    html = maps.html_bytes(fig).decode()
-    import re
-
-    assert not re.search(r"<script[^>]*\ssrc=", html), "no external scripts: opens with no internet"
-    assert len(html) > 3_000_000 // 2                      # plotly.js inlined
+    assert fig.layout.title.text.startswith("Travel time to community hospital beds")
 
 
-def test_static_exports(llr_dataset, status_quo):
-    layers = maps.map_layers(llr_dataset, status_quo)
-    png = maps.static_map(layers, fmt="png")
-    pdf = maps.static_map(layers, fmt="pdf")
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
-    assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000
-    district = maps.district_map(layers, "E07000133")
-    assert district[:4] == b"\x89PNG" and len(district) > 30_000
+def test_small_city_districts_get_callouts_and_labels_do_not_overlap(solved_layers):
+    labels = maps.district_labels(solved_layers)
+    assert len(labels) == 9
+    assert labels.loc[LEICESTER, "callout"] and labels.loc["E07000135", "callout"]   # Oadby and Wigston
+    assert not labels.loc[MELTON, "callout"]
+    minx, miny, maxx, maxy = solved_layers.bounds
+    cw, lh = maps.LABEL_SIZE[0] * (maxx - minx), maps.LABEL_SIZE[1] * (maxy - miny)
+    boxes = []
+    for _, r in labels.iterrows():
+        w = cw * max(len(r["district_name"]), len(f"{r['virtual_beds']} home-based beds"))
+        boxes.append((r["x"] - w / 2, r["y"] - lh, r["x"] + w / 2, r["y"] + lh))
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            overlap = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+            assert overlap == 0, (a, b)
+
+
+def test_matplotlib_draws_every_polygon(solved_layers):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    maps._draw(ax, solved_layers)
+    polys = ax.collections[0]
+    assert len(polys.get_paths()) == sum(len(getattr(g, "geoms", [g])) for g in solved_layers.zones.geometry)
+    plt.close(fig)
+
+
+def test_map_files_png_pdf_and_self_contained_html(solved_layers, tmp_path):
+    png = maps.write_map(solved_layers, tmp_path / "map.png")
+    pdf = maps.write_map(solved_layers, tmp_path / "map.pdf")
+    page = maps.write_map(solved_layers, tmp_path / "map.html")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 100_000
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 30_000
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\ssrc=", text), "no external scripts: opens with no internet"
+    assert "https://cdn" not in text.split("<body>")[-1][:2000]
+    assert page.stat().st_size > 3_000_000                 # plotly.js inlined
+    assert "Travel time to community hospital beds" in text
+    with pytest.raises(ValueError, match="png, .pdf or .html"):
+        maps.write_map(solved_layers, tmp_path / "map.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html", "map.pdf", "map.png"]   # nothing half-written
 
 
 def test_district_sheet_before_and_after(llr_dataset, status_quo, consolidation):
-    sheet = maps.district_sheet(llr_dataset, status_quo, consolidation, "E07000131")   # Harborough
+    sheet = maps.district_sheet(llr_dataset, status_quo, consolidation, HARBOROUGH)
     assert list(sheet.columns) == ["Status quo", "Consolidate Lutterworth into Market Harborough"]
+    assert list(sheet.index) == list(maps.SHEET_ROWS)
     beds = sheet.loc["Community hospital beds in the district (beds)"]
     assert beds.tolist() == ["49", "49"]   # 36 at St Luke's + 13 at Feilding Palmer; then all 49 at St Luke's
     uses = sheet.loc["Hospitals residents use (share of residents)"]
     assert "Feilding Palmer" in uses.iloc[0] and "Feilding Palmer" not in uses.iloc[1]
+    nearest = sheet.loc["Nearest hospital with beds (share of residents for whom it is nearest)"]
+    assert "Feilding Palmer" in nearest.iloc[0] and "Feilding Palmer" not in nearest.iloc[1]
+    before, after = (float(v) for v in sheet.loc["Travel to the nearest hospital with beds, residents 65+ (mean minutes)"])
+    assert after > before                  # Lutterworth residents now travel further
     virt = sheet.loc["Home-based (virtual) beds for the district (beds)"]
     assert virt.tolist() == ["13", "20"]
     with pytest.raises(KeyError):
         maps.district_sheet(llr_dataset, status_quo, consolidation, "E99999999")
 
 
-def test_optional_basemap_figure(llr_dataset, status_quo):
-    fig = maps.plotly_map_with_basemap(maps.map_layers(llr_dataset, status_quo))
+def test_district_sheet_files(llr_dataset, status_quo, solved, tmp_path):
+    out = {ext: maps.write_district_sheet(llr_dataset, status_quo, solved, MELTON, tmp_path / f"melton.{ext}")
+           for ext in ("png", "pdf", "html", "csv")}
+    assert out["png"].read_bytes()[:4] == b"\x89PNG" and out["png"].stat().st_size > 100_000
+    assert out["pdf"].read_bytes()[:5] == b"%PDF-" and out["pdf"].stat().st_size > 30_000
+    text = out["html"].read_text(encoding="utf-8")
+    assert "means for Melton residents</h1>" in text
+    assert not re.search(r"<script[^>]*\ssrc=", text)
+    assert text.count("Plotly.newPlot") == 2                # before and after maps
+    single = len(maps.html_bytes(maps.plotly_map(maps.map_layers(llr_dataset, solved))))
+    assert len(text) < 1.5 * single                         # plotly.js inlined once, not twice
+    assert "Home-based (virtual) beds for the district (beds)" in out["csv"].read_text()
+
+
+def test_district_close_up(solved_layers):
+    bounds = maps.district_bounds(solved_layers, MELTON)
+    fig = maps.plotly_map(solved_layers, bounds=bounds, highlight=MELTON)
+    assert tuple(fig.layout.xaxis.range) == (bounds[0], bounds[2])
+    assert any(t.name == "Melton (this district)" for t in fig.data)
+    png = maps.district_map(solved_layers, MELTON)
+    assert png[:4] == b"\x89PNG" and len(png) > 30_000
+    wide = maps.fit_aspect(bounds, 2.0)
+    assert (wide[2] - wide[0]) / (wide[3] - wide[1]) == pytest.approx(2.0)
+    assert wide[0] <= bounds[0] and wide[2] >= bounds[2] and wide[1] <= bounds[1] and wide[3] >= bounds[3]
+
+
+def test_optional_basemap_figure(solved_layers):
+    fig = maps.plotly_map_with_basemap(solved_layers)
     assert {t.type for t in fig.data} == {"choroplethmap", "scattermap"}
     assert fig.layout.map.style == "open-street-map"
     assert len(fig.data[0].locations) == 611
