@@ -23,7 +23,7 @@ from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
 __all__ = ["appraisal", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
-           "instance_for", "load_dataset", "load_option", "load_scenario", "option_from_solution",
+           "instance_for", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
            "OptionLibrary", "shipped_options", "solve", "write_results"]
 
 
@@ -74,3 +74,21 @@ def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None)
     inst = instance_for(scenario, ds)
     current = ds.districts["current_virtual_beds"] if "current_virtual_beds" in ds.districts else None
     return evaluate_option(inst, option, current)
+
+
+def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
+    """A good answer in seconds for workshops (beds chosen on grouped areas, every area then
+    routed exactly; the gap is bounded by the linear relaxation). Falls back to :func:`solve`
+    when the quick configuration breaks a rule at full resolution, or for single assignment."""
+    from optimiser.model.quick import quick_solve as _quick
+
+    inst = instance_for(scenario, dataset)
+    if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
+        return solve(scenario, dataset)
+    from optimiser.errors import InfeasibleError
+
+    try:
+        sol = _quick(inst, scenario.name)
+    except InfeasibleError:
+        sol = None   # explain it (or solve it) at full resolution, not on the grouped areas
+    return sol if sol is not None else solve(scenario, dataset)

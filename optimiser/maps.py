@@ -36,8 +36,8 @@ SITE_COLOUR = "#D55E00"       # Okabe-Ito vermillion: stands out on the viridis 
 CLOSED_COLOUR = "#000000"
 BOUNDARY_COLOUR = "#222222"
 CATCHMENT_COLOUR = "#4D4D4D"
-# A district whose area is under this share of the view is labelled with a callout (a
-# label set off to one side with a leader line), so small city districts stay readable.
+# A district whose label does not fit inside it gets a callout (a label set off to one side
+# with a leader line); callouts keep off districts under this share of the view.
 CALLOUT_AREA_SHARE = 0.03
 # Label text size as a share of the view's width (per character) and height (per line), for
 # placing labels; each renderer works out its own from the drawn map size and font size.
@@ -312,16 +312,20 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
                    for n, b, c in zip(s["site_name"][open_], s["beds"][open_], s["current_beds"][open_])],
         hoverinfo="text"))
     # Always present (possibly empty) so the legend reads the same on every map.
+    closed_x = s.geometry.x[~open_].tolist() or [None]
+    closed_y = s.geometry.y[~open_].tolist() or [None]
     fig.add_trace(go.Scatter(
-        x=s.geometry.x[~open_], y=s.geometry.y[~open_], mode="markers+text", name="hospital without inpatient beds",
+        x=closed_x, y=closed_y, mode="markers+text", name="hospital without inpatient beds",
         marker=dict(size=11, color="white", symbol="x-thin", line=dict(color=CLOSED_COLOUR, width=2.5)),
         text=[f"{short_name(n)}: no beds" for n in s["site_name"][~open_]], textposition="bottom center",
         textfont=dict(size=10, color="#333333"), hoverinfo="text",
         hovertext=[f"<b>{n}</b><br>no inpatient beds (today {c})"
                    for n, c in zip(s["site_name"][~open_], s["current_beds"][~open_])]))
     for _, lab in district_labels(layers, bounds, _plotly_label_size(layers, bounds, height), highlight).iterrows():
+        # With an arrow, (x, y) is its head and (ax, ay) the text; without, (x, y) is the text.
+        head = (lab["anchor_x"], lab["anchor_y"]) if lab["callout"] else (lab["x"], lab["y"])
         fig.add_annotation(
-            x=lab["anchor_x"], y=lab["anchor_y"], ax=lab["x"], ay=lab["y"], axref="x", ayref="y",
+            x=head[0], y=head[1], ax=lab["x"], ay=lab["y"], axref="x", ayref="y",
             showarrow=bool(lab["callout"]), arrowhead=0, arrowwidth=1.2, arrowcolor="#333333",
             text=f"<b>{html.escape(lab['district_name'])}</b><br>{lab['virtual_beds']} home-based beds",
             font=dict(size=11, color="#111111"), bgcolor="rgba(255,255,255,0.78)", borderpad=2)
@@ -341,7 +345,7 @@ def _plotly_label_size(layers: MapLayers, bounds, height: int, fontsize: float =
     """A label character's width and line height as shares of the view (plotly, in pixels:
     the map fills the plot height; the width follows from the equal aspect)."""
     minx, miny, maxx, maxy = bounds or layers.bounds
-    map_h = max(height - 70, 100)
+    map_h = 0.85 * max(height - 70, 100)     # plotly pads the data range by about 15%
     map_w = map_h * (maxx - minx) / (maxy - miny)
     return 0.62 * fontsize / map_w, 1.45 * fontsize / map_h
 

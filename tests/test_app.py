@@ -47,16 +47,20 @@ def test_workshop_control_changes_the_answer_and_shows_the_change():
     at = page_app("workshop").run()
     assert not at.exception
     before = _metric(at, "Annual cost")
-    at.sidebar.slider(key="max_travel").set_value(40)
+    at.sidebar.selectbox(key="status_melton").set_value("keep_open")   # the default answer closes it
     at.sidebar.button[0].click().run()  # the form's submit button
     assert not at.exception
     after = _metric(at, "Annual cost")
     assert after != before
     deltas = [m.delta for m in at.metric if m.label.startswith("Annual cost")]
     assert deltas and deltas[0], "the change from the previous run is shown"
+    # the best (slower) answer is one click away
+    at.radio(key="answer_mode").set_value("best").run()
+    assert not at.exception
+    assert "within 0.5" in " ".join(c.value for c in at.caption) or at.metric
     changed = [e for e in at.expander if e.label == "What changed since the previous run"]
     assert changed, "the changes are listed"
-    assert "`travel.max_minutes`): 45 → 40" in _texts(at)
+    assert "Melton Mowbray Hospital: model decides → keep beds" in _texts(at)
     assert any("Change (beds)" in d.value.columns for d in at.dataframe)
 
 
@@ -84,6 +88,15 @@ def test_saving_an_option_in_the_workshop_and_reloading_it_on_compare(option_lib
     assert not cmp_.exception
     table = cmp_.dataframe[0].value
     assert list(table.columns) == ["Status quo", "Council briefing A"]
+    # the option keeps the workshop answer's beds: same totals, and the same beds per hospital
+    for label in ("Community hospital beds", "Home-based (virtual) beds", "Annual cost"):
+        row = next(r for r in table.index if r.startswith(label))
+        assert table.loc[row, "Council briefing A"] == _metric(at, label), label
+    from optimiser.options import OptionLibrary
+
+    option = OptionLibrary(option_library).load("Council briefing A")
+    shown = next(d.value for d in at.dataframe if "Beds today" in d.value.columns)
+    assert option.beds.groupby("site_id")["beds"].sum().sum() == shown["Beds"].sum()
 
 
 def test_compare_page_table_appraisal_and_damaged_file(option_library):
@@ -99,9 +112,10 @@ def test_compare_page_table_appraisal_and_damaged_file(option_library):
     assert list(table.columns) == ["Best configuration", "Status quo", "West Leicestershire proposal"]
     assert table.loc["Annual cost (£ a year)", "Status quo"].startswith("£")
     assert len(at.get("plotly_chart")) == 3, "beds per site, cost, travel distribution"
-    scores = [d.value for d in at.dataframe if "weighted_score" in d.value.columns]
+    scores = [d.value for d in at.dataframe if "Weighted score (0–10)" in d.value.columns]
     assert scores and set(scores[0].index) == set(table.columns)
-    assert scores[0]["weighted_score"].between(0, 10).all()
+    assert scores[0]["Weighted score (0–10)"].between(0, 10).all()
+    assert list(scores[0].columns[:2]) == ["Weighted score (0–10)", "Rank"]
 
 
 def test_maps_page_draws_the_map_and_district_sheet():

@@ -152,3 +152,27 @@ def test_single_assignment_gives_clean_catchments_close_to_the_split_bound(llr_s
     # the split optimum is a lower bound for one-hospital-per-zone
     assert sol.objective >= llr_solution.objective * (1 - llr_solution.optimality_gap) - 1e-6
     assert sol.optimality_gap is not None and sol.optimality_gap < 0.02
+
+
+def test_quick_answer_is_valid_and_close_to_the_best(llr_solution, llr_scenario, llr_dataset):
+    quick = api.quick_solve(llr_scenario, llr_dataset)
+    assert check(quick).ok, check(quick).summary()
+    best_lower = llr_solution.objective * (1 - llr_solution.optimality_gap)
+    assert quick.objective >= best_lower - 1e-6                  # cannot beat a proven bound
+    assert quick.objective <= llr_solution.objective * 1.01       # within 1% of the full answer here
+    assert quick.optimality_gap is not None and quick.optimality_gap < 0.05
+    assert quick.metrics["share_within_30_minutes_65_plus"] >= 0.95 - 1e-9
+    assert "quick" in quick.solver
+    assert quick.instance.n_zones == 611                          # every small area routed
+
+
+def test_quick_answer_explains_infeasibility_at_full_resolution(llr_scenario, llr_dataset):
+    from optimiser.errors import InfeasibleError
+
+    sc = llr_scenario.with_changes(**{"travel.standard.threshold_minutes": 20})
+    with pytest.raises(InfeasibleError) as err:
+        api.quick_solve(sc, llr_dataset)
+    full = err.value.explanation.nearest["travel.standard.share"]
+    with pytest.raises(InfeasibleError) as err2:
+        api.solve(sc, llr_dataset)
+    assert full == err2.value.explanation.nearest["travel.standard.share"]

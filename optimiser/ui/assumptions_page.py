@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from pydantic import BaseModel
 
-from optimiser.scenario import parameter_table
+from optimiser.scenario import PathwaySpec, SiteSpec, WardSpec, parameter_table
 from optimiser.seeds import resolve
 from optimiser.ui import state
 
@@ -20,6 +21,35 @@ def _current(sc, key: str):
     return value
 
 
+def _show(value) -> str:
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+    return "–" if value is None else str(value)
+
+
+def _spec_rows(spec: type[BaseModel], value: dict, prefix: str) -> list[dict]:
+    """One row per setting inside a named entry (a pathway, a ward, a site), described by
+    its schema class."""
+    rows = []
+    for name, field in spec.model_fields.items():
+        if name not in value:
+            continue
+        sub = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
+            else None
+        if sub is not None and isinstance(value[name], dict):
+            rows += _spec_rows(sub, value[name], f"{prefix}.{name}")
+            continue
+        extra = field.json_schema_extra or {}
+        rows.append({"Setting": f"{prefix}.{name}", "Value in use": _show(value[name]), "Unit": extra.get("unit", ""),
+                     "Meaning": field.description or "", "Assumption": "yes" if extra.get("assumption") else ""})
+    return rows
+
+
+SPECS = {"pathways": PathwaySpec, "wards": WardSpec, "sites": SiteSpec}
+
+
 def page() -> None:
     st.title("Assumptions")
     st.caption("Every setting of the current scenario, what it means, and whether it is an assumption "
@@ -27,7 +57,15 @@ def page() -> None:
     sc = state.scenario()
     rows = []
     for r in parameter_table():
-        rows.append({"Setting": r["key"], "Value in use": str(_current(sc, r["key"])), "Unit": r["unit"],
+        value = _current(sc, r["key"])
+        top = r["key"].split(".")[0]
+        if top in SPECS and "." not in r["key"].removeprefix(top) and isinstance(value, dict):
+            for entry, settings in value.items():       # one row per pathway / ward / site setting
+                rows += _spec_rows(SPECS[top], settings, f"{top}.{entry}")
+            continue
+        if top in SPECS and "<" in r["key"]:
+            continue                                     # the data dictionary's template rows
+        rows.append({"Setting": r["key"], "Value in use": _show(value), "Unit": r["unit"],
                      "Meaning": r["description"], "Assumption": "yes" if r["assumption"] else ""})
     table = pd.DataFrame(rows)
     st.subheader(f"Scenario: {sc.name}")

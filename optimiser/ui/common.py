@@ -35,13 +35,13 @@ def sites_table(solution) -> pd.DataFrame:
     s = solution.sites
     u = solution.units
     wards = u.pivot_table(index="site_id", columns="ward", values="beds", aggfunc="sum").fillna(0).astype(int)
-    wards.columns = [f"{c.replace('_', ' ')} beds" for c in wards.columns]
+    wards.columns = [f"{str(c).replace('_', ' ').capitalize()} beds" for c in wards.columns]
     out = s.set_index("site_id")[["site_name", "beds", "current_beds"]].join(wards)
     occ = u[u["beds"] > 0].groupby("site_id").apply(
         lambda g: (g["occupancy"] * g["beds"]).sum() / g["beds"].sum(), include_groups=False)
-    out["mean occupancy"] = occ.reindex(out.index).map(lambda v: f"{100 * v:.0f}%" if pd.notna(v) else "–")
+    out["Mean occupancy"] = occ.reindex(out.index).map(lambda v: f"{100 * v:.0f}%" if pd.notna(v) else "–")
     turned = s.set_index("site_id")["patients_finding_no_free_bed_per_year"]
-    out["patients finding no free bed (a year)"] = turned.round(1)
+    out["Patients finding no free bed (a year)"] = turned.round(1)
     out = out.rename(columns={"site_name": "Hospital", "beds": "Beds", "current_beds": "Beds today"})
     return out.reset_index(drop=True)
 
@@ -60,9 +60,10 @@ def virtual_table(solution) -> pd.DataFrame:
 
 
 def solution_caption(solution) -> str:
-    gap = (f"; within {100 * solution.optimality_gap:.1f}% of the best possible"
+    gap = (f" It is within {100 * solution.optimality_gap:.1f}% of the best possible."
            if solution.optimality_gap is not None else "")
-    return f"{solution.status_message} — {solution.solver}, {solution.solve_seconds:.1f} s{gap}"
+    return (f"Found in {solution.solve_seconds:.0f} seconds.{gap} "
+            f"(Technical detail: {solution.status_message}; solver {solution.solver}.)")
 
 
 def _flatten(value, prefix: str = "") -> dict:
@@ -74,22 +75,54 @@ def _flatten(value, prefix: str = "") -> dict:
     return {prefix: value}
 
 
-def settings_changes(previous, current) -> list[str]:
-    """The settings that differ between two scenarios, in words: 'Longest journey ...: 45 → 40'."""
+# Plain names for the settings the workshop changes (others use the data dictionary).
+SETTING_LABELS = {
+    "travel.max_minutes": ("Longest journey to the hospital", "minutes"),
+    "travel.standard.share": ("Share of residents 65+ who must be within the threshold", ""),
+    "travel.standard.threshold_minutes": ("Travel threshold", "minutes"),
+    "travel.assignment": ("Catchments", ""),
+    "utilisation.rule": ("Beds sized by", ""),
+    "utilisation.blocking_target": ("Highest acceptable chance a patient finds no free bed", ""),
+    "utilisation.occupancy_target": ("Highest acceptable average occupancy", ""),
+    "min_beds_per_open_site": ("Fewest beds on a hospital that keeps inpatient beds", "beds"),
+    "pathways.rehab.virtual_share": ("Rehabilitation patients suitable for a home-based bed", ""),
+    "pathways.stroke.sites": ("Hospitals that may host stroke rehabilitation", ""),
+    "horizon_year": ("Plan for the year", ""),
+    "growth": ("Demand growth", ""),
+    "budget_per_year": ("Annual budget", "£ a year"),
+}
+SITE_STATUS_LABELS = {"free": "model decides", "keep_open": "keep beds", "close": "no inpatient beds"}
+
+
+def settings_changes(previous, current, site_names=None) -> list[str]:
+    """The settings that differ between two scenarios, in words:
+    'Longest journey to the hospital: 45 → 40 minutes'."""
     from optimiser.scenario import parameter_table
 
     if previous is None:
         return []
     described = {r["key"]: r for r in parameter_table()}
     a, b = _flatten(previous.model_dump()), _flatten(current.model_dump())
+    names = {} if site_names is None else dict(site_names)
     out = []
     for key in sorted(set(a) | set(b)):
         if key == "name" or a.get(key) == b.get(key):
             continue
-        row = next((described[k] for k in (key, key.rsplit(".", 1)[0]) if k in described), None)
-        label = row["description"] if row else key
-        unit = f" {row['unit']}" if row and row["unit"] else ""
-        out.append(f"{label} (`{key}`): {_show(a.get(key, '–'))} → {_show(b.get(key, '–'))}{unit}")
+        old, new = a.get(key, "free"), b.get(key, "free")
+        if key.startswith("sites.") and key.endswith(".status"):
+            sid = key.split(".")[1]
+            out.append(f"{names.get(sid, sid)}: {SITE_STATUS_LABELS.get(old, old)} → "
+                       f"{SITE_STATUS_LABELS.get(new, new)}")
+            continue
+        if key in SETTING_LABELS:
+            label, unit = SETTING_LABELS[key]
+        elif key in described and described[key]["description"]:
+            row = described[key]
+            label, unit = row["description"].split(" (")[0].split(";")[0].split(":")[0], row["unit"]
+        else:
+            label, unit = key, ""
+        old, new = a.get(key, "–"), b.get(key, "–")
+        out.append(f"{label}: {_show(old)} → {_show(new)}{' ' + unit if unit else ''}")
     return out
 
 

@@ -156,8 +156,13 @@ def page() -> None:
             criteria[by_label[row.criterion]] = (float(row.weight), row.better or METRICS[by_label[row.criterion]].better)
     try:
         scores = appraisal([(label, s.metrics) for label, s in pairs], criteria)
-        st.dataframe(scores.style.format(precision=1).highlight_max(subset=["weighted_score"], color="#D5F0E3"),
-                     width="stretch")
+        total = "Weighted score (0–10)"
+        shown = scores[["weighted_score", "rank", *[c for c in scores.columns if c not in ("weighted_score", "rank")]]]
+        shown = (shown + 0.0).rename(columns={"weighted_score": total, "rank": "Rank"})   # + 0.0: no "-0.0"
+        shown.index.name = "Option"
+        st.dataframe(shown.style.format(precision=1).format(precision=0, subset=["Rank"])
+                     .highlight_max(subset=[total], color="#D5F0E3"), width="stretch")
+        st.caption("Each criterion's column is its score out of 10 across the options shown.")
     except OptimiserError as exc:
         st.warning(str(exc))
         scores = None

@@ -11,6 +11,10 @@ import streamlit as st
 from optimiser.errors import DataWarning, OptimiserError
 from optimiser.ui import state
 
+COLUMNS = {"key": "Figure", "description": "What it is", "value": "Value", "unit": "Unit", "kind": "Kind",
+           "source": "Source", "vintage": "Date of the figures", "licence": "Licence", "citation": "Citation",
+           "note": "Note"}
+
 
 def page() -> None:
     st.title("Data")
@@ -20,23 +24,23 @@ def page() -> None:
     c = st.columns(4)
     c[0].metric("Small areas (LSOAs)", f"{s['zones']:,}")
     c[1].metric("Districts", s["districts"])
-    c[2].metric("Community hospitals", s["sites"])
-    c[3].metric("Population", f"{s['population_total']:,}")
+    c[2].metric("Community hospitals (sites)", s["sites"])
+    c[3].metric("Population (people)", f"{s['population_total']:,}")
     c = st.columns(4)
-    c[0].metric("Aged 65+", f"{s['population_65_plus']:,}")
-    c[1].metric("Aged 85+", f"{s['population_85_plus']:,}")
-    c[2].metric("Beds today", s["current_physical_beds"])
-    c[3].metric("Home-based beds today", s["current_virtual_beds"])
+    c[0].metric("Aged 65+ (people)", f"{s['population_65_plus']:,}")
+    c[1].metric("Aged 85+ (people)", f"{s['population_85_plus']:,}")
+    c[2].metric("Community hospital beds today (beds)", s["current_physical_beds"])
+    c[3].metric("Home-based beds today (beds)", s["current_virtual_beds"])
     md = ds.metadata
     if "travel_fit_mae_minutes" in md:
         st.info(f"Travel times: {md.get('travel_method', '')}. Mean absolute error "
                 f"{float(md['travel_fit_mae_minutes']):.2f} minutes against road times "
                 f"({100 * float(md.get('travel_fit_mape', 0)):.1f}%).")
     st.subheader("Figures that are assumptions (check or replace them)")
-    st.dataframe(ds.assumptions[["key", "description", "value", "unit", "source", "note"]], hide_index=True,
-                 width="stretch")
+    st.dataframe(ds.assumptions[["key", "description", "value", "unit", "source", "note"]].rename(columns=COLUMNS),
+                 hide_index=True, width="stretch")
     with st.expander("Full provenance: every figure's source, vintage and licence"):
-        st.dataframe(ds.provenance, hide_index=True, width="stretch")
+        st.dataframe(ds.provenance.rename(columns=COLUMNS), hide_index=True, width="stretch")
 
     st.subheader("Import official data")
     st.caption("ONS small-area population estimates (CSV or spreadsheet), boundaries (GeoJSON, GeoPackage "
@@ -44,9 +48,14 @@ def page() -> None:
                "reported with the file, row and column; nothing is replaced unless the import succeeds.")
     with st.form("import_form"):
         pop = st.file_uploader("Population (CSV or XLSX)", type=["csv", "xlsx"], key="imp_pop")
-        bnd = st.file_uploader("Boundaries (GeoJSON or GeoPackage)", type=["geojson", "json", "gpkg"], key="imp_bnd")
+        bnd = st.file_uploader("Boundaries (GeoJSON, GeoPackage or zipped shapefile)",
+                               type=["geojson", "json", "gpkg", "zip"], key="imp_bnd")
         sites = st.file_uploader("Sites (CSV)", type=["csv"], key="imp_sites")
-        travel = st.file_uploader("Travel times (CSV, optional)", type=["csv"], key="imp_travel")
+        travel = st.file_uploader("Travel times (CSV, optional: estimated from distance if absent)", type=["csv"],
+                                  key="imp_travel")
+        proj = st.file_uploader("Population projections (ONS SNPP CSV, optional)", type=["csv"], key="imp_proj")
+        keep = st.checkbox("Copy today's beds, home-based beds and projections from the loaded dataset where "
+                           "the codes match", value=True, key="imp_beds_from")
         go = st.form_submit_button("Import and check")
     if go:
         if not (pop and bnd and sites):
@@ -56,7 +65,8 @@ def page() -> None:
 
         work = Path(tempfile.mkdtemp(prefix="llr-import-"))
         paths = {}
-        for key, f in (("population", pop), ("boundaries", bnd), ("sites", sites), ("travel", travel)):
+        for key, f in (("population", pop), ("boundaries", bnd), ("sites", sites), ("travel", travel),
+                       ("projections", proj)):
             if f is not None:
                 p = work / f.name
                 p.write_bytes(f.getvalue())
@@ -66,7 +76,8 @@ def page() -> None:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DataWarning)
                 import_dataset(population=paths["population"], boundaries=paths["boundaries"],
-                               sites=paths["sites"], travel=paths.get("travel"), out=out)
+                               sites=paths["sites"], travel=paths.get("travel"),
+                               projections=paths.get("projections"), beds_from=ds if keep else None, out=out)
         except OptimiserError as exc:
             st.error(f"Import failed (the loaded dataset is unchanged): {exc}")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import streamlit as st
@@ -16,7 +17,11 @@ def _pick(label: str, key: str, options, sc, default: int = 0):
     names = [state.BEST, *options]
     name = st.selectbox(label, names, index=min(default, len(names) - 1), key=key)
     with st.spinner("Preparing the option…"):
-        return state.solution_for(name, options, sc)
+        sol, err = state.solution_for(name, options, sc)
+    if sol is not None and name == state.BEST:
+        # Titles say what it is, not the scenario file's name.
+        sol = dataclasses.replace(sol, name="Best configuration for the current settings")
+    return sol, err
 
 
 def _slug(text: str) -> str:

@@ -26,11 +26,13 @@ def active_dataset():
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _solve_cached(scenario_yaml: str, dataset_path: str | None):
+def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = False):
     import yaml
 
     sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
     try:
+        if quick:
+            return api.quick_solve(sc, dataset(dataset_path)), None
         return api.solve(sc, dataset(dataset_path)), None
     except InfeasibleError as exc:
         return None, exc
@@ -38,9 +40,10 @@ def _solve_cached(scenario_yaml: str, dataset_path: str | None):
         return None, exc
 
 
-def solve(scenario: Scenario):
-    """(solution, error): error is an OptimiserError with a plain-English message."""
-    return _solve_cached(scenario.to_yaml(), st.session_state.get("dataset_path"))
+def solve(scenario: Scenario, quick: bool = False):
+    """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
+    the workshop's answer in seconds (see :func:`optimiser.api.quick_solve`)."""
+    return _solve_cached(scenario.to_yaml(), st.session_state.get("dataset_path"), quick)
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)

@@ -111,9 +111,14 @@ def page() -> None:
     if submitted:
         state.set_scenario(sc)
     current = state.scenario()
+    quick = st.radio("Answer", ["quick", "best"], horizontal=True, key="answer_mode",
+                     format_func=lambda v: {"quick": "Quick (a few seconds)",
+                                            "best": "Best (within 0.5% of the best possible; about 20 seconds)"}[v]
+                     ) == "quick"
     with st.status("Finding the best configuration…", expanded=False) as status:
-        sol, err = state.solve(current)
-        status.update(label="Done" if sol is not None else "No configuration found", state="complete" if sol else "error")
+        sol, err = state.solve(current, quick=quick)
+        status.update(label="Best configuration found" if sol is not None else "No configuration meets every limit",
+                      state="complete" if sol else "error")
     if err is not None:
         state.show_error(err)
         _offer_nearest(err)
@@ -131,20 +136,17 @@ def page() -> None:
     if previous is not None:
         with st.expander("What changed since the previous run", expanded=True):
             st.caption("Arrows on the figures above show the change from the previous run.")
-            for line in common.settings_changes(previous_sc, current):
+            for line in common.settings_changes(previous_sc, current, ds.sites["site_name"]):
                 st.markdown(f"- {line}")
             changes = common.bed_changes(sol, previous)
             if len(changes):
                 st.dataframe(changes, hide_index=True, width="stretch")
             else:
                 st.markdown("The beds are the same as in the previous run.")
-    left, right = st.columns([3, 2])
-    with left:
-        st.subheader("Community hospital beds")
-        st.dataframe(common.sites_table(sol), hide_index=True, width="stretch")
-    with right:
-        st.subheader("Home-based (virtual) beds")
-        st.dataframe(common.virtual_table(sol), hide_index=True, width="stretch")
+    st.subheader("Community hospital beds")
+    st.dataframe(common.sites_table(sol), hide_index=True, width="stretch")
+    st.subheader("Home-based (virtual) beds")
+    st.dataframe(common.virtual_table(sol), hide_index=True, width="stretch")
     layers = maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer")
     st.plotly_chart(maps.plotly_map(layers, height=760), width="stretch", key="workshop_map")
     with st.expander("How demand was estimated, and other notes"):
