@@ -130,6 +130,12 @@ def _box_overlap(box: np.ndarray, boxes: np.ndarray) -> float:
     return float((w * h).sum())
 
 
+def _mostly_inside(box, view, share: float = 0.85) -> bool:
+    """Whether at least ``share`` of a label's (estimated, generous) box is inside the view."""
+    b = shapely.box(*box)
+    return b.intersection(view).area >= share * b.area
+
+
 def site_label_boxes(layers: MapLayers, bounds=None, label_size: tuple[float, float] = LABEL_SIZE) -> np.ndarray:
     """Approximate boxes (data units) of the hospital markers and their labels, which both
     renderers put centred above an open hospital and below one without beds."""
@@ -303,10 +309,17 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     s = layers.sites
     open_ = (s["beds"] > 0).to_numpy()
     size = np.where(open_, 10 + 2.2 * np.sqrt(s["beds"].clip(lower=0)), 10)
+    label_size = _plotly_label_size(layers, bounds, height)
+    if bounds is not None:   # a close-up labels only the hospitals whose label fits in the view
+        view = shapely.box(*bounds)
+        fits = np.array([_mostly_inside(b, view) for b in site_label_boxes(layers, bounds, label_size)[1::2]])
+    else:
+        fits = np.ones(len(s), bool)
     fig.add_trace(go.Scatter(
         x=s.geometry.x[open_], y=s.geometry.y[open_], mode="markers+text", name="hospital with beds (size = beds)",
         marker=dict(size=size[open_], color=SITE_COLOUR, line=dict(color="white", width=1.5)),
-        text=[f"{short_name(n)}: {b} beds" for n, b in zip(s["site_name"][open_], s["beds"][open_])],
+        text=[f"{short_name(n)}: {b} beds" if f else ""
+              for n, b, f in zip(s["site_name"][open_], s["beds"][open_], fits[open_])],
         textposition="top center", textfont=dict(size=11, color="#111111"),
         hovertext=[f"<b>{n}</b><br>{b} beds (today {c})"
                    for n, b, c in zip(s["site_name"][open_], s["beds"][open_], s["current_beds"][open_])],
@@ -317,11 +330,12 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     fig.add_trace(go.Scatter(
         x=closed_x, y=closed_y, mode="markers+text", name="hospital without inpatient beds",
         marker=dict(size=11, color="white", symbol="x-thin", line=dict(color=CLOSED_COLOUR, width=2.5)),
-        text=[f"{short_name(n)}: no beds" for n in s["site_name"][~open_]], textposition="bottom center",
+        text=[f"{short_name(n)}: no beds" if f else "" for n, f in zip(s["site_name"][~open_], fits[~open_])],
+        textposition="bottom center",
         textfont=dict(size=10, color="#333333"), hoverinfo="text",
         hovertext=[f"<b>{n}</b><br>no inpatient beds (today {c})"
                    for n, c in zip(s["site_name"][~open_], s["current_beds"][~open_])]))
-    for _, lab in district_labels(layers, bounds, _plotly_label_size(layers, bounds, height), highlight).iterrows():
+    for _, lab in district_labels(layers, bounds, label_size, highlight).iterrows():
         # With an arrow, (x, y) is its head and (ax, ay) the text; without, (x, y) is the text.
         head = (lab["anchor_x"], lab["anchor_y"]) if lab["callout"] else (lab["x"], lab["y"])
         fig.add_annotation(
@@ -431,7 +445,7 @@ def _draw(ax, layers: MapLayers, *, bounds=None, highlight: str | None = None, s
     ax.scatter(s.geometry.x[~open_], s.geometry.y[~open_], s=60, c=CLOSED_COLOUR, marker="x", zorder=5)
     # Label the hospitals whose label fits in the view (a close-up cuts off its neighbours').
     boxes = site_label_boxes(layers, bounds, size)[1::2]
-    fits = [view.contains(shapely.box(*b)) for b in boxes] if bounds is not None else [True] * len(s)
+    fits = [_mostly_inside(b, view) for b in boxes] if bounds is not None else [True] * len(s)
     shown = s[np.asarray(fits, bool) & s.intersects(view).to_numpy()]
     for name, b, x, y in zip(shown["site_name"], shown["beds"], shown.geometry.x, shown.geometry.y):
         # centred above an open hospital, below one without beds (as on the plotly map)
@@ -619,32 +633,54 @@ def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *
     return _save(fig, fmt, dpi)
 
 
+def _legend_html() -> str:
+    """The map legend as HTML (colour swatches), shared by both maps of the district sheet."""
+    items = [f'<span class="key"><span class="swatch" style="background:{c}"></span>{html.escape(lab)}</span>'
+             for lab, c in zip(band_labels(), band_colours())]
+    items += ['<span class="key"><span class="line dotted"></span>hospital catchment</span>',
+              '<span class="key"><span class="line"></span>district boundary</span>',
+              '<span class="key"><span class="line thick"></span>this district</span>',
+              f'<span class="key"><span class="dot" style="background:{SITE_COLOUR}"></span>'
+              'hospital with beds (size = beds)</span>',
+              '<span class="key"><b>&#x2715;</b>&nbsp;hospital without inpatient beds</span>']
+    return f'<div class="legend"><b>{html.escape(LEGEND_TITLE)}:</b> {" ".join(items)}</div>'
+
+
 def district_sheet_html(dataset: Dataset, before, after, district_code: str) -> bytes:
     """The district sheet as one self-contained HTML page (plotly.js inlined once): title,
-    the table, and interactive before and after maps of the district."""
+    the table, a legend, and interactive before and after maps of the district."""
     sheet = district_sheet(dataset, before, after, district_code)
     title = district_sheet_title(dataset, after, district_code)
+    width, height = 620, 580
     parts = []
     for k, (sol, when) in enumerate(((before, "Before"), (after, "After"))):
         layers = map_layers(dataset, sol, f"{when}: {sol.name}")
-        fig = plotly_map(layers, bounds=district_bounds(layers, district_code), highlight=district_code,
-                         height=620, show_legend=k == 1)
-        parts.append(fig.to_html(include_plotlyjs=k == 0, full_html=False, config={"displaylogo": False}))
-    table = sheet.to_html(classes="sheet", border=0, escape=True)
+        # The view has the plot area's shape, so plotly need not stretch it (equal aspect).
+        bounds = fit_aspect(district_bounds(layers, district_code, pad=0.06), (width - 20) / (height - 70))
+        fig = plotly_map(layers, bounds=bounds, highlight=district_code, height=height, show_legend=False)
+        fig.update_layout(width=width, autosize=False)
+        parts.append(fig.to_html(include_plotlyjs=k == 0, full_html=False,
+                                 config={"displaylogo": False, "responsive": False}))
+    table = sheet.reset_index().to_html(classes="sheet", border=0, escape=True, index=False)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: Arial, Helvetica, sans-serif; color: #212B32; margin: 24px; }}
 h1 {{ font-size: 24px; }} p.note {{ color: #4C6272; font-size: 13px; }}
-table.sheet {{ border-collapse: collapse; font-size: 14px; margin: 12px 0 20px; }}
-table.sheet th, table.sheet td {{ border: 1px solid #D8DDE0; padding: 6px 10px; text-align: left; }}
+table.sheet {{ border-collapse: collapse; font-size: 14px; margin: 12px 0 16px; }}
+table.sheet th, table.sheet td {{ border: 1px solid #D8DDE0; padding: 6px 10px; text-align: left; vertical-align: top; }}
 table.sheet thead th {{ background: #E8EDEE; }}
-.maps {{ display: flex; flex-wrap: wrap; gap: 12px; }} .maps > div {{ flex: 1 1 560px; min-width: 0; }}
-@media print {{ .maps > div {{ flex-basis: 100%; }} }}
+.legend {{ font-size: 13px; margin: 8px 0; line-height: 2; }} .key {{ margin-right: 14px; white-space: nowrap; }}
+.swatch {{ display: inline-block; width: 18px; height: 12px; border: 1px solid #888; margin-right: 5px; vertical-align: -1px; }}
+.line {{ display: inline-block; width: 22px; border-top: 2px solid #222; margin-right: 5px; vertical-align: 4px; }}
+.line.dotted {{ border-top: 2px dotted #4D4D4D; }} .line.thick {{ border-top-width: 5px; }}
+.dot {{ display: inline-block; width: 12px; height: 12px; border-radius: 6px; margin-right: 5px; vertical-align: -1px; }}
+.maps {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note">{html.escape(_sheet_note(dataset, before))}</p>
 {table}
+{_legend_html()}
 <div class="maps"><div>{parts[0]}</div><div>{parts[1]}</div></div>
 </body></html>
 """

@@ -134,6 +134,27 @@ def test_maps_page_draws_the_map_and_district_sheet():
     assert "Nearest hospital with beds (share of residents for whom it is nearest)" in sheet.index
 
 
+def test_maps_page_option_changes_the_map():
+    at = page_app("maps_page").run()
+    title = at.get("plotly_chart")[0].proto.spec
+    assert "Best configuration for the current settings" in title
+    at.selectbox(key="map_option").set_value("Status quo").run()
+    assert not at.exception
+    assert "Travel time to community hospital beds: Status quo" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_assumptions_page_shows_the_workshop_settings():
+    from optimiser.scenario import default_scenario
+
+    at = page_app("assumptions_page")
+    at.session_state["scenario_yaml"] = default_scenario().with_changes(**{"travel.max_minutes": 35.0}).to_yaml()
+    at.run()
+    assert not at.exception
+    table = at.table[0].value.set_index("Setting")
+    assert table.loc["travel.max_minutes", "Value in use"] == "35.0"
+    assert table.loc["pathways.rehab.length_of_stay_days", "Unit"] == "days"     # one row per pathway setting
+
+
 def test_data_page_shows_the_dataset_and_its_assumptions():
     at = page_app("data_page").run()
     assert not at.exception

@@ -119,6 +119,15 @@ def test_maps_page_for_councils(page, app_url):
     page.locator(".js-plotly-plot").nth(2).wait_for(timeout=60_000)    # the district before and after
     assert page.get_by_text("Nearest hospital with beds").count() >= 1
     assert _shoot(page, "maps").stat().st_size > 100_000
+    # the downloads are made when clicked (deferred): a real PNG and a self-contained HTML sheet
+    for label, head, least in (("Map for slides (PNG)", b"\x89PNG", 100_000),
+                               ("District sheet (HTML, opens offline)", b"<!DOCTYPE html>", 3_000_000)):
+        with page.expect_download(timeout=120_000) as info:
+            page.get_by_role("button", name=label).click()
+        path = Path(info.value.path())
+        data = path.read_bytes()
+        assert data.startswith(head) and len(data) > least, label
+        (SHOTS / info.value.suggested_filename).write_bytes(data)
 
 
 @pytest.mark.parametrize("path,heading", [("data", "Data"), ("assumptions", "Assumptions")])

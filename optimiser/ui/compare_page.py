@@ -111,10 +111,12 @@ def page() -> None:
     beds = go.Figure()
     for i, (label, sol) in enumerate(pairs):
         s = sol.sites
-        beds.add_trace(go.Bar(name=label, x=s["site_name"].str.split(",").str[0], y=s["beds"],
+        short = s["site_name"].str.split(",").str[0].str.replace(" Community Hospital", "").str.replace(" Hospital", "")
+        beds.add_trace(go.Bar(name=label, x=short, y=s["beds"],
                               marker_color=PALETTE[i % len(PALETTE)]))
     beds.update_layout(barmode="group", title="Community hospital beds per site", yaxis_title="beds",
-                       height=420, legend=dict(orientation="h", y=-0.35))
+                       height=460, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+                       margin=dict(t=90), xaxis_tickangle=-30)
     c1.plotly_chart(beds, width="stretch", key="chart_beds")
     cost = go.Figure(go.Bar(x=[label for label, _ in pairs], y=[s.metrics["annual_cost_gbp"] / 1e6 for s in sols],
                             marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(sols))],
@@ -158,7 +160,7 @@ def page() -> None:
         scores = appraisal([(label, s.metrics) for label, s in pairs], criteria)
         total = "Weighted score (0–10)"
         shown = scores[["weighted_score", "rank", *[c for c in scores.columns if c not in ("weighted_score", "rank")]]]
-        shown = (shown + 0.0).rename(columns={"weighted_score": total, "rank": "Rank"})   # + 0.0: no "-0.0"
+        shown = (shown.round(1) + 0.0).rename(columns={"weighted_score": total, "rank": "Rank"})   # no "-0.0"
         shown.index.name = "Option"
         st.dataframe(shown.style.format(precision=1).format(precision=0, subset=["Rank"])
                      .highlight_max(subset=[total], color="#D5F0E3"), width="stretch")
