@@ -146,6 +146,9 @@ def appraisal(items: Sequence, criteria: Mapping[str, tuple[float, str]]) -> pd.
         weighted += weight * s
         total_w += weight
     scores["weighted_score"] = weighted / total_w if total_w > 0 else 0.0
+    # no "-0.0" from rounding noise
+    num = scores.columns.drop("weighted_score").tolist() + ["weighted_score"]
+    scores[num] = scores[num].round(9) + 0.0
     scores["rank"] = scores["weighted_score"].rank(ascending=False, method="min").astype(int)
     scores.index.name = "option"
     return scores

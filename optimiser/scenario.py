@@ -362,7 +362,8 @@ def parameter_table() -> list[dict[str, str]]:
             if sub is not None:
                 walk(sub, key + ".")
                 continue
-            if ann is dict[str, PathwaySpec] or ann is dict[str, WardSpec] or ann is dict[str, SiteSpec]:
+            # (typing aliases compare equal but are not identical objects: use ==, not is)
+            if ann in (dict[str, PathwaySpec], dict[str, WardSpec], dict[str, SiteSpec]):
                 inner = {dict[str, PathwaySpec]: (PathwaySpec, "<pathway>"),
                          dict[str, WardSpec]: (WardSpec, "<ward>"),
                          dict[str, SiteSpec]: (SiteSpec, "<site>")}[ann]

@@ -56,15 +56,18 @@ def page() -> None:
                "for the steering group to confirm. Print this page (Ctrl+P) or download it.")
     sc = state.scenario()
     rows = []
+    expanded: set[str] = set()
     for r in parameter_table():
-        value = _current(sc, r["key"])
         top = r["key"].split(".")[0]
-        if top in SPECS and "." not in r["key"].removeprefix(top) and isinstance(value, dict):
-            for entry, settings in value.items():       # one row per pathway / ward / site setting
-                rows += _spec_rows(SPECS[top], settings, f"{top}.{entry}")
+        if top in SPECS:
+            # The data dictionary has template rows (pathways.<pathway>.…): show one row per
+            # setting of each pathway / ward / site actually in the scenario instead.
+            if top not in expanded:
+                expanded.add(top)
+                for entry, settings in (_current(sc, top) or {}).items():
+                    rows += _spec_rows(SPECS[top], settings, f"{top}.{entry}")
             continue
-        if top in SPECS and "<" in r["key"]:
-            continue                                     # the data dictionary's template rows
+        value = _current(sc, r["key"])
         rows.append({"Setting": r["key"], "Value in use": _show(value), "Unit": r["unit"],
                      "Meaning": r["description"], "Assumption": "yes" if r["assumption"] else ""})
     table = pd.DataFrame(rows)
