@@ -76,11 +76,14 @@ def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None)
     return evaluate_option(inst, option, current)
 
 
-def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
-    """A good answer in seconds for workshops (beds chosen on grouped areas, every area then
-    routed exactly; the gap is bounded by the linear relaxation). Falls back to :func:`solve`
-    when the quick configuration breaks a rule at full resolution, or for single assignment."""
+def quick_solve(scenario: Scenario, dataset: Dataset | None = None, previous: Solution | None = None) -> Solution:
+    """A good answer in about a second for workshops (beds chosen on grouped areas, every area
+    then routed exactly; the gap is bounded by the linear relaxation). ``previous``: the last
+    answer, from which the search starts (a workshop moves one setting at a time). Falls back
+    to :func:`solve` when the quick configuration breaks a rule at full resolution, or for
+    single assignment."""
     from optimiser.model.quick import quick_solve as _quick
+    from optimiser.model.solve import Configuration
 
     inst = instance_for(scenario, dataset)
     if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
@@ -88,7 +91,8 @@ def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     from optimiser.errors import InfeasibleError
 
     try:
-        sol = _quick(inst, scenario.name)
+        start = Configuration.of(previous) if previous is not None else None
+        sol = _quick(inst, scenario.name, start)
     except InfeasibleError:
         sol = None   # explain it (or solve it) at full resolution, not on the grouped areas
     return sol if sol is not None else solve(scenario, dataset)

@@ -144,6 +144,7 @@ class SolverSettings:
     mip_gap: float = 1e-4
     alternatives: int = 0
     strong_linking: str = "auto"
+    assignment_form: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         capital_annualisation_years=d.capital_annualisation_years)
     sv = scenario.solver
     solver = SolverSettings(sv.backend, sv.ortools_solver, sv.time_limit_seconds, sv.mip_gap,
-                            sv.alternatives, sv.strong_linking)
+                            sv.alternatives, sv.strong_linking, sv.assignment_form)
     return Instance(
         name=scenario.name, zones=z, districts=Districts(district_ids, districts["district_name"].to_numpy(object)),
         sites=s_arr, pathways=p_arr, wards=ward_ids, travel=travel,

@@ -18,6 +18,8 @@ target (:func:`capacity_steps`); the bisection is done once, before the model is
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -42,9 +44,10 @@ def erlang_b_array(servers: np.ndarray, loads: np.ndarray) -> np.ndarray:
     return b
 
 
+@functools.lru_cache(maxsize=4096)
 def max_load(servers: int, blocking_target: float, tol: float = 1e-10) -> float:
     """Largest offered load ``a`` with ``B(servers, a) <= blocking_target`` (bisection;
-    B is increasing in ``a``)."""
+    B is increasing in ``a``). Cached: a workshop re-solve asks for the same steps again."""
     if not 0 < blocking_target < 1:
         raise ValueError("blocking target must be strictly between 0 and 1")
     if servers <= 0:
@@ -68,8 +71,7 @@ def capacity_steps(bed_options, rule: str, target: float) -> np.ndarray:
     if rule == "occupancy":
         return beds * float(target)
     if rule == "erlang":
-        cache: dict[int, float] = {}
-        return np.array([cache.setdefault(c, max_load(c, target)) for c in beds.tolist()])
+        return np.array([max_load(c, float(target)) for c in beds.tolist()])
     raise ValueError(f"unknown utilisation rule {rule!r}")
 
 

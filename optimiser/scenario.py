@@ -192,6 +192,10 @@ class SolverSpec(_Strict):
                            "count", ge=0, le=20)
     strong_linking: Literal["auto", "on", "off"] = _f(
         "auto", "Add x <= open links for every zone-site pair (tighter, larger model)")
+    assignment_form: Literal["auto", "shares"] = _f(
+        "auto", "How the assignment is written: auto uses the compact radius form where it is "
+        "exact (no capacity, travel standard, equity or virtual beds: the p-median), shares "
+        "always writes one share per zone-site pair")
 
 
 class CustomInputs(_Strict):

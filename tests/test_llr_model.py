@@ -166,6 +166,60 @@ def test_quick_answer_is_valid_and_close_to_the_best(llr_solution, llr_scenario,
     assert quick.instance.n_zones == 611                          # every small area routed
 
 
+def test_quick_re_solve_starts_from_the_previous_answer(llr_solution, llr_scenario, llr_dataset):
+    """A workshop moves one setting: the re-solve starts from the last answer, still meets
+    every rule at full resolution, and is no worse than that answer re-routed where it
+    still fits (the previous configuration is a valid start under a looser limit)."""
+    from optimiser.model.quick import with_configuration
+    from optimiser.model.solve import Configuration, solve_instance
+
+    first = api.quick_solve(llr_scenario, llr_dataset)
+    looser = llr_scenario.with_changes(**{"travel.standard.share": 0.90})
+    again = api.quick_solve(looser, llr_dataset, previous=first)
+    assert check(again).ok, check(again).summary()
+    assert again.metrics["share_within_30_minutes_65_plus"] >= 0.90 - 1e-9
+    inst = api.instance_for(looser, llr_dataset).with_rules(single_assignment=False)
+    beds, virtual = Configuration.of(first).arrays(inst)
+    assert beds.sum() == first.metrics["physical_beds"] and virtual.sum() == first.metrics["virtual_beds"]
+    kept = solve_instance(with_configuration(inst, beds, virtual))
+    assert again.objective <= kept.objective * (1 + 0.01) + 1e-6   # grouped model stops at 1%
+    assert again.optimality_gap is not None and 0 <= again.optimality_gap < 0.05
+    # a start that breaks the new settings (a site it closed must now stay open) is only a
+    # start: the answer still comes, and keeps the site open
+    site = "melton"
+    assert again.beds.groupby("site_id")["beds"].sum()[site] == 0
+    kept_open = api.quick_solve(looser.with_changes(**{f"sites.{site}.status": "keep_open"}), llr_dataset,
+                                previous=again)
+    assert check(kept_open).ok
+    assert kept_open.beds.groupby("site_id")["beds"].sum()[site] > 0
+
+
+def test_a_fixed_configuration_is_solved_as_a_linear_programme(llr_solution, llr_dataset, llr_scenario):
+    """With every bed decision fixed, only routing is left: the programme's integer columns
+    are all fixed by bounds and the backend solves an LP, with the same answer as the MIP."""
+    from dataclasses import replace
+
+    from optimiser.model.backends import solve_program
+    from optimiser.model.formulation import build
+    from optimiser.model.quick import with_configuration
+    from optimiser.model.solve import Configuration
+
+    inst = api.instance_for(llr_scenario, llr_dataset).with_rules(single_assignment=False)
+    fixed = with_configuration(inst, *Configuration.of(llr_solution).arrays(inst))
+    program = build(fixed).lp.freeze(fixed.weights.as_dict())
+    ints = program.var_integer
+    assert ints.any() and np.array_equal(program.var_lower[ints], program.var_upper[ints])
+    as_lp = solve_program(program, "ortools", time_limit=60, mip_gap=0.0)
+    as_mip = solve_program(replace(program, var_lower=np.where(ints, 0.0, program.var_lower)), "ortools",
+                           time_limit=60, mip_gap=0.0)
+    # the same problem solved as a MIP (lower bounds freed, the rows still force them)
+    assert as_lp.objective == pytest.approx(as_mip.objective, rel=1e-7)
+    # optimal routing of the full answer's beds: no worse than the full answer, and no
+    # better than its proven bound
+    assert as_lp.objective <= llr_solution.objective + 1e-6
+    assert as_lp.objective >= llr_solution.objective * (1 - llr_solution.optimality_gap) - 1e-6
+
+
 def test_quick_answer_explains_infeasibility_at_full_resolution(llr_scenario, llr_dataset):
     from optimiser.errors import InfeasibleError
 

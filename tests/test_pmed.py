@@ -76,3 +76,49 @@ def test_small_p_median_matches_enumeration(backend):
     best = min((w * cost[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(9), 3))
     sol = solve_instance(Instance.p_median(cost, 3, w, solver=SolverSettings(backend=backend, mip_gap=0.0)))
     assert sol.objective == pytest.approx(best, rel=1e-9)
+
+
+def _both_forms(inst):
+    from dataclasses import replace
+
+    from optimiser.model.formulation import build
+
+    shares = replace(inst, solver=replace(inst.solver, assignment_form="shares"))
+    assert build(inst).radius_form and not build(shares).radius_form
+    return solve_instance(inst), solve_instance(shares)
+
+
+@pytest.mark.parametrize("backend", ["ortools", "pulp"])
+@pytest.mark.parametrize("name", ["pmed2", "pmed10"])
+def test_radius_form_matches_the_shares_form(name, backend, optima):
+    """The compact radius form (one column per distinct distance) and the one-share-per-pair
+    form reach the same proven optimum and the same tables (the checker recomputes both)."""
+    dist, p = read_pmed(PMED / f"{name}.txt")
+    inst = Instance.p_median(dist, p, name=name, solver=SolverSettings(backend=backend, mip_gap=0.0,
+                                                                      time_limit_seconds=300))
+    radius, shares = _both_forms(inst)
+    assert radius.objective == pytest.approx(optima[name], abs=1e-6)
+    assert shares.objective == pytest.approx(optima[name], abs=1e-6)
+    assert check(radius).ok and check(shares).ok
+    assert radius.metrics["mean_travel_minutes_all"] == pytest.approx(shares.metrics["mean_travel_minutes_all"])
+    # every vertex goes to its nearest open median, in one piece
+    a = radius.tables.assignment
+    assert (a["share"] == 1.0).all() and a["zone_code"].is_unique and len(a) == len(dist)
+
+
+def test_radius_form_leaves_unreachable_zones_unmet_like_the_shares_form():
+    """With a travel limit and no 'p' guarantee, a zone out of every open site's reach is
+    unmet in both forms, at the same objective (unmet zones pay no travel)."""
+    from conftest import make_instance
+
+    from optimiser.instance import Rules, Weights
+
+    travel = np.array([[5.0, 40.0, 70.0], [30.0, 8.0, 60.0], [90.0, 85.0, 12.0], [20.0, 25.0, 95.0]])
+    inst = make_instance(travel, [3.0, 2.0, 1.0, 4.0], max_travel=50.0, fixed_cost=500.0,
+                         rules=Rules(single_assignment=False, capacity_limits=False, open_at_most=1),
+                         weights=Weights(cost=1.0, travel=1.0, unmet=100.0))
+    radius, shares = _both_forms(inst)
+    assert radius.objective == pytest.approx(shares.objective, rel=1e-9)
+    assert check(radius).ok and check(shares).ok
+    assert radius.metrics["unmet_admissions_per_year"] == pytest.approx(shares.metrics["unmet_admissions_per_year"])
+    assert radius.metrics["unmet_admissions_per_year"] == pytest.approx(1.0)   # zone 2 is 85+ minutes from S0/S1

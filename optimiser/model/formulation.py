@@ -133,11 +133,33 @@ class Formulation:
     demand_rows: tuple[np.ndarray, np.ndarray]             # (zone, stream) of each m
     unit_of_pair: np.ndarray
     unit_of_route: np.ndarray
+    radius_form: bool = False
     cuts: int = 0
 
     # --- variable index shortcuts --------------------------------------------------------
     def cols(self, family: str) -> np.ndarray:
         return self.lp.variables(family) if self.lp.has_family(family) else np.zeros(0, int)
+
+    def assignment_values(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(share of each allowed pair, unmet share of each demand row) in a solver's answer.
+        In the radius form every zone uses its nearest hospital with beds for its pathway."""
+        if not self.radius_form:
+            return values[self.lp.variables("assign")], values[self.lp.variables("unmet")]
+        opt = self.instance.options
+        has_beds = np.zeros(len(opt.unit_site), bool)
+        chosen = (values[self.lp.variables("bed_option")] > 0.5) & (opt.option_beds > 0)
+        has_beds[opt.option_unit[chosen]] = True
+        z, s, k = self.pairs
+        group = _demand_row_of_pairs(self)
+        usable = np.flatnonzero(has_beds[self.unit_of_pair])
+        order = usable[np.lexsort((s[usable], self.instance.travel[z[usable], s[usable]], group[usable]))]
+        first = np.ones(len(order), bool)
+        first[1:] = group[order][1:] != group[order][:-1]
+        x = np.zeros(len(z))
+        x[order[first]] = 1.0
+        u = np.ones(len(self.demand_rows[0]))
+        u[group[order[first]]] = 0.0
+        return x, u
 
 
 # ---------------------------------------------------------------------------------------
@@ -153,10 +175,12 @@ def add_bed_options(f: Formulation) -> None:
     lp.add_constraints("one_bed_option", _join("one_bed_option", inst.sites.ids[opt.unit_site],
                                                np.asarray(inst.wards, object)[opt.unit_ward]),
                        opt.option_unit, cols, 1.0, 1.0, 1.0)
-    # Closed sites keep option 0 only.
+    # Closed sites keep option 0 only; a unit with a single option (a configuration fixed by
+    # hand or by the quick answer) takes it, so a fixed configuration leaves no integer free.
     closed = inst.sites.status[opt.unit_site[opt.option_unit]] < 0
     lp.set_bounds(cols[closed & (opt.option_beds > 0)], upper=0.0)
-    assert n_units == len(opt.unit_site)
+    only = np.bincount(opt.option_unit, minlength=n_units)[opt.option_unit] == 1
+    lp.set_bounds(cols[only & ~(closed & (opt.option_beds > 0))], lower=1.0)
 
 
 def add_site_open(f: Formulation) -> None:
@@ -209,6 +233,131 @@ def add_site_bed_limits(f: Formulation) -> None:
                            -INF, inst.sites.max_beds[multi].astype(float))
 
 
+def _demand_row_of_pairs(f: Formulation) -> np.ndarray:
+    """Index into ``f.demand_rows`` of each allowed (zone, site, stream) pair."""
+    z, _, k = f.pairs
+    dz, dk = f.demand_rows
+    n_k = len(f.streams.names)
+    key = dz * n_k + dk
+    order = np.argsort(key)
+    return order[np.searchsorted(key, z * n_k + k, sorter=order)]
+
+
+def _bed_options_of(f: Formulation, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each entry of ``units``, the unit's options with beds: (entry index, option
+    column) pairs, so that ``sum(y[option])`` says 'this unit has beds'."""
+    opt = f.instance.options
+    has = np.flatnonzero(opt.option_beds > 0)
+    owner = opt.option_unit[has]
+    counts = np.bincount(owner, minlength=len(opt.unit_site))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has_sorted = has[np.argsort(owner, kind="stable")]
+    per = counts[units]
+    entry = np.repeat(np.arange(len(units)), per)
+    offsets = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+    return entry, f.lp.variables("bed_option")[has_sorted[np.repeat(starts[units], per) + offsets]]
+
+
+def use_radius_form(inst: Instance) -> bool:
+    """Write the assignment in the radius form when nothing but the objective needs to know
+    who goes where (no capacity, travel standard, equity, virtual beds or lexicographic
+    stages: the classical p-median and other uncapacitated location problems), and leaving a
+    zone unserved costs more than any journey it could make, which keeps the form's
+    accounting of unmet zones exact."""
+    r, w = inst.rules, inst.weights
+    if inst.solver.assignment_form == "shares" or r.capacity_limits or r.coverage or inst.virtual is not None:
+        return False
+    if w.lexicographic or w.equity > 0:
+        return False
+    streams = make_streams(inst)
+    longest = np.where(np.isfinite(inst.travel), inst.travel, 0.0).max(initial=0.0)
+    unmet_cost = w.unmet * 365.0 * streams.load
+    travel_cost = w.travel * streams.admissions * longest
+    return bool(np.all(unmet_cost[streams.admissions > 0] > travel_cost[streams.admissions > 0]))
+
+
+def add_radius_assignment(f: Formulation) -> None:
+    r"""The assignment in the radius form (Elloumi 2010; García, Labbé & Marín 2011): for each
+    zone and pathway, the distinct travel times :math:`D^1 < \dots < D^K` to its allowed
+    sites and :math:`z^k \ge 0`, 'no hospital with beds within :math:`D^k`', with
+    :math:`z^1 + \sum_{t_{ij}=D^1} y_j \ge 1` and :math:`z^k - z^{k-1} + \sum_{t_{ij}=D^k}
+    y_j \ge 0`; :math:`z^K` is the unmet share. Travel is
+    :math:`h(D^1 + \sum_{k<K}(D^{k+1}-D^k) z^k - D^K z^K)`. The same optimum as the shares
+    form with far fewer columns (one per distinct travel time, not per site), and the same
+    linear relaxation; the answer's assignment is each zone's nearest hospital with beds."""
+    inst, lp = f.instance, f.lp
+    z, s, k = f.pairs
+    names = np.asarray(f.streams.names, object)
+    dz, dk = f.demand_rows
+    group = _demand_row_of_pairs(f)
+    t = inst.travel[z, s]
+    order = np.lexsort((t, group))
+    served = _served_for_sure(f)
+    if served is not None:
+        # At least p sites open and every zone may use every openable site: one of each
+        # zone's (m - p + 1) nearest is open, so farther levels are never reached.
+        g_sorted = group[order]
+        start = np.searchsorted(g_sorted, np.arange(len(dz)))
+        count = np.bincount(g_sorted, minlength=len(dz))
+        cut_rank = np.clip(count - served, 0, np.maximum(count - 1, 0))   # 0-based rank of the (m-p+1)-th
+        cutoff = t[order][np.minimum(start + cut_rank, len(order) - 1)]
+        order = order[t[order] <= cutoff[g_sorted] + 1e-9]
+    g_sorted, t_sorted = group[order], t[order]
+    new_level = np.ones(len(order), bool)
+    new_level[1:] = (g_sorted[1:] != g_sorted[:-1]) | (t_sorted[1:] > t_sorted[:-1] + 1e-9)
+    level_of_sorted = np.cumsum(new_level) - 1
+    level_of_pair = np.full(len(z), -1)
+    level_of_pair[order] = level_of_sorted
+    level_group, level_travel = g_sorted[new_level], t_sorted[new_level]
+    n_levels = len(level_group)
+    last = np.ones(n_levels, bool)
+    last[:-1] = level_group[1:] != level_group[:-1]
+    first = np.ones(n_levels, bool)
+    first[1:] = level_group[1:] != level_group[:-1]
+    # z^k for every level but each zone's last; the last is the zone's unmet share.
+    inner = np.flatnonzero(~last)
+    zcols = lp.add_variables("not_within", _join("not_within", np.round(level_travel[inner], 2), "min_zone",
+                                                 inst.zones.ids[dz[level_group[inner]]], names[dk[level_group[inner]]]),
+                             0, 1)
+    reachable = np.zeros(len(dz), bool)
+    reachable[level_group] = True
+    u = lp.add_variables("unmet", _join("unmet", inst.zones.ids[dz], names[dk]), (~reachable).astype(float),
+                         1.0 if served is None else 0.0)
+    col_of_level = np.empty(n_levels, int)
+    col_of_level[inner] = zcols
+    col_of_level[last] = u[level_group[last]]
+    used = np.flatnonzero(level_of_pair >= 0)
+    entry, ycols = _bed_options_of(f, f.unit_of_pair[used])
+    later = np.flatnonzero(~first)
+    rows = np.concatenate([level_of_pair[used][entry], np.arange(n_levels), later])
+    cols = np.concatenate([ycols, col_of_level, col_of_level[later - 1]])
+    vals = np.concatenate([np.ones(len(ycols)), np.ones(n_levels), -np.ones(len(later))])
+    lp.add_constraints("reach", _join("reach_zone", inst.zones.ids[dz[level_group]], names[dk[level_group]],
+                                      "within", np.round(level_travel, 2), "min"),
+                       rows, cols, vals, first.astype(float), INF)
+    # Travel: h * (D^1 + sum_{k<K} (D^{k+1} - D^k) z^k - D^K z^K), the constant on a fixed column.
+    h = f.streams.admissions[dz, dk]
+    one = lp.add_variables("constant", ["constant_one"], 1.0, 1.0)
+    lp.add_objective_term("travel", one, float((h[level_group[first]] * level_travel[first]).sum()))
+    step = np.diff(level_travel)[inner] if n_levels else np.zeros(0)
+    lp.add_objective_term("travel", zcols, h[level_group[inner]] * step)
+    lp.add_objective_term("travel", col_of_level[last], -h[level_group[last]] * level_travel[last])
+    lp.add_objective_term("unmet", u, f.streams.load[dz, dk] * 365.0)
+
+
+def _served_for_sure(f: Formulation) -> int | None:
+    """p when at least p sites must open and each open site serves every zone (one ward,
+    every pathway at every site, no travel limit): then no zone can go unserved."""
+    inst = f.instance
+    r = inst.rules
+    p = r.open_exactly if r.open_exactly is not None else r.open_at_least
+    if not p or len(inst.wards) != 1 or not f.streams.site_allowed.all() or np.isfinite(f.streams.max_travel).any():
+        return None
+    if not np.isfinite(inst.travel).all():
+        return None
+    return int(p)
+
+
 def add_assignment(f: Formulation) -> None:
     inst, lp = f.instance, f.lp
     z, s, k = f.pairs
@@ -218,11 +367,7 @@ def add_assignment(f: Formulation) -> None:
     dz, dk = f.demand_rows
     u = lp.add_variables("unmet", _join("unmet", inst.zones.ids[dz], names[dk]), 0, 1,
                          integer=inst.rules.single_assignment)
-    # Row of each (zone, stream) demand.
-    n_k = len(names)
-    key = dz * n_k + dk
-    order = np.argsort(key)
-    row_of_pair = order[np.searchsorted(key, z * n_k + k, sorter=order)]
+    row_of_pair = _demand_row_of_pairs(f)
     lp.add_constraints("serve_demand", _join("serve_demand_zone", inst.zones.ids[dz], names[dk]),
                        np.concatenate([row_of_pair, np.arange(len(dz))]), np.concatenate([x, u]),
                        1.0, 1.0, 1.0)
@@ -239,10 +384,14 @@ def add_virtual_beds(f: Formulation) -> None:
     d_ids = inst.districts.ids
     n_d = len(d_ids)
     pids = np.asarray(inst.pathways.ids, object)
+    # Bounds implied by the rows below, stated so that a fixed configuration is all bounds:
+    # a district that must run has at least lo/step blocks; one allowed no block cannot run.
+    blocks_hi = v.hi // v.step
+    blocks_lo = np.where(v.must_run, np.minimum(np.ceil(v.lo / v.step), blocks_hi), 0)
     m = lp.add_variables("virtual_blocks", _join("virtual_beds", d_ids, f"in_blocks_of_{v.step}"),
-                         0, v.hi // v.step, integer=True)
-    w = lp.add_variables("virtual_run", _join("runs_virtual_beds", d_ids), v.must_run.astype(float), 1,
-                         integer=True)
+                         blocks_lo, blocks_hi, integer=True)
+    w = lp.add_variables("virtual_run", _join("runs_virtual_beds", d_ids), v.must_run.astype(float),
+                         np.maximum(v.must_run, blocks_hi > 0).astype(float), integer=True)
     idx = np.arange(n_d)
     lp.add_constraints("virtual_min_beds", _join("virtual_min_beds", d_ids), np.concatenate([idx, idx]),
                        np.concatenate([m, w]), np.concatenate([np.ones(n_d), -v.lo / v.step]), 0.0, INF)
@@ -305,28 +454,17 @@ def use_strong_links(inst: Instance, n_pairs: int) -> bool:
 
 
 def add_strong_links(f: Formulation) -> None:
-    inst, lp, opt = f.instance, f.lp, f.instance.options
+    inst, lp = f.instance, f.lp
     x = lp.variables("assign")
     if not use_strong_links(inst, len(x)):
         return
-    beds = lp.variables("bed_option")
     n = len(x)
-    # Options with beds of each unit, as a padded (unit, option) table.
-    has = np.flatnonzero(opt.option_beds > 0)
-    units = opt.option_unit[has]
-    counts = np.bincount(units, minlength=len(opt.unit_site))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    order = np.argsort(units, kind="stable")
-    has_sorted = has[order]
-    per_pair = counts[f.unit_of_pair]
-    rows_opts = np.repeat(np.arange(n), per_pair)
-    offsets = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-    opt_idx = has_sorted[np.repeat(starts[f.unit_of_pair], per_pair) + offsets]
+    rows_opts, opt_cols = _bed_options_of(f, f.unit_of_pair)
     z, s, k = f.pairs
     names = _join("link", inst.zones.ids[z], inst.sites.ids[s], np.asarray(f.streams.names, object)[k])
     lp.add_constraints("strong_link", names, np.concatenate([np.arange(n), rows_opts]),
-                       np.concatenate([x, beds[opt_idx]]),
-                       np.concatenate([np.ones(n), -np.ones(len(opt_idx))]), -INF, 0.0)
+                       np.concatenate([x, opt_cols]),
+                       np.concatenate([np.ones(n), -np.ones(len(opt_cols))]), -INF, 0.0)
 
 
 def coverage_weights(inst: Instance, population: str) -> np.ndarray:
@@ -419,10 +557,11 @@ def add_objective(f: Formulation) -> None:
     inst, lp = f.instance, f.lp
     cols, vals = cost_terms(f)
     lp.add_objective_term("cost", cols, vals)
-    z, s, k = f.pairs
-    lp.add_objective_term("travel", lp.variables("assign"), f.streams.admissions[z, k] * inst.travel[z, s])
-    dz, dk = f.demand_rows
-    lp.add_objective_term("unmet", lp.variables("unmet"), f.streams.load[dz, dk] * 365.0)
+    if not f.radius_form:   # the radius form adds its own travel and unmet terms
+        z, s, k = f.pairs
+        lp.add_objective_term("travel", lp.variables("assign"), f.streams.admissions[z, k] * inst.travel[z, s])
+        dz, dk = f.demand_rows
+        lp.add_objective_term("unmet", lp.variables("unmet"), f.streams.load[dz, dk] * 365.0)
     if lp.has_family("overflow"):
         od, os_, op = f.overflow_routes
         lp.add_objective_term("travel", lp.variables("overflow"), inst.district_site_travel[od, os_])
@@ -446,20 +585,37 @@ def build(instance: Instance) -> Formulation:
     routes = instance.overflow_pairs()
     unit_of_route = unit_index[routes[1], instance.pathways.ward[routes[2]]] if len(routes[0]) else np.zeros(0, int)
     f = Formulation(instance, LinearProgram(instance.name), streams, (z, s, k), routes, (dz, dk),
-                    unit_of_pair, unit_of_route)
+                    unit_of_pair, unit_of_route, radius_form=use_radius_form(instance))
     add_bed_options(f)
     add_site_open(f)
     add_site_bed_limits(f)
-    add_assignment(f)
-    add_virtual_beds(f)
-    add_capacity(f)
-    add_strong_links(f)
+    if f.radius_form:
+        add_radius_assignment(f)
+    else:
+        add_assignment(f)
+        add_virtual_beds(f)
+        add_capacity(f)
+        add_strong_links(f)
     add_travel_standard(f)
     add_equity(f)
     add_open_site_counts(f)
     add_budget(f)
     add_objective(f)
     return f
+
+
+def configuration_start(f: Formulation, unit_beds: np.ndarray, virtual_beds: np.ndarray | None) -> np.ndarray:
+    """A starting point for the solver from a configuration (beds on each unit, virtual beds
+    per district): the integer columns set, every other column NaN (left to the solver)."""
+    inst, lp, opt = f.instance, f.lp, f.instance.options
+    values = np.full(lp.n_vars, np.nan)
+    values[lp.variables("bed_option")] = (opt.option_beds == unit_beds[opt.option_unit]).astype(float)
+    site_beds = np.bincount(opt.unit_site, weights=unit_beds, minlength=inst.n_sites)
+    values[lp.variables("site_open")] = (site_beds > 0).astype(float)
+    if inst.virtual is not None and virtual_beds is not None:
+        values[lp.variables("virtual_blocks")] = np.asarray(virtual_beds, float) // inst.virtual.step
+        values[lp.variables("virtual_run")] = (np.asarray(virtual_beds) > 0).astype(float)
+    return values
 
 
 def add_exclusion_cut(f: Formulation, open_sites: np.ndarray) -> None:

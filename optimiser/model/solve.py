@@ -8,6 +8,7 @@ distinct configurations; an infeasible instance is handed to
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,10 +16,34 @@ import pandas as pd
 from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import Instance
 from optimiser.model.backends import RawResult, Status, solve_program
-from optimiser.model.formulation import Formulation, add_exclusion_cut, build
+from optimiser.model.formulation import Formulation, add_exclusion_cut, build, configuration_start
 from optimiser.solution import Solution, Tables, compute_metrics
 
 VALUE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Beds per (site, ward) and virtual beds per district, keyed by ids so that it carries
+    over between instances (a workshop's previous answer as the next solve's start)."""
+
+    unit_beds: dict[tuple[str, str], int]
+    virtual_beds: dict[str, int]
+
+    @classmethod
+    def of(cls, sol: Solution) -> Configuration:
+        units = sol.units
+        vb = sol.virtual_beds
+        return cls({(str(r.site_id), str(r.ward)): int(r.beds) for r in units.itertuples(index=False)},
+                   {str(r.district_code): int(r.beds) for r in vb.itertuples(index=False)})
+
+    def arrays(self, inst: Instance) -> tuple[np.ndarray, np.ndarray | None]:
+        opt = inst.options
+        beds = np.array([self.unit_beds.get((str(inst.sites.ids[s]), str(inst.wards[w])), 0)
+                         for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)], int)
+        virtual = (np.array([self.virtual_beds.get(str(d), 0) for d in inst.districts.ids], int)
+                   if inst.virtual is not None else None)
+        return beds, virtual
 
 
 def decode(f: Formulation, values: np.ndarray) -> Tables:
@@ -32,12 +57,11 @@ def decode(f: Formulation, values: np.ndarray) -> Tables:
                           "beds": opt.option_beds[chosen].astype(int)})
     pids = np.asarray(inst.pathways.ids, object)
     z, s, k = f.pairs
-    x = values[lp.variables("assign")]
+    x, u = f.assignment_values(values)
     if inst.rules.single_assignment:
         x = np.round(x)
     assignment = _expand_streams(f, pd.DataFrame({"zone": z, "site_id": inst.sites.ids[s], "stream": k, "share": x}))
     dz, dk = f.demand_rows
-    u = values[lp.variables("unmet")]
     if inst.rules.single_assignment:
         u = np.round(u)
     unmet = _expand_streams(f, pd.DataFrame({"zone": dz, "stream": dk, "share": u}))
@@ -82,11 +106,11 @@ def _expand_streams(f: Formulation, table: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def _run(f: Formulation, weights: dict[str, float], inst: Instance) -> RawResult:
+def _run(f: Formulation, weights: dict[str, float], inst: Instance, hint: np.ndarray | None = None) -> RawResult:
     program = f.lp.freeze(weights)
     sv = inst.solver
     return solve_program(program, sv.backend, ortools_solver=sv.ortools_solver,
-                         time_limit=sv.time_limit_seconds, mip_gap=sv.mip_gap)
+                         time_limit=sv.time_limit_seconds, mip_gap=sv.mip_gap, hint=hint)
 
 
 def _to_solution(f: Formulation, result: RawResult, name: str, started: float,
@@ -123,8 +147,10 @@ def _fail(f: Formulation, result: RawResult) -> None:
                      "try the other backend (solver.backend: pulp or ortools).")
 
 
-def solve_instance(inst: Instance, name: str | None = None) -> Solution:
+def solve_instance(inst: Instance, name: str | None = None, start: Configuration | None = None) -> Solution:
     """Optimise an instance; returns a :class:`Solution` (with ``alternatives`` if asked).
+    ``start``: a configuration the solver may begin from (OR-Tools only; e.g. the previous
+    answer in a workshop), which changes how fast an answer comes, not what the rules are.
 
     Single assignment (one hospital per zone) is solved in two steps, because the direct
     binary model is far harder: first the split model, whose optimum is a lower bound for
@@ -136,7 +162,7 @@ def solve_instance(inst: Instance, name: str | None = None) -> Solution:
         two_step = _solve_single_via_split(inst, name)
         if two_step is not None:
             return two_step
-    return _solve_direct(inst, name)
+    return _solve_direct(inst, name, start)
 
 
 def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None:
@@ -174,7 +200,7 @@ def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None
                                       "the split model's bound",))
 
 
-def _solve_direct(inst: Instance, name: str | None = None) -> Solution:
+def _solve_direct(inst: Instance, name: str | None = None, start: Configuration | None = None) -> Solution:
     started = time.perf_counter()
     name = name or inst.name
     f = build(inst)
@@ -182,7 +208,8 @@ def _solve_direct(inst: Instance, name: str | None = None) -> Solution:
     if weights.lexicographic:
         result, objective = _solve_lexicographic(f)
     else:
-        result = _run(f, weights.as_dict(), inst)
+        hint = None if start is None else configuration_start(f, *start.arrays(inst))
+        result = _run(f, weights.as_dict(), inst, hint)
         objective = None
     if not result.status.has_solution:
         _fail(f, result)

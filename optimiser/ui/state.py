@@ -26,13 +26,15 @@ def active_dataset():
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = False):
+def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = False, _previous=None):
+    """Cached on the settings alone: ``_previous`` (not hashed) only says where the quick
+    search starts, so the same settings give the answer first found for them."""
     import yaml
 
     sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
     try:
         if quick:
-            return api.quick_solve(sc, dataset(dataset_path)), None
+            return api.quick_solve(sc, dataset(dataset_path), _previous), None
         return api.solve(sc, dataset(dataset_path)), None
     except InfeasibleError as exc:
         return None, exc
@@ -40,10 +42,11 @@ def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = Fa
         return None, exc
 
 
-def solve(scenario: Scenario, quick: bool = False):
+def solve(scenario: Scenario, quick: bool = False, previous=None):
     """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
-    the workshop's answer in seconds (see :func:`optimiser.api.quick_solve`)."""
-    return _solve_cached(scenario.to_yaml(), st.session_state.get("dataset_path"), quick)
+    the workshop's answer in about a second (see :func:`optimiser.api.quick_solve`), starting
+    from ``previous`` (the last answer) when given."""
+    return _solve_cached(scenario.to_yaml(), st.session_state.get("dataset_path"), quick, previous)
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)

@@ -112,11 +112,12 @@ def page() -> None:
         state.set_scenario(sc)
     current = state.scenario()
     quick = st.radio("Answer", ["quick", "best"], horizontal=True, key="answer_mode",
-                     format_func=lambda v: {"quick": "Quick (a few seconds)",
+                     format_func=lambda v: {"quick": "Quick (about a second)",
                                             "best": "Best (within 0.5% of the best possible; about 20 seconds)"}[v]
                      ) == "quick"
     with st.status("Finding the best configuration…", expanded=False) as status:
-        sol, err = state.solve(current, quick=quick)
+        last = st.session_state.get("last_run")
+        sol, err = state.solve(current, quick=quick, previous=last[0] if last else None)
         status.update(label="Best configuration found" if sol is not None else "No configuration meets every limit",
                       state="complete" if sol else "error")
     if err is not None:
