@@ -314,33 +314,61 @@ def add_radius_assignment(f: Formulation) -> None:
     last[:-1] = level_group[1:] != level_group[:-1]
     first = np.ones(n_levels, bool)
     first[1:] = level_group[1:] != level_group[:-1]
-    # z^k for every level but each zone's last; the last is the zone's unmet share.
-    inner = np.flatnonzero(~last)
+    pairs_at = np.bincount(level_of_sorted, minlength=n_levels)
+    one_ward = len(inst.wards) == 1          # then a site has beds for the pathway iff it is open
+    site_open = lp.variables("site_open")
+    # A zone whose nearest site is alone at D^1 has z^1 = 1 - y(that site) exactly (z^1 has a
+    # positive cost), so z^1 and its row are substituted out: the next row reads
+    # z^2 + y_a + sum y >= 1. Presolve does not always find this, and it is worth a
+    # several-fold faster relaxation on the OR-Library instances.
+    sub = first & ~last & (pairs_at == 1) & one_ward
+    sub_site = np.full(n_levels, -1)
+    sub_site[sub] = s[order[new_level]][sub]
+    # z^k for every other level but each zone's last; the last is the zone's unmet share.
+    inner = np.flatnonzero(~last & ~sub)
     zcols = lp.add_variables("not_within", _join("not_within", np.round(level_travel[inner], 2), "min_zone",
                                                  inst.zones.ids[dz[level_group[inner]]], names[dk[level_group[inner]]]),
-                             0, 1)
+                             0, INF)   # <= 1 at any optimum (positive cost); no bound keeps the LP fast
     reachable = np.zeros(len(dz), bool)
     reachable[level_group] = True
     u = lp.add_variables("unmet", _join("unmet", inst.zones.ids[dz], names[dk]), (~reachable).astype(float),
                          1.0 if served is None else 0.0)
-    col_of_level = np.empty(n_levels, int)
+    col_of_level = np.full(n_levels, -1)
     col_of_level[inner] = zcols
     col_of_level[last] = u[level_group[last]]
+    # One row per level; when every zone is served for sure its last level needs none (the
+    # row would only restate the guarantee, and makes the relaxation much slower to solve).
+    has_row = (~last if served is not None else np.ones(n_levels, bool)) & ~sub
+    row_of_level = np.cumsum(has_row) - 1
     used = np.flatnonzero(level_of_pair >= 0)
-    entry, ycols = _bed_options_of(f, f.unit_of_pair[used])
-    later = np.flatnonzero(~first)
-    rows = np.concatenate([level_of_pair[used][entry], np.arange(n_levels), later])
-    cols = np.concatenate([ycols, col_of_level, col_of_level[later - 1]])
-    vals = np.concatenate([np.ones(len(ycols)), np.ones(n_levels), -np.ones(len(later))])
-    lp.add_constraints("reach", _join("reach_zone", inst.zones.ids[dz[level_group]], names[dk[level_group]],
-                                      "within", np.round(level_travel, 2), "min"),
-                       rows, cols, vals, first.astype(float), INF)
-    # Travel: h * (D^1 + sum_{k<K} (D^{k+1} - D^k) z^k - D^K z^K), the constant on a fixed column.
+    used = used[has_row[level_of_pair[used]]]
+    if one_ward:
+        entry, ycols = np.arange(len(used)), site_open[s[used]]
+    else:
+        entry, ycols = _bed_options_of(f, f.unit_of_pair[used])
+    ruled = np.flatnonzero(has_row)
+    after_sub = ruled[~first[ruled] & sub[np.maximum(ruled - 1, 0)]]
+    later = ruled[~first[ruled] & ~sub[np.maximum(ruled - 1, 0)]]
+    rows = np.concatenate([row_of_level[level_of_pair[used][entry]], row_of_level[ruled], row_of_level[later],
+                           row_of_level[after_sub]])
+    cols = np.concatenate([ycols, col_of_level[ruled], col_of_level[later - 1], site_open[sub_site[after_sub - 1]]])
+    vals = np.concatenate([np.ones(len(ycols)), np.ones(len(ruled)), -np.ones(len(later)), np.ones(len(after_sub))])
+    lower = (first[ruled] | sub[np.maximum(ruled - 1, 0)] & ~first[ruled]).astype(float)
+    lp.add_constraints("reach", _join("reach_zone", inst.zones.ids[dz[level_group[ruled]]],
+                                      names[dk[level_group[ruled]]], "within", np.round(level_travel[ruled], 2),
+                                      "min"),
+                       rows, cols, vals, lower, INF)
+    # Travel: h * (D^1 + sum_{k<K} (D^{k+1} - D^k) z^k - D^K z^K), the constant on a fixed
+    # column; a substituted z^1 = 1 - y_a adds h (D^2 - D^1) to the constant, minus on y_a.
     h = f.streams.admissions[dz, dk]
+    step = np.zeros(n_levels)
+    step[:-1] = np.diff(level_travel)
+    subs = np.flatnonzero(sub)
     one = lp.add_variables("constant", ["constant_one"], 1.0, 1.0)
-    lp.add_objective_term("travel", one, float((h[level_group[first]] * level_travel[first]).sum()))
-    step = np.diff(level_travel)[inner] if n_levels else np.zeros(0)
-    lp.add_objective_term("travel", zcols, h[level_group[inner]] * step)
+    lp.add_objective_term("travel", one, float((h[level_group[first]] * level_travel[first]).sum()
+                                               + (h[level_group[subs]] * step[subs]).sum()))
+    lp.add_objective_term("travel", site_open[sub_site[subs]], -h[level_group[subs]] * step[subs])
+    lp.add_objective_term("travel", zcols, h[level_group[inner]] * step[inner])
     lp.add_objective_term("travel", col_of_level[last], -h[level_group[last]] * level_travel[last])
     lp.add_objective_term("unmet", u, f.streams.load[dz, dk] * 365.0)
 
