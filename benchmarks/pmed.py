@@ -30,6 +30,7 @@ def main() -> None:
     optima = read_optima(data / "pmedopt.txt")
     names = args.only.split(",") if args.only else [f"pmed{k}" for k in range(1, 41)]
     out = HERE / "results"
+    suffix = "" if args.backends == "ortools,pulp" else "_" + args.backends.replace(",", "_")
     out.mkdir(exist_ok=True)
     rows = []
     print(f"{'instance':9s} {'n':>4s} {'p':>3s} {'optimum':>8s} {'backend':8s} {'objective':>10s} "
@@ -50,7 +51,7 @@ def main() -> None:
             rows.append([name, len(dist), p, optima[name], backend, obj, round(secs, 2), status, match])
             print(f"{name:9s} {len(dist):4d} {p:3d} {optima[name]:8.0f} {backend:8s} {obj:10.1f} {secs:8.2f} "
                   f"{status:10s} {'yes' if match else 'NO'}", flush=True)
-    with open(out / "pmed.csv", "w", newline="") as fh:
+    with open(out / f"pmed{suffix}.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["instance", "n", "p", "optimum", "backend", "objective", "seconds", "status", "match"])
         w.writerows(rows)

@@ -62,7 +62,9 @@ def virtual_table(solution) -> pd.DataFrame:
 def solution_caption(solution) -> str:
     gap = (f" It is within {100 * solution.optimality_gap:.1f}% of the best possible."
            if solution.optimality_gap is not None else "")
-    return (f"Found in {solution.solve_seconds:.0f} seconds.{gap} "
+    secs = solution.solve_seconds
+    took = f"{secs:.1f} seconds" if secs < 10 else f"{secs:.0f} seconds"
+    return (f"Found in {took}.{gap} "
             f"(Technical detail: {solution.status_message}; solver {solution.solver}.)")
 
 
