@@ -103,21 +103,6 @@ def solve_program(program: FrozenProgram, backend: str = "ortools", *, ortools_s
 _MATHOPT_SOLVERS = {"highs": "SOLVER_TYPE_HIGHS", "scip": "SOLVER_TYPE_GSCIP", "sat": "SOLVER_TYPE_CP_SAT"}
 
 
-HIGHS_OPTIONS: dict[str, object] = {}
-
-
-def _set_highs_options(params, options: dict[str, object]) -> None:
-    for key, value in options.items():
-        if isinstance(value, bool):
-            params.highs.bool_options[key] = value
-        elif isinstance(value, int):
-            params.highs.int_options[key] = value
-        elif isinstance(value, float):
-            params.highs.double_options[key] = value
-        else:
-            params.highs.string_options[key] = str(value)
-
-
 _silence_lock = threading.Lock()
 _silence_depth = 0
 _saved_stdout_fd: int | None = None
@@ -197,8 +182,6 @@ def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, 
         params.relative_gap_tolerance = float(mip_gap)
     if threads:
         params.threads = int(threads)
-    if solver_name == "highs":
-        _set_highs_options(params, HIGHS_OPTIONS)
     solver_type = parameters_pb2.SolverTypeProto.Value(_MATHOPT_SOLVERS[solver_name])
     label = f"ortools-{solver_name}"
     try:
