@@ -10,16 +10,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["llr.py", "pmed.py", "national.py"]
+SCRIPTS = {"llr.py": [], "pmed.py": [], "national.py": ["--quick", "--runs", "3"]}
 
 if __name__ == "__main__":
     failed = 0
-    for name in SCRIPTS:
+    for name, extra in SCRIPTS.items():
         path = HERE / name
         if not path.exists():
             print(f"== {name}: missing", flush=True)
             failed += 1
             continue
         print(f"== {name}", flush=True)
-        failed += subprocess.call([sys.executable, str(path)]) != 0
+        failed += subprocess.call([sys.executable, str(path), *extra]) != 0
     sys.exit(1 if failed else 0)

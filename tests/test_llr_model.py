@@ -127,7 +127,13 @@ def test_cli_solve_evaluate_compare(tmp_path):
     r = run_cli("evaluate", "--option", "data/options/status_quo.yaml", "--out", str(sq))
     assert r.returncode == 0, r.stderr
     assert json.loads((sq / "summary.json").read_text())["mode"] == "evaluate"
-    r = run_cli("compare", str(opt), str(sq))
+    quick = tmp_path / "quick"
+    r = run_cli("solve", "--quick", "--out", str(quick))
+    assert r.returncode == 0, r.stderr
+    qs = json.loads((quick / "summary.json").read_text())
+    assert "(quick)" in qs["solver"] and 0 <= qs["optimality_gap"] < 0.05
+    assert qs["objective"] >= summary["objective"] * (1 - summary["optimality_gap"]) - 1e-6
+    r = run_cli("compare", str(opt), str(sq), str(quick))
     assert r.returncode == 0, r.stderr
     assert "Status quo" in r.stdout and "Annual cost (£ a year)" in r.stdout
 
@@ -230,3 +236,26 @@ def test_quick_answer_explains_infeasibility_at_full_resolution(llr_scenario, ll
     with pytest.raises(InfeasibleError) as err2:
         api.solve(sc, llr_dataset)
     assert full == err2.value.explanation.nearest["travel.standard.share"]
+
+
+def test_rounded_relaxation_keeps_llr_estate_limits_and_minimum_beds(llr_scenario, llr_dataset):
+    """LLR's relaxation splits beds over a site's general and stroke wards; rounding both up
+    would pass the shared estate limit, so the larger ward steps down. The rounded
+    configuration then meets every LLR rule at full resolution."""
+    from optimiser.model.quick import lp_relaxation, rounded_configuration, with_configuration
+    from optimiser.model.solve import solve_instance
+
+    inst = api.instance_for(llr_scenario, llr_dataset).with_rules(single_assignment=False)
+    bound, f, values = lp_relaxation(inst)
+    beds, virtual = rounded_configuration(f, values)
+    opt = inst.options
+    site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
+    assert (site_beds <= inst.sites.max_beds).all()
+    assert ((site_beds == 0) | (site_beds >= inst.rules.min_beds_open_site)).all()
+    assert (site_beds[inst.sites.status > 0] > 0).all() and (site_beds[inst.sites.status < 0] == 0).all()
+    assert virtual is not None and (virtual % inst.virtual.step == 0).all() and (virtual <= inst.virtual.hi).all()
+    shared = [s for s in range(inst.n_sites) if (opt.unit_site == s).sum() > 1]
+    assert shared   # LLR has sites with two wards under one estate limit
+    routed = solve_instance(with_configuration(inst, beds, virtual))
+    assert check(routed).ok, check(routed).summary()
+    assert routed.objective >= bound - 1e-6

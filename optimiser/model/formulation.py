@@ -51,7 +51,7 @@ import numpy as np
 from optimiser.instance import Instance
 from optimiser.model.lp import INF, LinearProgram
 
-STRONG_LINKING_AUTO_LIMIT = 150_000
+STRONG_LINKING_AUTO_LIMIT = 50_000   # pairs; see use_strong_links
 
 
 def _clean(values) -> np.ndarray:
@@ -475,6 +475,10 @@ def add_capacity(f: Formulation) -> None:
 
 
 def use_strong_links(inst: Instance, n_pairs: int) -> bool:
+    """Strong links (x <= open for every pair) tighten the relaxation but add a row per pair.
+    Measured on the synthetic 33,000 x 150 instance (116,322 pairs): with them the LP
+    relaxation took 89 s, without them 3.5 s, and the bound was only 0.07% weaker; so 'auto'
+    writes them only for models with at most ``STRONG_LINKING_AUTO_LIMIT`` pairs (LLR: 6,455)."""
     if not inst.rules.capacity_limits:
         return True  # without capacity rows the links are what keeps x at open sites
     mode = inst.solver.strong_linking

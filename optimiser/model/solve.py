@@ -130,9 +130,12 @@ def _to_solution(f: Formulation, result: RawResult, name: str, started: float,
         notes=tuple(notes), _instance=inst)
 
 
-def _fail(f: Formulation, result: RawResult) -> None:
+def _fail(f: Formulation, result: RawResult, explain: bool = True) -> None:
     if result.status == Status.INFEASIBLE:
-        from optimiser.model.diagnose import explain_infeasibility
+        from optimiser.model.diagnose import Explanation, explain_infeasibility
+
+        if not explain:
+            raise InfeasibleError(Explanation("No configuration meets every limit."))
 
         raise InfeasibleError(explain_infeasibility(f.instance))
     if result.status == Status.NO_SOLUTION:
@@ -147,10 +150,13 @@ def _fail(f: Formulation, result: RawResult) -> None:
                      "try the other backend (solver.backend: pulp or ortools).")
 
 
-def solve_instance(inst: Instance, name: str | None = None, start: Configuration | None = None) -> Solution:
+def solve_instance(inst: Instance, name: str | None = None, start: Configuration | None = None,
+                   *, explain_infeasible: bool = True) -> Solution:
     """Optimise an instance; returns a :class:`Solution` (with ``alternatives`` if asked).
     ``start``: a configuration the solver may begin from (OR-Tools only; e.g. the previous
     answer in a workshop), which changes how fast an answer comes, not what the rules are.
+    ``explain_infeasible=False`` skips the plain-English diagnosis (an elastic re-solve) for
+    callers that only ask whether a configuration works.
 
     Single assignment (one hospital per zone) is solved in two steps, because the direct
     binary model is far harder: first the split model, whose optimum is a lower bound for
@@ -162,7 +168,7 @@ def solve_instance(inst: Instance, name: str | None = None, start: Configuration
         two_step = _solve_single_via_split(inst, name)
         if two_step is not None:
             return two_step
-    return _solve_direct(inst, name, start)
+    return _solve_direct(inst, name, start, explain_infeasible)
 
 
 def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None:
@@ -200,7 +206,8 @@ def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None
                                       "the split model's bound",))
 
 
-def _solve_direct(inst: Instance, name: str | None = None, start: Configuration | None = None) -> Solution:
+def _solve_direct(inst: Instance, name: str | None = None, start: Configuration | None = None,
+                  explain_infeasible: bool = True) -> Solution:
     started = time.perf_counter()
     name = name or inst.name
     f = build(inst)
@@ -212,7 +219,7 @@ def _solve_direct(inst: Instance, name: str | None = None, start: Configuration 
         result = _run(f, weights.as_dict(), inst, hint)
         objective = None
     if not result.status.has_solution:
-        _fail(f, result)
+        _fail(f, result, explain_infeasible)
     best = _to_solution(f, result, name, started, objective)
     alternatives = []
     seen = [np.asarray(best.units.groupby("site_id", sort=False)["beds"].sum().reindex(inst.sites.ids).to_numpy() > 0)]
