@@ -77,22 +77,18 @@ def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None)
 
 
 def quick_solve(scenario: Scenario, dataset: Dataset | None = None, previous: Solution | None = None) -> Solution:
-    """A good answer in about a second for workshops (beds chosen on grouped areas, every area
-    then routed exactly; the gap is bounded by the linear relaxation). ``previous``: the last
-    answer, from which the search starts (a workshop moves one setting at a time). Falls back
-    to :func:`solve` when the quick configuration breaks a rule at full resolution, or for
-    single assignment."""
+    """A good answer in about a second for workshops: beds chosen on grouped areas, or the
+    linear relaxation rounded up, whichever is better once every area is routed exactly; the
+    gap is bounded by the relaxation. ``previous``: the last answer, from which the search
+    starts (a workshop moves one setting at a time). Falls back to :func:`solve` (which also
+    explains an infeasible scenario) when neither configuration meets the rules at full
+    resolution, and for single assignment, lexicographic objectives or no capacity rules."""
     from optimiser.model.quick import quick_solve as _quick
     from optimiser.model.solve import Configuration
 
     inst = instance_for(scenario, dataset)
     if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
         return solve(scenario, dataset)
-    from optimiser.errors import InfeasibleError
-
-    try:
-        start = Configuration.of(previous) if previous is not None else None
-        sol = _quick(inst, scenario.name, start)
-    except InfeasibleError:
-        sol = None   # explain it (or solve it) at full resolution, not on the grouped areas
+    start = Configuration.of(previous) if previous is not None else None
+    sol = _quick(inst, scenario.name, start)
     return sol if sol is not None else solve(scenario, dataset)

@@ -15,8 +15,9 @@ every small area exactly.
    it), is a second candidate, routed exactly like the first. At national scale the
    rounding is within 1% of the bound where the grouped model is 3% away; on LLR the
    grouped model wins.
-4. The better candidate is the answer. If neither meets the rules at full resolution the
-   quick answer is abandoned (the caller then runs the full solve).
+4. The better candidate is the answer. If neither meets the rules at full resolution (or
+   the grouped model and the relaxation both have none) the quick answer is abandoned: the
+   caller runs the full solve, which also explains an infeasible scenario.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import BedOptions, Instance, Zones
 from optimiser.model.backends import solve_program
 from optimiser.model.formulation import Formulation, build
@@ -148,8 +150,6 @@ def rounded_configuration(f: Formulation, values: np.ndarray) -> tuple[np.ndarra
 
 def _routed(inst: Instance, beds: np.ndarray, vbeds: np.ndarray | None, name: str | None) -> Solution | None:
     """Every small area routed exactly with the configuration fixed; ``None`` if it breaks a rule."""
-    from optimiser.errors import InfeasibleError, SolveError
-
     try:
         return solve_instance(with_configuration(inst, beds, vbeds), name, explain_infeasible=False)
     except (InfeasibleError, SolveError):
@@ -179,8 +179,11 @@ def quick_solve(inst: Instance, name: str | None = None, start: Configuration | 
         coarse_inst = aggregate_zones(inst)
         coarse_inst = replace(coarse_inst, solver=replace(coarse_inst.solver,
                                                           mip_gap=max(inst.solver.mip_gap, QUICK_MIP_GAP)))
-        coarse = solve_instance(coarse_inst, name, start)   # raises InfeasibleError like the full model
-        grouped = _routed(split, *Configuration.of(coarse).arrays(inst), name)
+        try:
+            coarse = solve_instance(coarse_inst, name, start, explain_infeasible=False)
+        except (InfeasibleError, SolveError):
+            coarse = None   # the grouped areas cannot meet the rules; the rounded candidate may
+        grouped = None if coarse is None else _routed(split, *Configuration.of(coarse).arrays(inst), name)
         if grouped is not None:
             candidates.append(("beds chosen on groups of small areas", grouped))
         bound, rounded = relaxation_job.result()
