@@ -3,7 +3,7 @@ same Instance -> formulation path as LLR, solved to within 1% of optimal with bo
 Prints build seconds, solve seconds, gap and peak memory.
 
     python benchmarks/national.py [--zones 33000] [--sites 150] [--time-limit 600] [--backends ortools,pulp]
-    python benchmarks/national.py --quick --runs 3 --backends ""     # the quick answer only
+    python benchmarks/national.py --quick-only --runs 3 [--from-quick]   # the quick answer only
 
 Zones cluster around towns (seeded, reproducible); travel minutes = 8 + 1.2 x km; each site
 has bed options 0, 12, 16, ..., 64 with Erlang capacity at 5% blocking; fixed and per-bed
@@ -82,6 +82,34 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def time_quick(args, backend: str) -> None:
+    """The quick answer (median of ``args.runs``), then optionally the full model from it."""
+    from optimiser.model.quick import quick_solve
+    from optimiser.model.solve import Configuration
+
+    inst = synthetic_instance(args.zones, args.sites, backend=backend, time_limit=args.time_limit)
+    times, sol = [], None
+    for run in range(args.runs):
+        t = time.perf_counter()
+        sol = quick_solve(inst)
+        times.append(time.perf_counter() - t)
+        if sol is None:
+            print(f"  {backend:8s} quick answer not found at full resolution", flush=True)
+            return
+        how = next((n for n in sol.notes if n.startswith("quick answer:")), "")
+        how = how.removeprefix("quick answer: ").split(", then")[0]
+        print(f"  {backend:8s} quick answer run {run + 1}: £{sol.objective:,.0f}, proven within "
+              f"{sol.optimality_gap:.2%} by the LP bound ({how}); {times[-1]:.1f} s; "
+              f"peak memory {peak_rss_mb():,.0f} MB", flush=True)
+    print(f"  {backend:8s} quick answer: median {np.median(times):.1f} s over {len(times)} runs "
+          f"(min {min(times):.1f}, max {max(times):.1f})", flush=True)
+    if args.from_quick:
+        t = time.perf_counter()
+        full = solve_instance(inst, start=Configuration.of(sol))
+        print(f"  {backend:8s} full model started from the quick answer: {full.status}, £{full.objective:,.0f}, "
+              f"gap {(full.optimality_gap or 0):.2%}, {time.perf_counter() - t:.1f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--zones", type=int, default=33_000)
@@ -89,31 +117,14 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=600.0)
     ap.add_argument("--backends", default="ortools,pulp")
     ap.add_argument("--quick", action="store_true",
-                    help="also time the quick answer (grouped areas or the rounded LP relaxation, exact "
-                         "routing, LP-bound gap)")
+                    help="time the quick answer (grouped areas or the rounded LP relaxation, exact "
+                         "routing, LP-bound gap) with each backend before the full model")
+    ap.add_argument("--quick-only", action="store_true", help="the quick answer only, not the full model")
     ap.add_argument("--runs", type=int, default=1, help="quick answer runs (the median is printed)")
+    ap.add_argument("--from-quick", action="store_true",
+                    help="also solve the full model starting from the quick answer (OR-Tools uses the start)")
     args = ap.parse_args()
-    if args.quick:
-        from optimiser.model.quick import quick_solve
-
-        inst = synthetic_instance(args.zones, args.sites, time_limit=args.time_limit)
-        times = []
-        for run in range(args.runs):
-            t = time.perf_counter()
-            sol = quick_solve(inst)
-            times.append(time.perf_counter() - t)
-            if sol is None:
-                print(f"{inst.name}: quick answer not found at full resolution", flush=True)
-                break
-            how = next((n for n in sol.notes if n.startswith("quick answer:")), "")
-            how = how.removeprefix("quick answer: ").split(", then")[0]
-            print(f"{inst.name}: quick answer run {run + 1}: £{sol.objective:,.0f}, proven within "
-                  f"{sol.optimality_gap:.2%} by the LP bound ({how}); {times[-1]:.1f} s; "
-                  f"peak memory {peak_rss_mb():,.0f} MB", flush=True)
-        if len(times) > 1:
-            print(f"  quick answer: median {np.median(times):.1f} s over {len(times)} runs "
-                  f"(min {min(times):.1f}, max {max(times):.1f})", flush=True)
-    for backend in [b for b in args.backends.split(",") if b]:   # --backends "" times the quick answer only
+    for backend in [b for b in args.backends.split(",") if b]:
         t = time.perf_counter()
         inst = synthetic_instance(args.zones, args.sites, backend=backend, time_limit=args.time_limit)
         t_inst = time.perf_counter() - t
@@ -123,6 +134,10 @@ def main() -> None:
         t_build = time.perf_counter() - t
         print(f"{inst.name}: {prog.shape[1]:,} columns, {prog.shape[0]:,} rows, {prog.matrix.nnz:,} non-zeros; "
               f"instance {t_inst:.1f} s, model build {t_build:.2f} s", flush=True)
+        if args.quick or args.quick_only:
+            time_quick(args, backend)
+        if args.quick_only:
+            continue
         t = time.perf_counter()
         try:
             sol = solve_instance(inst)

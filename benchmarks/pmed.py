@@ -31,6 +31,7 @@ def main() -> None:
     names = args.only.split(",") if args.only else [f"pmed{k}" for k in range(1, 41)]
     out = HERE / "results"
     suffix = "" if args.backends == "ortools,pulp" else "_" + args.backends.replace(",", "_")
+    suffix += "_subset" if args.only else ""        # a re-run of a few never overwrites all 40
     out.mkdir(exist_ok=True)
     rows = []
     print(f"{'instance':9s} {'n':>4s} {'p':>3s} {'optimum':>8s} {'backend':8s} {'objective':>10s} "

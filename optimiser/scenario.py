@@ -191,7 +191,9 @@ class SolverSpec(_Strict):
     alternatives: int = _f(0, "Also find this many next-best distinct configurations",
                            "count", ge=0, le=20)
     strong_linking: Literal["auto", "on", "off"] = _f(
-        "auto", "Add x <= open links for every zone-site pair (tighter, larger model)")
+        "auto", "Add x <= open links for every zone-site pair (tighter, larger model); auto: only "
+        "up to 50,000 pairs (at 116,000 pairs they made the relaxation 25 times slower for a "
+        "0.07% tighter bound)")
     assignment_form: Literal["auto", "shares"] = _f(
         "auto", "How the assignment is written: auto uses the compact radius form where it is "
         "exact (no capacity, travel standard, equity or virtual beds: the p-median), shares "
