@@ -25,6 +25,34 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
+def time_quick(sc, ds, backend: str, runs: int) -> None:
+    """The quick answer from scratch, then a workshop's sequence of one-setting moves, each
+    re-solved from the previous answer."""
+    quick = []
+    for _ in range(runs):
+        secs, sol = timed(lambda: api.quick_solve(sc, ds))
+        quick.append(secs)
+    print(f"  {backend:8s} quick answer from scratch: median {statistics.median(quick):.2f} s over {runs} runs; "
+          f"objective £{sol.objective:,.0f}; proven gap <= {sol.optimality_gap:.2%}", flush=True)
+    moves = [{"travel.max_minutes": 40}, {"travel.max_minutes": 50}, {"travel.max_minutes": 45},
+             {"travel.standard.share": 0.90}, {"travel.standard.share": 0.97}, {"travel.standard.share": 0.95},
+             {"utilisation.blocking_target": 0.02}, {"utilisation.blocking_target": 0.05},
+             {"min_beds_per_open_site": 20}, {"min_beds_per_open_site": 16}]
+    resolve, gaps = [], []
+    for _ in range(runs):
+        previous, settings = sol, {}
+        for move in moves:
+            settings.update(move)
+            s = sc.with_changes(**settings)
+            secs, previous = timed(lambda s=s, p=previous: api.quick_solve(s, ds, previous=p))
+            resolve.append(secs)
+            gaps.append(previous.optimality_gap or 0.0)
+    print(f"  {backend:8s} workshop re-solve (quick, one setting moved, from the previous answer): median "
+          f"{statistics.median(resolve):.2f} s over {len(resolve)} re-solves (min {min(resolve):.2f}, "
+          f"max {max(resolve):.2f}); proven gap median {statistics.median(gaps):.2%}, max {max(gaps):.2%}",
+          flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -55,30 +83,8 @@ def main() -> None:
             print(f"  {backend:8s} {label:40s} median {statistics.median(times):6.2f} s "
                   f"(min {min(times):.2f}, max {max(times):.2f}); gap <= {max(gaps):.2%}; objective £{objs[0]:,.0f}",
                   flush=True)
-    quick = []
-    for _ in range(args.runs):
-        secs, sol = timed(lambda: api.quick_solve(sc, ds))
-        quick.append(secs)
-    print(f"  quick answer from scratch (ortools): median {statistics.median(quick):.2f} s over {args.runs} runs; "
-          f"objective £{sol.objective:,.0f}; proven gap <= {sol.optimality_gap:.2%}", flush=True)
-    # A workshop moves one setting at a time; each re-solve starts from the previous answer.
-    moves = [{"travel.max_minutes": 40}, {"travel.max_minutes": 50}, {"travel.max_minutes": 45},
-             {"travel.standard.share": 0.90}, {"travel.standard.share": 0.97}, {"travel.standard.share": 0.95},
-             {"utilisation.blocking_target": 0.02}, {"utilisation.blocking_target": 0.05},
-             {"min_beds_per_open_site": 20}, {"min_beds_per_open_site": 16}]
-    resolve, gaps = [], []
-    for _ in range(args.runs):
-        previous, settings = sol, {}
-        for move in moves:
-            settings.update(move)
-            s = sc.with_changes(**settings)
-            secs, previous = timed(lambda s=s, p=previous: api.quick_solve(s, ds, previous=p))
-            resolve.append(secs)
-            gaps.append(previous.optimality_gap or 0.0)
-    print(f"  workshop re-solve (quick, one setting moved, from the previous answer): median "
-          f"{statistics.median(resolve):.2f} s over {len(resolve)} re-solves (min {min(resolve):.2f}, "
-          f"max {max(resolve):.2f}); proven gap median {statistics.median(gaps):.2%}, max {max(gaps):.2%}",
-          flush=True)
+    for backend in args.backends.split(","):
+        time_quick(sc.with_changes(**{"solver.backend": backend}), ds, backend, args.runs)
     ev = []
     for _ in range(args.runs):
         for o in shipped_options().values():
