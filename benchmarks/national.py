@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from optimiser.checker import check
 from optimiser.instance import (
     BedOptions,
     CoverageRule,
@@ -103,6 +104,9 @@ def time_quick(args, backend: str) -> None:
               f"peak memory {peak_rss_mb():,.0f} MB", flush=True)
     print(f"  {backend:8s} quick answer: median {np.median(times):.1f} s over {len(times)} runs "
           f"(min {min(times):.1f}, max {max(times):.1f})", flush=True)
+    report = check(sol)
+    print(f"  {backend:8s} checker on the quick answer: {'every constraint and the objective hold' if report.ok else report.summary()}",
+          flush=True)
     if args.from_quick:
         t = time.perf_counter()
         full = solve_instance(inst, start=Configuration.of(sol))
