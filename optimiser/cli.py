@@ -63,6 +63,8 @@ def cmd_solve(args) -> int:
     from optimiser import api
     from optimiser.outputs import write_results
 
+    if args.quick and args.alternatives:
+        raise OptimiserError("--quick gives one answer: drop --alternatives, or solve without --quick")
     sc = _scenario(args.scenario)
     changes = {}
     if args.backend:

@@ -133,6 +133,8 @@ def test_cli_solve_evaluate_compare(tmp_path):
     qs = json.loads((quick / "summary.json").read_text())
     assert "(quick)" in qs["solver"] and 0 <= qs["optimality_gap"] < 0.05
     assert qs["objective"] >= summary["objective"] * (1 - summary["optimality_gap"]) - 1e-6
+    r = run_cli("solve", "--quick", "--alternatives", "2")
+    assert r.returncode == 2 and "drop --alternatives" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("compare", str(opt), str(sq), str(quick))
     assert r.returncode == 0, r.stderr
     assert "Status quo" in r.stdout and "Annual cost (£ a year)" in r.stdout

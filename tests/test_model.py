@@ -268,3 +268,23 @@ def test_quick_answer_keeps_the_better_of_grouped_and_rounded():
     bound = quick.objective * (1 - quick.optimality_gap)
     assert bound <= best.objective + 1e-6            # the LP bound is a bound
     assert quick.objective <= best.objective * 1.02   # 1.45% above the optimum here
+
+
+def test_strong_links_are_written_only_up_to_the_auto_limit():
+    """'auto' writes x <= open per pair only for models with at most
+    STRONG_LINKING_AUTO_LIMIT pairs (above it they made the national relaxation 25 times
+    slower); 'on' always does; the scenario's help text states the same limit."""
+    from optimiser.model.formulation import STRONG_LINKING_AUTO_LIMIT
+    from optimiser.scenario import SolverSpec
+
+    rng = np.random.default_rng(3)
+    n_sites = 30
+    n_zones = STRONG_LINKING_AUTO_LIMIT // n_sites + 10           # every pair allowed: just over the limit
+    inst = make_instance(rng.uniform(5, 50, (n_zones, n_sites)), rng.uniform(1, 3, n_zones))
+    auto = build(inst).lp.freeze()
+    on = build(replace(inst, solver=replace(inst.solver, strong_linking="on"))).lp.freeze()
+    assert "strong_link" not in auto.row_families
+    assert on.row_families["strong_link"].stop - on.row_families["strong_link"].start == n_zones * n_sites
+    small = make_instance(rng.uniform(5, 50, (100, 5)), rng.uniform(1, 3, 100))
+    assert "strong_link" in build(small).lp.freeze().row_families
+    assert f"{STRONG_LINKING_AUTO_LIMIT:,}" in SolverSpec.model_fields["strong_linking"].description
