@@ -68,7 +68,7 @@ def solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
 def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None) -> Solution:
     """Measure a fixed configuration (an option) on the scenario's yardstick: the same
     metrics as :func:`solve`, with ``breaks`` listing the scenario rules it does not meet."""
-    from optimiser.model.evaluate import evaluate_option
+    from optimiser.evaluate import evaluate_option
 
     ds = dataset if dataset is not None else dataset_for(scenario)
     inst = instance_for(scenario, ds)

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from optimiser.instance import Instance
-from optimiser.queueing import erlang_b_array
 from optimiser.solution import (
     Tables,
     compute_metrics,
@@ -52,14 +51,48 @@ class CheckReport:
         return "\n".join(f"[{v.rule}] {v.where}: {v.message}" for v in self.violations)
 
 
+def _erlang_b(servers: int, load: float) -> float:
+    """B(c, a) by the textbook recursion (the checker's own, shared with nothing)."""
+    b = 1.0
+    for k in range(1, int(servers) + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
 def _capacity_ok(beds: np.ndarray, load: np.ndarray, rule: str, target: float) -> np.ndarray:
     beds = np.asarray(beds, int)
     load = np.asarray(load, float)
     if rule == "occupancy":
         return load <= beds * target * (1 + TOL) + TOL
-    blocking = erlang_b_array(beds, load)
+    blocking = np.array([_erlang_b(c, a) for c, a in zip(beds, load, strict=True)])
     ok = blocking <= target * (1 + 1e-4) + 1e-9
     return np.where(beds > 0, ok, load <= TOL)
+
+
+def _planned_offered(inst: Instance, tables: Tables, units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(first-choice erlangs a plan sends each unit, erlangs it plans onward into each unit),
+    recomputed from the tables: shares x admissions x stay, plus virtual-suitable patients
+    sent to hospital, plus the onward plan."""
+    key = {(s, w): k for k, (s, w) in enumerate(zip(units["site_id"], units["ward"], strict=True))}
+    first = np.zeros(len(units))
+    pids = list(inst.pathways.ids)
+    zpos = {z: i for i, z in enumerate(inst.zones.ids)}
+    for r in tables.assignment.itertuples(index=False):
+        p = pids.index(r.pathway)
+        k = key.get((r.site_id, inst.wards[inst.pathways.ward[p]]))
+        if k is not None:
+            first[k] += inst.hospital_admissions[zpos[r.zone_code], p] * r.share * inst.pathways.los_days[p] / 365.0
+    for r in tables.overflow.itertuples(index=False):
+        p = pids.index(r.pathway)
+        k = key.get((r.site_id, inst.wards[inst.pathways.ward[p]]))
+        if k is not None:
+            first[k] += r.admissions_per_year * inst.pathways.los_days[p] / 365.0
+    onward_in = np.zeros(len(units))
+    for r in tables.onward.itertuples(index=False):
+        k = key.get((r.to_site_id, r.to_ward))
+        if k is not None:
+            onward_in[k] += r.erlangs
+    return first, onward_in
 
 
 def constraint_violations(inst: Instance, tables: Tables, *, fixed_rules: bool = True) -> list[Violation]:
@@ -134,7 +167,35 @@ def constraint_violations(inst: Instance, tables: Tables, *, fixed_rules: bool =
                 out.append(Violation(rule, f"{a['zone_code'].iat[k]}->{a['site_id'].iat[k]}/{a['pathway'].iat[k]}",
                                      float(minutes[k]), text))
 
-    # Capacity under the true queueing model.
+    # The plan's own capacity rule: first-choice and onward load within each bed option's
+    # capacity at the target; a share 'target' of every unit's planned load sent onward.
+    if inst.rules.capacity_limits and len(tables.onward):
+        first, onward_in = _planned_offered(inst, tables, units)
+        planned = first + onward_in
+        ok = _capacity_ok(units["beds"].to_numpy(), planned, inst.rules.utilisation_rule, inst.rules.utilisation_target)
+        for k in np.flatnonzero(~ok):
+            out.append(Violation("capacity", f"{units['site_id'].iat[k]}/{units['ward'].iat[k]}", planned[k],
+                                 f"the plan offers {planned[k]:.2f} erlangs to {units['beds'].iat[k]} beds, more "
+                                 "than they carry at the blocking target"))
+        sent = np.zeros(len(units))
+        key = {(s, w): k for k, (s, w) in enumerate(zip(units["site_id"], units["ward"], strict=True))}
+        for r in tables.onward.itertuples(index=False):
+            k = key.get((r.from_site_id, r.from_ward))
+            if k is not None:
+                sent[k] += r.erlangs
+        due = inst.rules.utilisation_target * planned
+        for k in np.flatnonzero(np.abs(sent - due) > 1e-4 * np.maximum(1.0, due)):
+            out.append(Violation("onward_balance", f"{units['site_id'].iat[k]}/{units['ward'].iat[k]}", sent[k] - due[k],
+                                 f"the plan sends {sent[k]:.3f} erlangs onward, not the target share of its "
+                                 f"load ({due[k]:.3f})"))
+        # The flow model can only offer a unit less than the plan (its blocking is at most the target).
+        over = units["load_erlangs"].to_numpy() > planned * (1 + 1e-6) + 1e-6
+        for k in np.flatnonzero(over):
+            out.append(Violation("patient_flow", f"{units['site_id'].iat[k]}/{units['ward'].iat[k]}",
+                                 units["load_erlangs"].iat[k] - planned[k],
+                                 "the patient-flow model offers the unit more than the plan"))
+
+    # Capacity under the true queueing model, with patients refused elsewhere included.
     if inst.rules.capacity_limits:
         ok = _capacity_ok(units["beds"].to_numpy(), units["load_erlangs"].to_numpy(),
                           inst.rules.utilisation_rule, inst.rules.utilisation_target)
@@ -197,12 +258,10 @@ def _site_rule_violations(inst: Instance, site_beds: np.ndarray) -> list[Violati
 
 def coverage_shares(inst: Instance, tables: Tables) -> list[tuple[object, float]]:
     """(rule, achieved share) for each travel standard."""
-    from optimiser.model.formulation import coverage_weights
-
     a = tables.assignment
     out = []
     for rule in inst.rules.coverage:
-        w = coverage_weights(inst, rule.population)
+        w = inst.zones.population_65 if rule.population == "65_plus" else inst.zones.population
         pid = inst.pathways.ids[rule.pathway]
         ra = a[a["pathway"] == pid]
         zi = pd.Index(inst.zones.ids).get_indexer(ra["zone_code"])

@@ -87,7 +87,8 @@ class PathwayDemand:
     """Admissions per year per zone for one pathway, at the horizon year."""
 
     pathway: str
-    admissions: pd.Series  # zone -> admissions/year
+    admissions: pd.Series  # zone -> admissions/year at the horizon year
+    base_admissions: pd.Series  # zone -> admissions/year at the population base year
     length_of_stay_days: float
     virtual_length_of_stay_days: float
     virtual_share: float
@@ -129,6 +130,7 @@ def pathway_demand(dataset: Dataset, scenario: Scenario) -> dict[str, PathwayDem
         if spec.demand.method == "rates":
             rates = pd.Series({b: spec.demand.admissions_per_1000.get(b, 0.0) for b in bands.columns})
             admissions = (bands * growth[bands.columns] * rates).sum(axis=1) / 1000.0
+            base = (bands * rates).sum(axis=1) / 1000.0
             note = "admissions per 1,000 residents by age band (scenario rates)"
         else:
             beds_today = float(current[pid].sum()) if pid in current.columns else 0.0
@@ -140,10 +142,11 @@ def pathway_demand(dataset: Dataset, scenario: Scenario) -> dict[str, PathwayDem
                     key=f"pathways.{pid}.demand.method")
             base_load = spec.demand.calibration_occupancy * beds_today
             base_w, horizon_w = _weights(dataset, spec, pid, growth, bands)
-            load = base_load * horizon_w / base_w.sum()
-            admissions = load * 365.0 / los
+            admissions = base_load * horizon_w / base_w.sum() * 365.0 / los
+            base = base_load * base_w / base_w.sum() * 365.0 / los
             note = (f"calibrated: {beds_today:g} beds today at "
                     f"{spec.demand.calibration_occupancy:.0%} occupancy = {base_load:.1f} beds' "
                     f"worth of demand in the base year, spread by {spec.demand.weights} weights")
-        out[pid] = PathwayDemand(pid, admissions.astype(float), los, vlos, spec.virtual_share, note)
+        out[pid] = PathwayDemand(pid, admissions.astype(float), base.astype(float), los, vlos,
+                                 spec.virtual_share, note)
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from pyproj import Transformer
 
+from optimiser.calibration import Calibration, calibrate
 from optimiser.dataset.core import CRS, Dataset
 from optimiser.demand import pathway_demand
 from optimiser.errors import ScenarioError
@@ -36,6 +37,7 @@ class Zones:
 class Districts:
     ids: np.ndarray
     names: np.ndarray
+    current_virtual_beds: np.ndarray | None = None   # home-based beds today, if known
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Pathways:
     virtual_los_days: np.ndarray
     site_allowed: np.ndarray      # (P, S) bool
     max_travel: np.ndarray        # (P,) minutes
+    fallback_ward: np.ndarray | None = None   # (P,) ward used when the pathway's own are full; -1 none
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Rules:
     utilisation_rule: str = "erlang"
     utilisation_target: float = 0.05
     virtual_target: float = 0.05
+    onward_flow: bool = False     # patients refused by a full unit or hub go on to another
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,8 @@ class Instance:
     weights: Weights
     solver: SolverSettings = field(default_factory=SolverSettings)
     notes: tuple[str, ...] = ()
+    site_travel: np.ndarray | None = None       # (S, S) minutes from each site to each site
+    calibration: Calibration | None = None      # how demand was matched to today's beds
 
     # ---- derived quantities ----------------------------------------------------------
     @property
@@ -331,10 +337,13 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         ward=np.array([ward_ids.index(scenario.pathways[p].ward) for p in pathway_ids], int),
         los_days=np.array([demand[p].length_of_stay_days for p in pathway_ids], float),
         virtual_los_days=np.array([demand[p].virtual_length_of_stay_days for p in pathway_ids], float),
-        site_allowed=allowed, max_travel=max_travel)
+        site_allowed=allowed, max_travel=max_travel,
+        fallback_ward=np.array([ward_ids.index(scenario.pathways[p].fallback_ward)
+                                if scenario.pathways[p].fallback_ward else -1 for p in pathway_ids], int))
 
     travel = dataset.travel_matrix().to_numpy(float)
     admissions = np.column_stack([demand[p].admissions.to_numpy(float) for p in pathway_ids])
+    base_admissions = np.column_stack([demand[p].base_admissions.to_numpy(float) for p in pathway_ids])
     share = np.array([demand[p].virtual_share for p in pathway_ids], float)
     estimator = estimator_from_metadata(dataset.metadata)
     notes = [f"{p}: {demand[p].calibration_note}" for p in pathway_ids]
@@ -348,19 +357,16 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
             notes.append("hub travel: no road-time fit in the dataset; nearest-site time used")
         reachable = staff_minutes <= scenario.virtual.staff_travel_limit_minutes
         virtual_adm = admissions * share[None, :] * reachable[:, None]
+        base_virtual = base_admissions * share[None, :] * reachable[:, None]
         if (~reachable).any():
             notes.append(f"{int((~reachable).sum())} zones are beyond the hub staff travel limit; "
                          "their patients need hospital beds")
     else:
         virtual_adm = np.zeros_like(admissions)
+        base_virtual = np.zeros_like(admissions)
     hospital_adm = admissions - virtual_adm
 
-    # District -> site travel (for virtual-suitable patients who overflow to hospital).
-    w = np.maximum(virtual_adm.sum(axis=1), 1e-9)
-    dist_travel = np.zeros((len(district_ids), n_s))
-    for k in range(len(district_ids)):
-        m = z.district == k
-        dist_travel[k] = (travel[m] * w[m, None]).sum(axis=0) / w[m].sum() if m.any() else np.inf
+    dist_travel = _district_site_travel(travel, virtual_adm, z.district, len(district_ids))
 
     # Units and bed options.
     rules_rule = scenario.utilisation.rule
@@ -390,13 +396,6 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
                          np.array(opt_unit, int), np.array(opt_beds, int), np.array(opt_cap, float),
                          np.array(opt_capital, float))
 
-    virtual = None
-    if scenario.virtual.enabled and share.any():
-        vtarget = target if rules_rule == "occupancy" else (
-            scenario.utilisation.virtual_blocking_target or target)
-        virtual = _virtual_sizing(scenario, district_ids, virtual_adm, p_arr.virtual_los_days,
-                                  z.district, rules_rule, vtarget)
-
     coverage = ()
     if scenario.travel.standard is not None:
         st = scenario.travel.standard
@@ -411,6 +410,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         single_assignment=scenario.travel.assignment == "single",
         capacity_limits=not p_median, utilisation_rule=rules_rule, utilisation_target=target,
         virtual_target=scenario.utilisation.virtual_blocking_target or target,
+        onward_flow=scenario.utilisation.onward_flow and rules_rule == "erlang",
     )
     o = scenario.objective
     weights = Weights(
@@ -422,15 +422,94 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     sv = scenario.solver
     solver = SolverSettings(sv.backend, sv.ortools_solver, sv.time_limit_seconds, sv.mip_gap,
                             sv.alternatives, sv.strong_linking, sv.assignment_form)
-    return Instance(
-        name=scenario.name, zones=z, districts=Districts(district_ids, districts["district_name"].to_numpy(object)),
+    current_virtual = (districts["current_virtual_beds"].to_numpy(float).round().astype(int)
+                       if "current_virtual_beds" in districts else None)
+    inst = Instance(
+        name=scenario.name, zones=z,
+        districts=Districts(district_ids, districts["district_name"].to_numpy(object), current_virtual),
         sites=s_arr, pathways=p_arr, wards=ward_ids, travel=travel,
         hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
-        district_site_travel=dist_travel, options=options, virtual=virtual, rules=rules,
-        weights=weights, solver=solver, notes=tuple(notes))
+        district_site_travel=dist_travel, options=options, virtual=None, rules=rules,
+        weights=weights, solver=solver, notes=tuple(notes),
+        site_travel=travel[zones.index.get_indexer(sites["zone_code"])] if "zone_code" in sites else None)
+
+    # Demand matched to today's beds (at the base year), then the virtual-bed sizing and the
+    # district-to-site travel that depend on it.
+    calibrated = np.array([scenario.pathways[p].demand.method == "calibrated" for p in pathway_ids])
+    if not p_median:
+        base = replace(inst, hospital_admissions=base_admissions - base_virtual, virtual_admissions=base_virtual)
+        factors, record = calibrate(
+            base, options.unit_current, current_virtual, _calibration_targets(scenario, current, options, ward_ids, pathway_ids, sites.index),
+            calibrated, scope=scenario.calibration.scope, base_year=_base_year(dataset, scenario),
+            beds_source=_beds_source(dataset, _unit_pathways(options, ward_ids, pathway_ids, scenario, sites.index),
+                                     options, sites.index))
+        virtual_adm = virtual_adm * factors
+        hospital_adm = hospital_adm * factors
+        inst = replace(inst, hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
+                       district_site_travel=_district_site_travel(travel, virtual_adm, z.district, len(district_ids)),
+                       calibration=record, notes=inst.notes + record.notes)
+    if scenario.virtual.enabled and share.any():
+        vtarget = target if rules_rule == "occupancy" else (
+            scenario.utilisation.virtual_blocking_target or target)
+        inst = replace(inst, virtual=_virtual_sizing(scenario, district_ids, virtual_adm, p_arr.virtual_los_days,
+                                                     z.district, rules_rule, vtarget))
+    return inst
 
 
+def _district_site_travel(travel: np.ndarray, virtual_adm: np.ndarray, district: np.ndarray, n_d: int) -> np.ndarray:
+    """District -> site minutes for virtual-suitable patients who go to hospital: the mean over
+    the district's zones weighted by those patients."""
+    w = np.maximum(virtual_adm.sum(axis=1), 1e-9)
+    out = np.full((n_d, travel.shape[1]), np.inf)
+    for k in range(n_d):
+        m = district == k
+        if m.any():
+            out[k] = (travel[m] * w[m, None]).sum(axis=0) / w[m].sum()
+    return out
 
+
+def _base_year(dataset: Dataset, scenario: Scenario) -> float:
+    try:
+        return float(dataset.metadata.get("population_base_year") or scenario.horizon_year)
+    except ValueError:
+        return float(scenario.horizon_year)
+
+
+def _unit_pathways(options: BedOptions, ward_ids, pathway_ids, scenario: Scenario, site_ids):
+    """For each unit, the pathways whose patients use it."""
+    out = []
+    for s, w in zip(options.unit_site, options.unit_ward, strict=True):
+        sid = site_ids[s]
+        out.append([p for p in pathway_ids if scenario.pathways[p].ward == ward_ids[w]
+                    and (scenario.pathways[p].sites == "all" or sid in scenario.pathways[p].sites)])
+    return out
+
+
+def _calibration_targets(scenario: Scenario, current, options: BedOptions, ward_ids, pathway_ids, site_ids) -> np.ndarray:
+    """Occupancy today's beds of each unit are taken to run at: its pathways' calibration
+    occupancies weighted by their beds today (NaN: no calibrated pathway has beds there)."""
+    out = np.full(len(options.unit_site), np.nan)
+    for u, pathways in enumerate(_unit_pathways(options, ward_ids, pathway_ids, scenario, site_ids)):
+        sid = site_ids[options.unit_site[u]]
+        beds = np.array([float(current.loc[sid, p]) if p in current.columns else 0.0 for p in pathways])
+        occ = np.array([scenario.pathways[p].demand.calibration_occupancy for p in pathways])
+        use = np.array([scenario.pathways[p].demand.method == "calibrated" for p in pathways], bool) & (beds > 0)
+        if use.any():
+            out[u] = float((occ[use] * beds[use]).sum() / beds[use].sum())
+    return out
+
+
+def _beds_source(dataset: Dataset, unit_pathways: list[list[str]], options: BedOptions, site_ids) -> tuple[str, ...]:
+    """Whether each unit's beds today are a fact or an assumption, from the dataset's
+    provenance ('assumption' if any of its pathways' figures is)."""
+    prov = dataset.provenance
+    kinds = dict(zip(prov["key"], prov["kind"], strict=True)) if len(prov) else {}
+    out = []
+    for s, pathways in zip(options.unit_site, unit_pathways, strict=True):
+        found = {kinds.get(f"sites.beds_{p}.{site_ids[s]}") for p in pathways}
+        found.discard(None)
+        out.append("assumption" if "assumption" in found else (sorted(found)[0] if found else "unknown"))
+    return tuple(out)
 def _virtual_sizing(scenario: Scenario, district_ids, virtual_adm, vlos, zone_district, rule: str,
                     target: float) -> VirtualSizing:
     v = scenario.virtual

@@ -35,7 +35,9 @@ __all__ = ["Option", "OptionLibrary", "load_option", "option_from_dict", "option
 
 SHIPPED_OPTIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "options"
 _KNOWN_KEYS = {"name", "description", "citations", "beds", "virtual_beds", "assumptions", "assignment",
-               "overflow", "virtual_unmet"}
+               "overflow", "virtual_unmet", "onward"}
+_ONWARD_COLUMNS = ["from_site_id", "from_ward", "from_district_code", "from_pathway", "to_site_id", "to_ward",
+                   "erlangs"]
 _OVERFLOW_COLUMNS = ["district_code", "site_id", "pathway", "admissions_per_year"]
 _VIRTUAL_UNMET_COLUMNS = ["district_code", "pathway", "admissions_per_year"]
 _ASSIGNMENT_COLUMNS = ["zone_code", "site_id", "pathway", "share"]
@@ -56,6 +58,7 @@ class Option:
     assignment: pd.DataFrame | None = None   # optional: zone_code, site_id, pathway, share
     overflow: pd.DataFrame | None = None     # optional, with assignment: virtual-suitable
     virtual_unmet: pd.DataFrame | None = None  # patients sent to hospital / not served
+    onward: pd.DataFrame | None = None       # optional, with assignment: the plan's onward flows
     source: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
@@ -75,7 +78,8 @@ class Option:
         if self.assignment is not None:
             out["assignment"] = [[str(r.zone_code), str(r.site_id), str(r.pathway), float(r.share)]
                                  for r in self.assignment.itertuples(index=False)]
-        for key, table in (("overflow", self.overflow), ("virtual_unmet", self.virtual_unmet)):
+        for key, table in (("overflow", self.overflow), ("virtual_unmet", self.virtual_unmet),
+                           ("onward", self.onward)):
             if table is not None and len(table):
                 out[key] = [[str(v) if isinstance(v, str) else float(v) for v in row]
                             for row in table.itertuples(index=False)]
@@ -150,7 +154,8 @@ def option_from_dict(data, file: str = "<option>") -> Option:
         assignment = pd.DataFrame([[str(a), str(b), str(c), float(d)] for a, b, c, d in raw],
                                   columns=_ASSIGNMENT_COLUMNS)
     extra = {}
-    for key, columns in (("overflow", _OVERFLOW_COLUMNS), ("virtual_unmet", _VIRTUAL_UNMET_COLUMNS)):
+    for key, columns in (("overflow", _OVERFLOW_COLUMNS), ("virtual_unmet", _VIRTUAL_UNMET_COLUMNS),
+                         ("onward", _ONWARD_COLUMNS)):
         raw = data.get(key)
         if raw is None:
             continue
@@ -207,7 +212,8 @@ def option_from_solution(solution, name: str, description: str = "", *,
     if with_assignment:
         routing = {"assignment": t.assignment[_ASSIGNMENT_COLUMNS].copy(),
                    "overflow": t.overflow[_OVERFLOW_COLUMNS].copy(),
-                   "virtual_unmet": t.virtual_unmet[_VIRTUAL_UNMET_COLUMNS].copy()}
+                   "virtual_unmet": t.virtual_unmet[_VIRTUAL_UNMET_COLUMNS].copy(),
+                   "onward": t.onward[_ONWARD_COLUMNS].copy()}
     return Option(name=name, beds=beds, virtual_beds=vt, description=desc, **routing)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from scipy.special import gammaln, pdtr
 
 
 def erlang_b(servers: int, load: float) -> float:
@@ -34,13 +35,20 @@ def erlang_b(servers: int, load: float) -> float:
 
 
 def erlang_b_array(servers: np.ndarray, loads: np.ndarray) -> np.ndarray:
-    """Vectorised B(c, a) for arrays of bed counts and loads (broadcast together)."""
+    """Vectorised B(c, a) for arrays of bed counts and loads (broadcast together), from the
+    Poisson form B = P(N = c) / P(N <= c) with N ~ Poisson(a) (what the recursion computes),
+    evaluated with the log-gamma function and the Poisson distribution function. Entries where
+    that form under- or overflows (loads far above the beds) fall back to the recursion."""
     servers, loads = np.broadcast_arrays(np.asarray(servers, int), np.asarray(loads, float))
-    b = np.ones(servers.shape, float)
-    for k in range(1, int(servers.max(initial=0)) + 1):
-        step = k <= servers
-        nb = loads * b / (k + loads * b)
-        b = np.where(step, nb, b)
+    c = servers.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        pmf = np.exp(c * np.log(np.where(loads > 0, loads, 1.0)) - loads - gammaln(c + 1.0))
+        b = pmf / pdtr(c, loads)
+    b = np.where(loads > 0, b, np.where(servers > 0, 0.0, 1.0))
+    bad = ~np.isfinite(b) | (b > 1.0)
+    if bad.any():
+        b = np.array(b, float)
+        b[bad] = [erlang_b(int(s), float(a)) for s, a in zip(servers[bad], loads[bad], strict=True)]
     return b
 
 

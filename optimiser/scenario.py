@@ -74,6 +74,10 @@ class PathwaySpec(_Strict):
     sites: Literal["all"] | list[str] = _f("all", "Sites that may host this pathway")
     max_travel_minutes: float | None = _f(None, "Override of travel.max_minutes for this "
                                           "pathway", "minutes", gt=0)
+    fallback_ward: str | None = _f(
+        None, "Ward type a patient of this pathway is placed on when every reachable unit of its "
+        "own ward is full (e.g. stroke rehabilitation on a general community ward); blank = none: "
+        "such a patient is turned away")
     demand: DemandSpec = Field(default_factory=DemandSpec)
 
 
@@ -156,6 +160,18 @@ class UtilisationSpec(_Strict):
                                  le=1)
     virtual_blocking_target: float | None = _f(None, "Blocking target for virtual beds (blank = "
                                                "same)", "probability", gt=0, lt=1)
+    onward_flow: bool = _f(
+        True, "Patients who find no free bed go on to another hospital (or, for home-based beds, "
+        "to hospital) as bed managers arrange, and the beds they take there are planned for; off: "
+        "they are turned away (erlang rule only)")
+
+
+class CalibrationSpec(_Strict):
+    scope: Literal["site", "county"] = _f(
+        "site", "site: scale each hospital's catchment so that today's beds run at their pathways' "
+        "calibration_occupancy in the patient-flow model (patients refused by a full hospital go "
+        "on to the next), at the population base year; county: one demand rate per pathway for "
+        "the whole area (today's beds then run at whatever the flow model gives)")
 
 
 class ObjectiveSpec(_Strict):
@@ -232,6 +248,7 @@ class Scenario(_Strict):
     virtual: VirtualSpec = Field(default_factory=VirtualSpec)
     travel: TravelSpec = Field(default_factory=TravelSpec)
     utilisation: UtilisationSpec = Field(default_factory=UtilisationSpec)
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
     budget_per_year: float | None = _f(None, "Most the configuration may cost per year (blank = "
                                        "no limit)", "GBP/year", gt=0)
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
@@ -255,6 +272,9 @@ class Scenario(_Strict):
             if p.ward not in self.wards:
                 raise ValueError(f"pathways.{pid}.ward: ward '{p.ward}' is not defined under wards "
                                  f"(defined: {', '.join(self.wards)})")
+            if p.fallback_ward is not None and p.fallback_ward not in self.wards:
+                raise ValueError(f"pathways.{pid}.fallback_ward: ward '{p.fallback_ward}' is not defined "
+                                 f"under wards (defined: {', '.join(self.wards)})")
         if self.travel.standard is not None:
             for pid in self.travel.standard.pathways:
                 if pid not in self.pathways:

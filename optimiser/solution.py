@@ -15,8 +15,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimiser.flow import FirstChoices, OnwardPlan, PatientFlow, onward_routes, patient_flow, unit_index
 from optimiser.instance import Instance
-from optimiser.queueing import erlang_b_array
 
 TRAVEL_THRESHOLDS = (20, 30, 45)
 
@@ -31,6 +31,20 @@ class Tables:
     virtual_beds: pd.DataFrame   # district_code, beds
     overflow: pd.DataFrame       # district_code, site_id, pathway, admissions_per_year
     virtual_unmet: pd.DataFrame  # district_code, pathway, admissions_per_year
+    onward: pd.DataFrame = field(default_factory=lambda: empty_onward())  # see ONWARD_COLUMNS
+    routing: str = "plan"        # "plan": patients the tables place nowhere are turned away;
+                                 # "nearest": they go to their nearest hospital (a drafted option)
+
+
+ONWARD_COLUMNS = ["from_site_id", "from_ward", "from_district_code", "from_pathway", "to_site_id", "to_ward",
+                  "erlangs"]
+
+
+def empty_onward() -> pd.DataFrame:
+    """A plan's onward flows: erlangs a full unit (from_site_id, from_ward) or a district hub
+    (from_district_code, from_pathway) sends to another unit (to_site_id, to_ward; blank:
+    turned away)."""
+    return pd.DataFrame({c: pd.Series(dtype=float if c == "erlangs" else object) for c in ONWARD_COLUMNS})
 
 
 def empty_tables() -> Tables:
@@ -41,6 +55,7 @@ def empty_tables() -> Tables:
         virtual_beds=pd.DataFrame(columns=["district_code", "beds"]),
         overflow=pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"]),
         virtual_unmet=pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"]),
+        onward=empty_onward(),
     )
 
 
@@ -70,77 +85,163 @@ def reference_pathway(inst: Instance) -> int:
     return inst.rules.coverage[0].pathway if inst.rules.coverage else 0
 
 
-def unit_table(inst: Instance, tables: Tables) -> pd.DataFrame:
-    """Per unit: beds, load, capacity at the target, occupancy, blocking, patients turned away."""
+def first_choices(inst: Instance, tables: Tables) -> FirstChoices:
+    """Where the tables send patients first, in the flow model's terms (units, not sites)."""
     ix = _Index(inst)
-    opt = inst.options
-    units = pd.DataFrame({"site_id": inst.sites.ids[opt.unit_site],
-                          "ward": np.asarray(inst.wards, object)[opt.unit_ward]})
-    beds = units.merge(tables.units, on=["site_id", "ward"], how="left")["beds"].fillna(0).astype(int)
-    units["site_name"] = inst.sites.names[opt.unit_site]
-    units["beds"] = beds.to_numpy()
-    units["current_beds"] = opt.unit_current
-    load = np.zeros(len(units))
-    admissions = np.zeros(len(units))
-    unit_index = pd.Series(np.arange(len(units)), index=pd.MultiIndex.from_arrays([units["site_id"], units["ward"]]))
+    units = unit_index(inst)
     a = tables.assignment
     if len(a):
         zi = ix.zone.get_indexer(a["zone_code"])
         pi = ix.pathway.get_indexer(a["pathway"])
-        ward = np.asarray(inst.wards, object)[inst.pathways.ward[pi]]
-        ui = unit_index.reindex(pd.MultiIndex.from_arrays([a["site_id"].to_numpy(), ward])).to_numpy()
-        adm = inst.hospital_admissions[zi, pi] * a["share"].to_numpy(float)
-        ok = ~np.isnan(ui)
-        np.add.at(admissions, ui[ok].astype(int), adm[ok])
-        np.add.at(load, ui[ok].astype(int), (adm * inst.pathways.los_days[pi] / 365.0)[ok])
+        si = ix.site.get_indexer(a["site_id"])
+        ui = np.where((si >= 0) & (pi >= 0), units[np.maximum(si, 0), inst.pathways.ward[np.maximum(pi, 0)]], -1)
+        ok = (zi >= 0) & (ui >= 0)
+        hz, hp, hu, hs = zi[ok], pi[ok], ui[ok], a["share"].to_numpy(float)[ok]
+    else:
+        hz = hp = hu = np.zeros(0, int)
+        hs = np.zeros(0)
     o = tables.overflow
     if len(o):
+        di = ix.district.get_indexer(o["district_code"])
         pi = ix.pathway.get_indexer(o["pathway"])
-        ward = np.asarray(inst.wards, object)[inst.pathways.ward[pi]]
-        ui = unit_index.reindex(pd.MultiIndex.from_arrays([o["site_id"].to_numpy(), ward])).to_numpy()
-        adm = o["admissions_per_year"].to_numpy(float)
-        ok = ~np.isnan(ui)
-        np.add.at(admissions, ui[ok].astype(int), adm[ok])
-        np.add.at(load, ui[ok].astype(int), (adm * inst.pathways.los_days[pi] / 365.0)[ok])
-    units["admissions_per_year"] = admissions
-    units["load_erlangs"] = load
-    blocking = erlang_b_array(units["beds"].to_numpy(int), load)
-    units["blocking_probability"] = np.where(units["beds"] > 0, blocking, np.where(load > 0, 1.0, 0.0))
+        si = ix.site.get_indexer(o["site_id"])
+        ui = np.where((si >= 0) & (pi >= 0), units[np.maximum(si, 0), inst.pathways.ward[np.maximum(pi, 0)]], -1)
+        ok = (di >= 0) & (ui >= 0)
+        od, op, ou, oa = di[ok], pi[ok], ui[ok], o["admissions_per_year"].to_numpy(float)[ok]
+    else:
+        od = op = ou = np.zeros(0, int)
+        oa = np.zeros(0)
+    g = tables.virtual_unmet
+    gd = ix.district.get_indexer(g["district_code"]) if len(g) else np.zeros(0, int)
+    gp = ix.pathway.get_indexer(g["pathway"]) if len(g) else np.zeros(0, int)
+    ga = g["admissions_per_year"].to_numpy(float) if len(g) else np.zeros(0)
+    return FirstChoices(hz, hp, hu, hs, od, op, ou, oa, gd, gp, ga, complete=tables.routing == "plan",
+                        onward=onward_plan(inst, tables))
+
+
+def onward_plan(inst: Instance, tables: Tables) -> OnwardPlan | None:
+    """The tables' onward flows in the flow model's terms (``None`` when there are none: a
+    drafted option's refused patients go to their next nearest hospital)."""
+    o = tables.onward
+    if not len(o):
+        return None
+    ix = _Index(inst)
+    units = unit_index(inst)
+
+    def unit_of(site, ward):
+        si = ix.site.get_indexer(site)
+        wi = ix.ward.get_indexer(ward)
+        return np.where((si >= 0) & (wi >= 0), units[np.maximum(si, 0), np.maximum(wi, 0)], -1)
+
+    return OnwardPlan(from_unit=unit_of(o["from_site_id"], o["from_ward"]),
+                      from_district=ix.district.get_indexer(o["from_district_code"]),
+                      from_pathway=ix.pathway.get_indexer(o["from_pathway"]),
+                      to_unit=unit_of(o["to_site_id"], o["to_ward"]),
+                      erlangs=o["erlangs"].to_numpy(float))
+
+
+def unit_beds_of(inst: Instance, tables: Tables) -> np.ndarray:
+    """Beds on each unit of ``inst`` (0 where the tables give none)."""
+    opt = inst.options
+    key = pd.MultiIndex.from_arrays([inst.sites.ids[opt.unit_site], np.asarray(inst.wards, object)[opt.unit_ward]])
+    beds = tables.units.groupby(["site_id", "ward"])["beds"].sum() if len(tables.units) else pd.Series(dtype=float)
+    return beds.reindex(key).fillna(0).to_numpy().astype(int)
+
+
+def virtual_beds_of(inst: Instance, tables: Tables) -> np.ndarray:
+    vb = tables.virtual_beds
+    beds = vb.set_index("district_code")["beds"] if len(vb) else pd.Series(dtype=float)
+    return pd.Series(inst.districts.ids).map(beds).fillna(0).to_numpy().astype(int)
+
+
+def flow_of(inst: Instance, tables: Tables) -> PatientFlow:
+    """The patient-flow model run on the tables' beds, with patients first sent where the
+    tables send them."""
+    return patient_flow(inst, unit_beds_of(inst, tables), virtual_beds_of(inst, tables),
+                        first_choices(inst, tables))
+
+
+def onward_plan_terms(inst: Instance, tables: Tables) -> tuple[float, float]:
+    """(admission-minutes a year of the plan's onward journeys, erlangs the plan turns away):
+    the onward plan's part of the objective's travel and unmet terms."""
+    o = tables.onward
+    if not len(o):
+        return 0.0, 0.0
+    routes = onward_routes(inst)
+    ix = _Index(inst)
+    units = unit_index(inst)
+    n_u = routes.n_units
+    hub = {(d, p): n_u + h for h, (d, p) in enumerate(zip(routes.hub_district, routes.hub_pathway, strict=True))}
+    turned = 0.0
+    minutes = 0.0
+    site_minutes = inst.site_travel if inst.site_travel is not None else np.zeros((inst.n_sites,) * 2)
+    for r in o.itertuples(index=False):
+        if not r.to_site_id:
+            turned += float(r.erlangs)
+            continue
+        to_site = ix.site.get_loc(r.to_site_id)
+        if r.from_site_id:
+            s = ix.site.get_loc(r.from_site_id)
+            source = units[s, ix.ward.get_loc(r.from_ward)]
+            m = site_minutes[s, to_site]
+        else:
+            d, p = ix.district.get_loc(r.from_district_code), ix.pathway.get_loc(r.from_pathway)
+            source = hub[(d, p)]
+            m = inst.district_site_travel[d, to_site]
+        minutes += float(r.erlangs) * 365.0 / max(routes.source_stay_days[source], 1e-9) * m
+    return minutes, turned
+
+
+def unit_table(inst: Instance, tables: Tables, flow: PatientFlow | None = None) -> pd.DataFrame:
+    """Per unit: beds, the load planned for it, the load that reaches it from full hospitals
+    nearby, occupancy, the chance an arriving patient finds no free bed, admissions."""
+    flow = flow if flow is not None else flow_of(inst, tables)
+    opt = inst.options
+    units = pd.DataFrame({"site_id": inst.sites.ids[opt.unit_site],
+                          "ward": np.asarray(inst.wards, object)[opt.unit_ward]})
+    units["site_name"] = inst.sites.names[opt.unit_site]
+    units["beds"] = flow.unit_beds
+    units["current_beds"] = opt.unit_current
+    units["planned_load_erlangs"] = flow.unit_first_offered
+    units["inflow_erlangs"] = flow.unit_inflow
+    units["load_erlangs"] = flow.unit_offered
+    units["arrivals_per_year"] = flow.unit_arrivals
+    units["admissions_per_year"] = flow.unit_admitted
+    units["blocking_probability"] = np.where(units["beds"] > 0, flow.unit_blocking,
+                                             np.where(flow.unit_offered > 0, 1.0, 0.0))
+    units["occupancy"] = flow.unit_occupancy
     with np.errstate(divide="ignore", invalid="ignore"):
-        units["occupancy"] = np.where(units["beds"] > 0, load * (1 - blocking) / units["beds"], 0.0)
-        units["occupancy_offered"] = np.where(units["beds"] > 0, load / units["beds"], 0.0)
-    units["patients_finding_no_free_bed_per_year"] = units["blocking_probability"] * admissions
+        units["occupancy_offered"] = np.where(units["beds"] > 0, flow.unit_offered / units["beds"], 0.0)
+    units["patients_finding_no_free_bed_per_year"] = flow.unit_arrivals * units["blocking_probability"]
     return units
 
 
-def virtual_table(inst: Instance, tables: Tables) -> pd.DataFrame:
+def virtual_table(inst: Instance, tables: Tables, flow: PatientFlow | None = None) -> pd.DataFrame:
+    """Per district hub: home-based beds, suitable patients, those sent to hospital by the
+    plan or because the hub was full, load, occupancy and blocking."""
+    flow = flow if flow is not None else flow_of(inst, tables)
     ix = _Index(inst)
     out = pd.DataFrame({"district_code": inst.districts.ids, "district_name": inst.districts.names})
-    beds = tables.virtual_beds.set_index("district_code")["beds"] if len(tables.virtual_beds) else pd.Series(dtype=float)
-    out["beds"] = out["district_code"].map(beds).fillna(0).astype(int)
+    out["beds"] = flow.hub_beds
     eligible = inst.virtual_admissions_by_district()
     over = np.zeros_like(eligible)
     if len(tables.overflow):
         di = ix.district.get_indexer(tables.overflow["district_code"])
         pi = ix.pathway.get_indexer(tables.overflow["pathway"])
         np.add.at(over, (di, pi), tables.overflow["admissions_per_year"].to_numpy(float))
-    lost = np.zeros_like(eligible)
-    if len(tables.virtual_unmet):
-        di = ix.district.get_indexer(tables.virtual_unmet["district_code"])
-        pi = ix.pathway.get_indexer(tables.virtual_unmet["pathway"])
-        np.add.at(lost, (di, pi), tables.virtual_unmet["admissions_per_year"].to_numpy(float))
-    carried = np.clip(eligible - over - lost, 0, None)
-    load = (carried * inst.pathways.virtual_los_days[None, :] / 365.0).sum(axis=1)
     out["suitable_admissions_per_year"] = eligible.sum(axis=1)
-    out["virtual_admissions_per_year"] = carried.sum(axis=1)
+    out["virtual_admissions_per_year"] = flow.hub_admitted
     out["to_hospital_admissions_per_year"] = over.sum(axis=1)
-    out["unmet_admissions_per_year"] = lost.sum(axis=1)
-    out["load_erlangs"] = load
-    blocking = erlang_b_array(out["beds"].to_numpy(int), load)
-    out["blocking_probability"] = np.where(out["beds"] > 0, blocking, np.where(load > 0, 1.0, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["occupancy"] = np.where(out["beds"] > 0, load * (1 - blocking) / out["beds"], 0.0)
-    out["patients_finding_no_free_bed_per_year"] = out["blocking_probability"] * carried.sum(axis=1)
+    out["unmet_admissions_per_year"] = 0.0
+    if len(tables.virtual_unmet):
+        lost = np.zeros(len(inst.districts.ids))
+        np.add.at(lost, ix.district.get_indexer(tables.virtual_unmet["district_code"]),
+                  tables.virtual_unmet["admissions_per_year"].to_numpy(float))
+        out["unmet_admissions_per_year"] = lost
+    out["load_erlangs"] = flow.hub_offered
+    out["blocking_probability"] = flow.hub_blocking
+    out["occupancy"] = flow.hub_occupancy
+    out["patients_finding_no_free_bed_per_year"] = flow.hub_arrivals * flow.hub_blocking
     return out
 
 
@@ -176,8 +277,9 @@ def zone_table(inst: Instance, tables: Tables) -> pd.DataFrame:
 def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
     """Every metric of the model issue, from the tables alone."""
     ix = _Index(inst)
-    units = unit_table(inst, tables)
-    virtual = virtual_table(inst, tables)
+    flow = flow_of(inst, tables)
+    units = unit_table(inst, tables, flow)
+    virtual = virtual_table(inst, tables, flow)
     m: dict[str, float | str] = {}
 
     # Cost.
@@ -234,6 +336,8 @@ def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
         di = ix.district.get_indexer(tables.overflow["district_code"])
         sj = ix.site.get_indexer(tables.overflow["site_id"])
         travel_term += float((tables.overflow["admissions_per_year"].to_numpy(float) * inst.district_site_travel[di, sj]).sum())
+    onward_minutes, onward_turned = onward_plan_terms(inst, tables)
+    travel_term += onward_minutes
     m["patient_travel_admission_minutes_per_year"] = travel_term
     m["mean_travel_minutes_hospital_patients"] = float((adm * tmin).sum() / adm.sum()) if adm.sum() > 0 else float("nan")
 
@@ -265,14 +369,17 @@ def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
         unmet_adm += float(adm_v.sum())
         unmet_bed_days += float((adm_v * inst.pathways.los_days[vp]).sum())
     m["unmet_admissions_per_year"] = unmet_adm
-    m["unmet_bed_days_per_year"] = unmet_bed_days
+    m["unmet_bed_days_per_year"] = unmet_bed_days + onward_turned * 365.0
 
-    # Demand and queueing.
-    m["hospital_admissions_per_year"] = float(units["admissions_per_year"].sum())
-    m["virtual_admissions_per_year"] = float(virtual["virtual_admissions_per_year"].sum())
-    m["demand_admissions_per_year"] = float(inst.hospital_admissions.sum() + inst.virtual_admissions.sum())
-    m["patients_finding_no_free_bed_per_year"] = float(units["patients_finding_no_free_bed_per_year"].sum())
-    m["virtual_patients_finding_no_free_bed_per_year"] = float(virtual["patients_finding_no_free_bed_per_year"].sum())
+    # Demand and queueing: where patients actually get beds (the patient-flow model).
+    demand = float(inst.hospital_admissions.sum() + inst.virtual_admissions.sum())
+    m["hospital_admissions_per_year"] = float(flow.unit_admitted.sum())
+    m["virtual_admissions_per_year"] = float(flow.hub_admitted.sum())
+    m["demand_admissions_per_year"] = demand
+    m["patients_finding_no_free_bed_per_year"] = flow.turned_away_per_year
+    m["share_of_patients_finding_no_free_bed"] = flow.turned_away_per_year / demand if demand > 0 else 0.0
+    m["patients_redirected_per_year"] = flow.redirected_per_year
+    m["virtual_patients_finding_no_free_bed_per_year"] = float((flow.hub_arrivals * flow.hub_blocking).sum())
     open_units = units[units["beds"] > 0]
     m["mean_occupancy"] = float((open_units["occupancy"] * open_units["beds"]).sum() / open_units["beds"].sum()) if len(open_units) else float("nan")
     m["max_blocking_probability"] = float(open_units["blocking_probability"].max()) if len(open_units) else float("nan")

@@ -86,7 +86,7 @@ def test_both_backends_find_the_same_optimum(inst):
 @SETTINGS
 @given(instances())
 def test_evaluating_own_configuration_reproduces_metrics(inst):
-    from optimiser.model.evaluate import evaluate_option
+    from optimiser.evaluate import evaluate_option
 
     sol = _solve_or_none(inst)
     if sol is None:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimiser.flow import OnwardRoutes, onward_routes
 from optimiser.instance import Instance
 from optimiser.model.lp import INF, LinearProgram
 
@@ -135,6 +136,7 @@ class Formulation:
     unit_of_route: np.ndarray
     radius_form: bool = False
     cuts: int = 0
+    onward: OnwardRoutes | None = None
 
     # --- variable index shortcuts --------------------------------------------------------
     def cols(self, family: str) -> np.ndarray:
@@ -454,21 +456,89 @@ def add_virtual_beds(f: Formulation) -> None:
                        -INF, -full_load)
 
 
+def _planned_load(f: Formulation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, column, erlangs per unit of the column) of the load a plan sends to each unit
+    first: zones' hospital patients and virtual-suitable patients sent to hospital."""
+    inst, lp = f.instance, f.lp
+    z, s, k = f.pairs
+    rows, cols, vals = [f.unit_of_pair], [lp.variables("assign")], [f.streams.load[z, k]]
+    if lp.has_family("overflow"):
+        op = f.overflow_routes[2]
+        rows.append(f.unit_of_route)
+        cols.append(lp.variables("overflow"))
+        vals.append(inst.pathways.los_days[op] / 365.0)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+def uses_onward_flow(inst: Instance) -> bool:
+    r = inst.rules
+    return r.capacity_limits and r.onward_flow and r.utilisation_rule == "erlang"
+
+
+def add_onward_flow(f: Formulation) -> None:
+    r"""Patients a full unit turns away go on, as bed managers arrange: a share :math:`b` (the
+    blocking target) of every unit's offered load :math:`A_v` — its own patients and those
+    arriving from elsewhere — is planned onward to other units within reach (:math:`w_{vu}
+    \ge 0`, erlangs) or turned away (:math:`t_v \ge 0`): :math:`\sum_u w_{vu} + t_v = b A_v`,
+    :math:`A_v = \text{planned}_v + \sum_x w_{xv}`; likewise a share of each hub's home-based
+    patients goes to hospital. The capacity rows then hold the whole offered load. Because a
+    unit within capacity turns away at most :math:`b` of its patients, the patient-flow model
+    run on the answer (with these onward shares) offers every unit no more than planned here:
+    the answer keeps its blocking target with the onward flow included."""
+    inst, lp = f.instance, f.lp
+    if not uses_onward_flow(inst):
+        return
+    routes = onward_routes(inst)
+    f.onward = routes
+    opt = inst.options
+    n_u, n_h = len(opt.unit_site), len(routes.hub_district)
+    b = inst.rules.utilisation_target
+    unit_names = _join(inst.sites.ids[opt.unit_site], np.asarray(inst.wards, object)[opt.unit_ward])
+    hub_names = _join(inst.districts.ids[routes.hub_district], np.asarray(inst.pathways.ids, object)[routes.hub_pathway])
+    source_names = np.concatenate([unit_names, hub_names])
+    w = lp.add_variables("onward", _join("onward_from", source_names[routes.source], "to", unit_names[routes.target]), 0, INF)
+    t = lp.add_variables("turned_away", _join("turned_away_at", source_names), 0, INF)
+    # unit balance: sum_out w + t_v - b (planned_v + sum_in w) = 0
+    pu, pc, pv = _planned_load(f)
+    is_unit = routes.source < n_u
+    rows = np.concatenate([routes.source[is_unit], np.arange(n_u), pu, routes.target])
+    cols = np.concatenate([w[is_unit], t[:n_u], pc, w])
+    vals = np.concatenate([np.ones(is_unit.sum()), np.ones(n_u), -b * pv, -b * np.ones(len(w))])
+    lp.add_constraints("onward_balance", _join("onward_balance", unit_names), rows, cols, vals, 0.0, 0.0)
+    if n_h:
+        # hub balance: sum_out w + t_h = b_v * (hospital erlangs of the hub's patients)
+        #            = b_v * los/365 * (E - overflow - virtual_unmet)
+        bv = inst.rules.virtual_target
+        stay = inst.pathways.los_days[routes.hub_pathway] / 365.0
+        eligible = inst.virtual_admissions_by_district()
+        hub_of = -np.ones(eligible.shape, int)
+        hub_of[routes.hub_district, routes.hub_pathway] = np.arange(n_h)
+        od, _, op = f.overflow_routes
+        gd, gp = np.nonzero(eligible > 0)
+        rows = [routes.source[~is_unit] - n_u, np.arange(n_h), hub_of[od, op], hub_of[gd, gp]]
+        cols = [w[~is_unit], t[n_u:], lp.variables("overflow"), lp.variables("virtual_unmet")]
+        vals = [np.ones((~is_unit).sum()), np.ones(n_h), bv * stay[hub_of[od, op]], bv * stay[hub_of[gd, gp]]]
+        rhs = bv * stay * eligible[routes.hub_district, routes.hub_pathway]
+        lp.add_constraints("hub_onward_balance", _join("hub_onward_balance", hub_names), np.concatenate(rows),
+                           np.concatenate(cols), np.concatenate(vals), rhs, rhs)
+    lp.add_objective_term("unmet", t, 365.0)
+    lp.add_objective_term("travel", w, 365.0 / np.maximum(routes.source_stay_days[routes.source], 1e-9) * routes.minutes)
+
+
 def add_capacity(f: Formulation) -> None:
+    """Capacity (queueing): the load offered to each unit — planned, and onward from full
+    units and hubs — is at most what its bed option carries at the utilisation target."""
     inst, lp, opt = f.instance, f.lp, f.instance.options
     if not inst.rules.capacity_limits:
         return
-    x = lp.variables("assign")
-    z, s, k = f.pairs
-    load = f.streams.load[z, k]
-    parts_rows = [f.unit_of_pair, opt.option_unit]
-    parts_cols = [x, lp.variables("bed_option")]
-    parts_vals = [load, -opt.option_capacity]
-    if lp.has_family("overflow"):
-        od, os_, op = f.overflow_routes
-        parts_rows.append(f.unit_of_route)
-        parts_cols.append(lp.variables("overflow"))
-        parts_vals.append(inst.pathways.los_days[op] / 365.0)
+    pu, pc, pv = _planned_load(f)
+    parts_rows = [pu, opt.option_unit]
+    parts_cols = [pc, lp.variables("bed_option")]
+    parts_vals = [pv, -opt.option_capacity]
+    if lp.has_family("onward"):
+        parts_rows.append(f.onward.target)
+        parts_cols.append(lp.variables("onward"))
+        parts_vals.append(np.ones(len(f.onward.target)))
     names = _join("capacity", inst.sites.ids[opt.unit_site], np.asarray(inst.wards, object)[opt.unit_ward])
     lp.add_constraints("capacity", names, np.concatenate(parts_rows), np.concatenate(parts_cols),
                        np.concatenate(parts_vals), -INF, 0.0)
@@ -626,6 +696,7 @@ def build(instance: Instance) -> Formulation:
     else:
         add_assignment(f)
         add_virtual_beds(f)
+        add_onward_flow(f)
         add_capacity(f)
         add_strong_links(f)
     add_travel_standard(f)

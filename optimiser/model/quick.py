@@ -32,7 +32,7 @@ from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import BedOptions, Instance, Zones
 from optimiser.model.backends import solve_program
 from optimiser.model.formulation import Formulation, build, configuration_start
-from optimiser.model.solve import Configuration, solve_instance
+from optimiser.model.solve import Configuration, solve_once
 from optimiser.solution import Solution
 
 BAND_MINUTES = 12.0
@@ -151,7 +151,7 @@ def rounded_configuration(f: Formulation, values: np.ndarray) -> tuple[np.ndarra
 def _routed(inst: Instance, beds: np.ndarray, vbeds: np.ndarray | None, name: str | None) -> Solution | None:
     """Every small area routed exactly with the configuration fixed; ``None`` if it breaks a rule."""
     try:
-        return solve_instance(with_configuration(inst, beds, vbeds), name, explain_infeasible=False)
+        return solve_once(with_configuration(inst, beds, vbeds), name, explain_infeasible=False)
     except (InfeasibleError, SolveError):
         return None
 
@@ -185,7 +185,7 @@ def quick_solve(inst: Instance, name: str | None = None, start: Configuration | 
         coarse_inst = replace(coarse_inst, solver=replace(coarse_inst.solver,
                                                           mip_gap=max(inst.solver.mip_gap, QUICK_MIP_GAP)))
         try:
-            coarse = solve_instance(coarse_inst, name, start, explain_infeasible=False)
+            coarse = solve_once(coarse_inst, name, start, explain_infeasible=False)
         except (InfeasibleError, SolveError):
             coarse = None   # the grouped areas cannot meet the rules; the rounded candidate may
         grouped = None if coarse is None else _routed(split, *Configuration.of(coarse).arrays(inst), name)

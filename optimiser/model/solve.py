@@ -8,7 +8,8 @@ distinct configurations; an infeasible instance is handed to
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,10 @@ from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import Instance
 from optimiser.model.backends import RawResult, Status, solve_program
 from optimiser.model.formulation import Formulation, add_exclusion_cut, build, configuration_start
-from optimiser.solution import Solution, Tables, compute_metrics
+from optimiser.solution import Solution, Tables, compute_metrics, empty_onward
 
 VALUE_TOL = 1e-6
+Extra = Callable[[Formulation], None]
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,30 @@ def decode(f: Formulation, values: np.ndarray) -> Tables:
         virtual = pd.DataFrame(columns=["district_code", "beds"])
         overflow = pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"])
         virtual_unmet = pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"])
-    return Tables(units, assignment, unmet, virtual, overflow, virtual_unmet)
+    return Tables(units, assignment, unmet, virtual, overflow, virtual_unmet, _onward_table(f, values))
+
+
+def _onward_table(f: Formulation, values: np.ndarray) -> pd.DataFrame:
+    """The plan's onward flows (see :class:`optimiser.solution.Tables`)."""
+    if f.onward is None:
+        return empty_onward()
+    inst, r = f.instance, f.onward
+    opt = inst.options
+    n_u = r.n_units
+    w = values[f.lp.variables("onward")]
+    t = values[f.lp.variables("turned_away")]
+    site_of = np.concatenate([inst.sites.ids[opt.unit_site], np.full(len(r.hub_district), "", object)])
+    ward_of = np.concatenate([np.asarray(inst.wards, object)[opt.unit_ward], np.full(len(r.hub_district), "", object)])
+    district_of = np.concatenate([np.full(n_u, "", object), inst.districts.ids[r.hub_district]])
+    pathway_of = np.concatenate([np.full(n_u, "", object), np.asarray(inst.pathways.ids, object)[r.hub_pathway]])
+    src = np.concatenate([r.source, np.arange(len(t))])
+    to_site = np.concatenate([inst.sites.ids[opt.unit_site[r.target]], np.full(len(t), "", object)])
+    to_ward = np.concatenate([np.asarray(inst.wards, object)[opt.unit_ward[r.target]], np.full(len(t), "", object)])
+    erl = np.concatenate([w, t])
+    keep = erl > VALUE_TOL
+    return pd.DataFrame({"from_site_id": site_of[src[keep]], "from_ward": ward_of[src[keep]],
+                         "from_district_code": district_of[src[keep]], "from_pathway": pathway_of[src[keep]],
+                         "to_site_id": to_site[keep], "to_ward": to_ward[keep], "erlangs": erl[keep]})
 
 
 def _expand_streams(f: Formulation, table: pd.DataFrame) -> pd.DataFrame:
@@ -151,7 +176,14 @@ def _fail(f: Formulation, result: RawResult, explain: bool = True) -> None:
 
 
 def solve_instance(inst: Instance, name: str | None = None, start: Configuration | None = None,
-                   *, explain_infeasible: bool = True) -> Solution:
+                   *, explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
+    """Optimise an instance; ``extra`` adds rows to the built formulation before the solve
+    (e.g. the near-tie search's cuts). See :func:`solve_once`."""
+    return solve_once(inst, name, start, explain_infeasible=explain_infeasible, extra=extra)
+
+
+def solve_once(inst: Instance, name: str | None = None, start: Configuration | None = None,
+                *, explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
     """Optimise an instance; returns a :class:`Solution` (with ``alternatives`` if asked).
     ``start``: a configuration the solver may begin from (OR-Tools only; e.g. the previous
     answer in a workshop), which changes how fast an answer comes, not what the rules are.
@@ -165,18 +197,16 @@ def solve_instance(inst: Instance, name: str | None = None, start: Configuration
     it stays honest; if the restricted model has no answer the full single model is solved.
     """
     if inst.rules.single_assignment and not inst.weights.lexicographic and inst.rules.capacity_limits:
-        two_step = _solve_single_via_split(inst, name)
+        two_step = _solve_single_via_split(inst, name, extra)
         if two_step is not None:
             return two_step
-    return _solve_direct(inst, name, start, explain_infeasible)
+    return _solve_direct(inst, name, start, explain_infeasible, extra)
 
 
-def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None:
-    from dataclasses import replace
-
+def _solve_single_via_split(inst: Instance, name: str | None, extra: Extra | None = None) -> Solution | None:
     started = time.perf_counter()
     split = _solve_direct(replace(inst.with_rules(single_assignment=False),
-                                  solver=replace(inst.solver, alternatives=0)), name)
+                                  solver=replace(inst.solver, alternatives=0)), name, extra=extra)
     lower = split.objective * (1 - (split.optimality_gap or 0.0))
     a = split.tables.assignment
     cand = np.zeros(inst.travel.shape, bool)
@@ -190,7 +220,7 @@ def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None
         cand[np.arange(inst.n_zones), nearest[:, k]] = True
     restricted = replace(inst, travel=np.where(cand, inst.travel, np.inf))
     try:
-        sol = _solve_direct(restricted, name)
+        sol = _solve_direct(restricted, name, extra=extra)
     except (InfeasibleError, SolveError):
         return None
 
@@ -207,10 +237,12 @@ def _solve_single_via_split(inst: Instance, name: str | None) -> Solution | None
 
 
 def _solve_direct(inst: Instance, name: str | None = None, start: Configuration | None = None,
-                  explain_infeasible: bool = True) -> Solution:
+                  explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
     started = time.perf_counter()
     name = name or inst.name
     f = build(inst)
+    if extra is not None:
+        extra(f)
     weights = inst.weights
     if weights.lexicographic:
         result, objective = _solve_lexicographic(f)
@@ -233,8 +265,6 @@ def _solve_direct(inst: Instance, name: str | None = None, start: Configuration 
         alternatives.append(alt)
         seen.append(np.asarray(alt.units.groupby("site_id", sort=False)["beds"].sum().reindex(inst.sites.ids).to_numpy() > 0))
     if alternatives:
-        from dataclasses import replace
-
         best = replace(best, alternatives=tuple(alternatives))
     return best
 

@@ -1,14 +1,15 @@
 """Evaluate mode: the same yardstick for a configuration drafted by hand.
 
 The option fixes the beds on every unit and the virtual beds in every district. Patients
-then use the beds that exist, as they would in practice: each goes to the nearest hospital
-hosting their pathway within the travel limit (the same formulation, routing only, with the
-capacity rows dropped), and every virtual-suitable patient of a district that runs virtual
-beds gets one. The queueing model then says what that load means: occupancy, the chance a
-patient finds no free bed and how many a year do. Demand is unmet only where no hospital
-with the pathway is within reach. The scenario's rules (travel standard, minimum beds,
-estate limits, budget, open-site counts, the blocking target) are not imposed: an option
-that breaks them is still measured, and ``Solution.breaks`` lists what it breaks.
+then use the beds that exist, as they would in practice: each is first sent to the nearest
+hospital hosting their pathway within the travel limit, a virtual-suitable patient to their
+district's hub if it runs home-based beds; the patient-flow model (:mod:`optimiser.flow`)
+says what happens next — who finds a bed, who goes on to the next hospital, who is turned
+away — and the occupancy and blocking that follow. No solver is involved. An option that
+also fixes the routing (saved from an optimiser run) is measured with its own routing and
+onward plan. The scenario's rules (travel standard, minimum beds, estate limits, budget,
+open-site counts, the blocking target) are not imposed: an option that breaks them is still
+measured, and ``Solution.breaks`` lists what it breaks.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from optimiser.checker import rule_breaks
 from optimiser.errors import InputError
+from optimiser.flow import reachable_units
 from optimiser.instance import BedOptions, Instance, Rules, VirtualSizing
 from optimiser.options import Option
 from optimiser.queueing import capacity_steps
-from optimiser.solution import Solution, Tables, compute_metrics, weighted_objective
+from optimiser.solution import Solution, Tables, compute_metrics, empty_onward, weighted_objective
 
 
 def option_units(inst: Instance, option: Option) -> pd.DataFrame:
@@ -105,38 +108,69 @@ def fixed_instance(inst: Instance, option: Option, current_virtual: pd.Series | 
         raise InputError("the option has virtual beds but the scenario switches virtual beds off",
                          file=option.source or option.name, column="virtual_beds")
     rules = Rules(single_assignment=inst.rules.single_assignment, capacity_limits=False,
-                  utilisation_rule=rule, utilisation_target=target, virtual_target=inst.rules.virtual_target)
+                  utilisation_rule=rule, utilisation_target=target, virtual_target=inst.rules.virtual_target,
+                  onward_flow=inst.rules.onward_flow)
     weights = replace(inst.weights, lexicographic=None)
     return replace(inst, name=option.name, sites=sites, options=options, virtual=virtual, rules=rules,
                    weights=weights)
 
 
-def evaluate_option(inst: Instance, option: Option, current_virtual: pd.Series | None = None):
+def nearest_first_choices(inst: Instance) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(assignment, unmet) tables sending every zone's hospital patients of each pathway to
+    the nearest reachable unit with beds of the pathway's own ward (unmet where none)."""
+    beds = inst.options.option_beds                 # a fixed instance: one option per unit
+    reach = reachable_units(inst, beds, fallback=False)
+    first = reach[:, :, 0] if reach.shape[2] else -np.ones(inst.hospital_admissions.shape, int)
+    need = inst.hospital_admissions > 0
+    zi, pi = np.nonzero(need & (first >= 0))
+    assignment = pd.DataFrame({"zone_code": inst.zones.ids[zi], "site_id": inst.sites.ids[inst.options.unit_site[first[zi, pi]]],
+                               "pathway": np.asarray(inst.pathways.ids, object)[pi], "share": 1.0})
+    uz, up = np.nonzero(need & (first < 0))
+    unmet = pd.DataFrame({"zone_code": inst.zones.ids[uz], "pathway": np.asarray(inst.pathways.ids, object)[up],
+                          "share": 1.0})
+    return assignment, unmet
+
+
+def evaluate_option(inst: Instance, option: Option, current_virtual: pd.Series | None = None) -> Solution:
     """Measure ``option`` under the scenario compiled into ``inst``; returns a Solution with
     ``mode='evaluate'`` and ``breaks`` listing the scenario rules it does not meet."""
-    from optimiser.checker import rule_breaks
-    from optimiser.model.solve import solve_instance
-
     started = time.perf_counter()
+    if current_virtual is None and inst.districts.current_virtual_beds is not None:
+        current_virtual = pd.Series(inst.districts.current_virtual_beds, index=inst.districts.ids)
     fixed = fixed_instance(inst, option, current_virtual)
     if option.assignment is not None:
-        sol = _with_given_assignment(fixed, option)
+        tables = _given_tables(fixed, option)
+        message = "evaluated: the option's own beds and catchments"
     else:
-        # Routing only: nearest open hospital; nothing left unmet that can be reached.
-        routing = fixed.with_weights(cost=0.0, travel=1.0, unmet=1e6, equity=0.0)
-        sol = replace(solve_instance(routing, option.name), _instance=fixed)
-    breaks = tuple(rule_breaks(inst, sol.tables))
-    return replace(sol, mode="evaluate", status="evaluated",
-                   status_message="evaluated: the option's beds, patients routed to their nearest hospital"
-                   if option.assignment is None else sol.status_message,
-                   objective=weighted_objective(fixed, sol.metrics), breaks=breaks,
-                   solve_seconds=time.perf_counter() - started, notes=sol.notes + tuple(option.assumptions))
+        assignment, unmet = nearest_first_choices(fixed)
+        tables = Tables(_units_of(fixed), assignment, unmet, _virtual_of(fixed),
+                        pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"]),
+                        pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"]),
+                        routing="nearest")
+        message = "evaluated: the option's beds, patients first sent to their nearest hospital"
+    metrics = compute_metrics(fixed, tables)
+    return Solution(name=option.name, status="evaluated", status_message=message,
+                    objective=weighted_objective(fixed, metrics), tables=tables, metrics=metrics,
+                    solver="none (patient-flow model)", mode="evaluate",
+                    breaks=tuple(rule_breaks(inst, tables)), solve_seconds=time.perf_counter() - started,
+                    notes=inst.notes + tuple(option.assumptions), _instance=fixed)
 
 
-def _with_given_assignment(fixed: Instance, option: Option) -> Solution:
-    """Metrics for an option that also fixes which hospital each zone uses. Virtual-suitable
-    patients of districts with virtual beds use them; the others use a hospital bed at the
-    site their zone is assigned to."""
+def _units_of(fixed: Instance) -> pd.DataFrame:
+    opt = fixed.options
+    return pd.DataFrame({"site_id": fixed.sites.ids[opt.unit_site], "ward": np.asarray(fixed.wards, object)[opt.unit_ward],
+                         "beds": opt.option_beds})
+
+
+def _virtual_of(fixed: Instance) -> pd.DataFrame:
+    if fixed.virtual is None:
+        return pd.DataFrame(columns=["district_code", "beds"])
+    return pd.DataFrame({"district_code": fixed.districts.ids, "beds": fixed.virtual.hi})
+
+
+def _given_tables(fixed: Instance, option: Option) -> Tables:
+    """The option's own routing (saved from an optimiser run): its assignment, the
+    virtual-suitable patients it sends to hospital or leaves unplaced, and its onward plan."""
     where = option.source or option.name
     a = option.assignment
     zones, sites, pids = pd.Index(fixed.zones.ids), pd.Index(fixed.sites.ids), pd.Index(fixed.pathways.ids)
@@ -157,31 +191,9 @@ def _with_given_assignment(fixed: Instance, option: Option) -> Solution:
     uz, up = np.nonzero(need & (total < 1 - 1e-6))
     unmet = pd.DataFrame({"zone_code": fixed.zones.ids[uz], "pathway": np.asarray(fixed.pathways.ids, object)[up],
                           "share": 1 - total[uz, up]})
-    opt = fixed.options
-    units = pd.DataFrame({"site_id": fixed.sites.ids[opt.unit_site], "ward": np.asarray(fixed.wards, object)[opt.unit_ward],
-                          "beds": opt.option_beds})
-    virtual = pd.DataFrame(columns=["district_code", "beds"])
-    overflow = pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"])
-    virtual_unmet = pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"])
-    if fixed.virtual is not None and option.overflow is not None:
-        virtual = pd.DataFrame({"district_code": fixed.districts.ids, "beds": fixed.virtual.hi})
-        overflow = option.overflow.copy()
-        if option.virtual_unmet is not None:
-            virtual_unmet = option.virtual_unmet.copy()
-    elif fixed.virtual is not None:
-        virtual = pd.DataFrame({"district_code": fixed.districts.ids, "beds": fixed.virtual.hi})
-        eligible = fixed.virtual_admissions_by_district()
-        no_virtual = fixed.virtual.hi <= 0
-        rows = []
-        for d in np.flatnonzero(no_virtual):
-            for p in np.flatnonzero(eligible[d] > 0):
-                j = int(np.argmin(np.where(fixed.pathways.site_allowed[p] & (fixed.sites.status >= 0),
-                                           fixed.district_site_travel[d], np.inf)))
-                rows.append((fixed.districts.ids[d], fixed.sites.ids[j], str(fixed.pathways.ids[p]), eligible[d, p]))
-        if rows:
-            overflow = pd.DataFrame(rows, columns=overflow.columns)
-    tables = Tables(units, a.copy(), unmet, virtual, overflow, virtual_unmet)
-    metrics = compute_metrics(fixed, tables)
-    return Solution(name=option.name, status="evaluated",
-                    status_message="evaluated: the option's own beds and catchments", objective=None,
-                    tables=tables, metrics=metrics, solver="none", mode="evaluate", _instance=fixed)
+    overflow = (option.overflow.copy() if option.overflow is not None
+                else pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"]))
+    virtual_unmet = (option.virtual_unmet.copy() if option.virtual_unmet is not None
+                     else pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"]))
+    onward = option.onward.copy() if option.onward is not None else empty_onward()
+    return Tables(_units_of(fixed), a.copy(), unmet, _virtual_of(fixed), overflow, virtual_unmet, onward)
