@@ -22,7 +22,7 @@ from optimiser.outputs import excel_bytes, geopackage_bytes, write_results  # no
 from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
-__all__ = ["appraisal", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
+__all__ = ["appraisal", "calibration", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
            "instance_for", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
            "OptionLibrary", "shipped_options", "solve", "write_results"]
 
@@ -62,7 +62,24 @@ def solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     configuration meets every hard limit."""
     from optimiser.model.solve import solve_instance
 
-    return solve_instance(instance_for(scenario, dataset), scenario.name)
+    inst = instance_for(scenario, dataset)
+    return with_near_ties(inst, solve_instance(inst, scenario.name), scenario)
+
+
+def with_near_ties(inst: Instance, best: Solution, scenario: Scenario) -> Solution:
+    """``best`` with the near-tie search's findings attached (see
+    :mod:`optimiser.model.near_ties`): none is searched for an answer the time limit cut short,
+    a lexicographic objective, or when the scenario asks for none."""
+    from dataclasses import replace
+
+    from optimiser.model.near_ties import find_near_ties
+
+    spec = scenario.near_ties
+    if best.stopped_by_time_limit or best.mode != "optimise" or spec.max_count == 0 or best.status != "optimal":
+        return best
+    margin = max(spec.margin, inst.solver.mip_gap)
+    search = find_near_ties(inst, best, margin, spec.max_count)
+    return replace(best, near_ties=search.ties, near_tie_note=search.note)
 
 
 def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None) -> Solution:
@@ -76,19 +93,27 @@ def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None)
     return evaluate_option(inst, option, current)
 
 
-def quick_solve(scenario: Scenario, dataset: Dataset | None = None, previous: Solution | None = None) -> Solution:
-    """A good answer in about a second for workshops: beds chosen on grouped areas, or the
-    linear relaxation rounded up, whichever is better once every area is routed exactly; the
-    gap is bounded by the relaxation. ``previous``: the last answer, from which the search
-    starts (a workshop moves one setting at a time). Falls back to :func:`solve` (which also
-    explains an infeasible scenario) when neither configuration meets the rules at full
-    resolution, and for single assignment, lexicographic objectives or no capacity rules."""
+def calibration(scenario: Scenario, dataset: Dataset | None = None):
+    """How the scenario's demand was matched to today's beds: per unit with beds today, the
+    occupancy assumed and the one the patient-flow model reproduces at the base year (a
+    DataFrame; see :mod:`optimiser.calibration`)."""
+    from optimiser.solution import calibration_table
+
+    return calibration_table(instance_for(scenario, dataset))
+
+
+def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
+    """A good answer in seconds for workshops: beds chosen on grouped areas, or the linear
+    relaxation rounded up, whichever is better once every area is routed exactly; the gap is
+    bounded by the relaxation. The answer depends on the settings alone (no start from an
+    earlier answer, which could tip a near-tie one way or the other). Falls back to
+    :func:`solve` (which also explains an infeasible scenario) when neither configuration meets
+    the rules at full resolution, and for single assignment, lexicographic objectives or no
+    capacity rules."""
     from optimiser.model.quick import quick_solve as _quick
-    from optimiser.model.solve import Configuration
 
     inst = instance_for(scenario, dataset)
     if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
         return solve(scenario, dataset)
-    start = Configuration.of(previous) if previous is not None else None
-    sol = _quick(inst, scenario.name, start)
+    sol = _quick(inst, scenario.name)
     return sol if sol is not None else solve(scenario, dataset)

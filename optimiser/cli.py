@@ -37,6 +37,16 @@ def _print_solution(sol, out: Path | None) -> None:
 
     gap = f", within {sol.optimality_gap:.2%} of the best possible" if sol.optimality_gap is not None else ""
     print(f"{sol.name}: {sol.status_message} ({sol.solver}, {sol.solve_seconds:.1f} s{gap})")
+    if sol.stopped_by_time_limit:
+        print("  WARNING: the time limit, not the proof, ended this search: the answer is not proven the "
+              "best and may change with the machine's speed. Raise solver.time_limit_seconds.")
+    if sol.near_ties:
+        print(f"  NOT A SINGLE BEST: {len(sol.near_ties)} materially different configuration(s) are within "
+              "the margin; the model cannot tell them apart:")
+        for t in sol.near_ties:
+            print(f"    - {t.description}")
+    if sol.near_tie_note:
+        print(f"  near-tie search: {sol.near_tie_note}")
     for key in ("annual_cost_gbp", "physical_beds", "virtual_beds", "open_sites",
                 "share_within_30_minutes_65_plus", "mean_travel_minutes_65_plus",
                 "worst_district_mean_travel_minutes", "patients_finding_no_free_bed_per_year",
@@ -69,7 +79,10 @@ def cmd_solve(args) -> int:
     changes = {}
     if args.backend:
         changes["solver.backend"] = args.backend
-    if args.time_limit:
+    if args.time_limit is not None:
+        if args.time_limit <= 0:
+            raise OptimiserError("--time-limit must be more than 0 seconds (it is a safety net: a solve "
+                                 "normally ends when its answer is proven within solver.mip_gap)")
         changes["solver.time_limit_seconds"] = args.time_limit
     if args.alternatives:
         changes["solver.alternatives"] = args.alternatives
@@ -208,6 +221,25 @@ def cmd_data_check(args) -> int:
     return 0
 
 
+def cmd_calibration(args) -> int:
+    from optimiser import api
+
+    sc = _scenario(args.scenario)
+    table = api.calibration(sc, api.dataset_for(sc))
+    inst_note = "per site" if sc.calibration.scope == "site" else "one rate per pathway for the area"
+    print(f"Demand calibrated {inst_note}: today's beds at the base year, in the patient-flow model")
+    for r in table.itertuples():
+        print(f"  {r.site_name} ({r.ward.replace('_', ' ')}): {r.beds_today} beds ({r.beds_today_source}); "
+              f"occupancy assumed {r.calibration_occupancy:.1%}, in the model {r.model_occupancy:.1%}; "
+              f"{r.chance_no_free_bed:.0%} of arrivals find no free bed there; {r.admissions_per_year:,.0f} "
+              f"admitted a year; catchment rate {r.catchment_rate_vs_area:.2f} x the area's")
+    if args.csv:
+        from optimiser.dataset.store import atomic_write_text
+
+        atomic_write_text(args.csv, table.to_csv(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m optimiser",
                                 description="LLR community and virtual bed configuration optimiser")
@@ -235,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("dirs", nargs="+")
     c.add_argument("--csv", help="also write the table as CSV")
     c.set_defaults(func=cmd_compare)
+
+    cal = sub.add_parser("calibration", help="how demand is matched to today's beds (per site)")
+    cal.add_argument("scenario", nargs="?")
+    cal.add_argument("--csv", help="also write the table as CSV")
+    cal.set_defaults(func=cmd_calibration)
 
     pp = sub.add_parser("params", help="list every scenario parameter")
     pp.add_argument("--markdown", action="store_true", help="as the Markdown data dictionary")

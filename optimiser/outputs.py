@@ -13,7 +13,7 @@ import pandas as pd
 
 from optimiser.dataset.core import Dataset
 from optimiser.dataset.store import atomic_path, atomic_write_text
-from optimiser.solution import Solution
+from optimiser.solution import Solution, calibration_table
 
 RESULT_FILES = ("summary.json", "beds.csv", "virtual_beds.csv", "assignment.csv", "result.gpkg")
 
@@ -32,7 +32,15 @@ def summary_dict(solution: Solution) -> dict:
     s["objective"] = _clean(s["objective"])
     s["optimality_gap"] = _clean(s["optimality_gap"])
     s["solve_seconds"] = round(float(s["solve_seconds"]), 3)
-    return s
+    return _clean_nested(s)
+
+
+def _clean_nested(value):
+    if isinstance(value, dict):
+        return {k: _clean_nested(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_nested(v) for v in value]
+    return _clean(value)
 
 
 def result_tables(solution: Solution) -> dict[str, pd.DataFrame]:
@@ -45,6 +53,7 @@ def result_tables(solution: Solution) -> dict[str, pd.DataFrame]:
         "assignment": solution.assignment,
         "zones": solution.zones,
         "metrics": metrics,
+        "calibration": calibration_table(solution.instance),
     }
 
 

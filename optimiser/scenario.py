@@ -200,8 +200,10 @@ class SolverSpec(_Strict):
     backend: Literal["ortools", "pulp"] = _f("ortools", "ortools (HiGHS, bundled) or pulp (CBC, "
                                              "bundled)")
     ortools_solver: Literal["highs", "scip", "sat"] = _f("highs", "Solver used through OR-Tools")
-    time_limit_seconds: float = _f(30.0, "Stop after this long and report the best answer",
-                                   "seconds", gt=0)
+    time_limit_seconds: float = _f(
+        600.0, "Safety net: stop after this long with the best answer found so far. A solve "
+        "normally ends on mip_gap; an answer the time limit cut short is reported as such "
+        "(stopped_by_time_limit) and never cached as the answer", "seconds", gt=0)
     mip_gap: float = _f(0.005, "Stop when within this relative gap of optimal", "share", ge=0,
                         lt=1)
     alternatives: int = _f(0, "Also find this many next-best distinct configurations",
@@ -214,6 +216,14 @@ class SolverSpec(_Strict):
         "auto", "How the assignment is written: auto uses the compact radius form where it is "
         "exact (no capacity, travel standard, equity or virtual beds: the p-median), shares "
         "always writes one share per zone-site pair")
+
+
+class NearTiesSpec(_Strict):
+    margin: float = _f(0.01, "Report materially different configurations (another set of hospitals "
+                       "keeping beds, or a site more than one ward step different) whose objective is "
+                       "within this share of the best (at least the solve's own mip_gap)", "share",
+                       ge=0, le=0.2)
+    max_count: int = _f(3, "Most near-ties to look for (0 = do not search)", "count", ge=0, le=10)
 
 
 class CustomInputs(_Strict):
@@ -254,6 +264,7 @@ class Scenario(_Strict):
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     open_sites: OpenSitesSpec = Field(default_factory=OpenSitesSpec)
     solver: SolverSpec = Field(default_factory=SolverSpec)
+    near_ties: NearTiesSpec = Field(default_factory=NearTiesSpec)
     inputs: CustomInputs = Field(default_factory=CustomInputs)
     base_dir: str = Field("", exclude=True, description="Folder relative paths resolve from")
 

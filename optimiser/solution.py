@@ -15,7 +15,14 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from optimiser.flow import FirstChoices, OnwardPlan, PatientFlow, onward_routes, patient_flow, unit_index
+from optimiser.flow import (
+    FirstChoices,
+    OnwardPlan,
+    PatientFlow,
+    onward_routes,
+    patient_flow,
+    unit_index,
+)
 from optimiser.instance import Instance
 
 TRAVEL_THRESHOLDS = (20, 30, 45)
@@ -441,6 +448,36 @@ def beds_by_pathway(inst: Instance, tables: Tables) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["site_id", "site_name", "ward", "pathway", "beds", "load_erlangs"])
 
 
+def calibration_table(inst: Instance | None) -> pd.DataFrame:
+    """How demand was matched to today's beds: per unit with beds today, the occupancy
+    assumed and the one the patient-flow model reproduces (see :mod:`optimiser.calibration`)."""
+    cols = ["site_id", "site_name", "ward", "beds_today", "beds_today_source", "calibration_occupancy",
+            "model_occupancy", "chance_no_free_bed", "admissions_per_year", "catchment_admissions_per_year",
+            "catchment_rate_vs_area"]
+    c = inst.calibration if inst is not None else None
+    if c is None:
+        return pd.DataFrame(columns=cols)
+    opt = inst.options
+    return pd.DataFrame({
+        "site_id": inst.sites.ids[opt.unit_site[c.unit]], "site_name": inst.sites.names[opt.unit_site[c.unit]],
+        "ward": np.asarray(inst.wards, object)[opt.unit_ward[c.unit]], "beds_today": c.beds_today,
+        "beds_today_source": list(c.beds_today_source), "calibration_occupancy": c.target_occupancy,
+        "model_occupancy": c.model_occupancy, "chance_no_free_bed": c.blocking,
+        "admissions_per_year": c.admissions_per_year, "catchment_admissions_per_year": c.catchment_admissions_per_year,
+        "catchment_rate_vs_area": c.relative_rate})[cols]
+
+
+def calibration_records(inst: Instance | None) -> dict:
+    c = inst.calibration if inst is not None else None
+    if c is None:
+        return {}
+    table = calibration_table(inst)
+    return {"scope": c.scope, "base_year": c.base_year, "converged": c.converged,
+            "turned_away_share_today": c.turned_away_share, "notes": list(c.notes),
+            "units": [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                      for r in table.to_dict("records")]}
+
+
 @dataclass(frozen=True)
 class Solution:
     """An immutable result. Tables are pandas DataFrames (treat them as read-only; the
@@ -459,6 +496,9 @@ class Solution:
     notes: tuple[str, ...] = ()
     breaks: tuple[str, ...] = ()    # scenario rules this configuration does not meet
     alternatives: tuple[Solution, ...] = ()
+    stopped_by_time_limit: bool = False   # the time limit, not the gap, ended the search
+    near_ties: tuple = ()                 # optimiser.model.near_ties.NearTie, best first
+    near_tie_note: str = ""               # what the near-tie search covered
     _instance: Instance | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -466,7 +506,14 @@ class Solution:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("optimal", "feasible", "evaluated")
+        return self.status in ("optimal", "feasible", "quick", "evaluated")
+
+    @property
+    def is_single_best(self) -> bool:
+        """True only for an answer proven within its gap that no other materially different
+        configuration comes close to: what may be presented as 'the best configuration'."""
+        return (self.mode == "optimise" and self.status == "optimal" and not self.stopped_by_time_limit
+                and not self.near_ties)
 
     @property
     def instance(self) -> Instance:
@@ -518,5 +565,16 @@ class Solution:
             "name": self.name, "status": self.status, "status_message": self.status_message,
             "mode": self.mode, "objective": self.objective, "solver": self.solver,
             "solve_seconds": self.solve_seconds, "optimality_gap": self.optimality_gap,
+            "stopped_by_time_limit": self.stopped_by_time_limit,
             "metrics": dict(self.metrics), "breaks": list(self.breaks), "notes": list(self.notes),
+            "near_ties": [t.summary() for t in self.near_ties], "near_tie_search": self.near_tie_note,
+            "units": self._unit_summary(), "calibration": calibration_records(self._instance),
         }
+
+    def _unit_summary(self) -> list[dict]:
+        if self._instance is None:
+            return []
+        u = self.units
+        cols = ["site_id", "ward", "beds", "current_beds", "planned_load_erlangs", "inflow_erlangs", "load_erlangs",
+                "occupancy", "blocking_probability", "admissions_per_year"]
+        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in u[cols].to_dict("records")]

@@ -20,7 +20,7 @@ def test_default_solution_passes_the_checker_and_meets_the_standard(llr_solution
     report = check(llr_solution)
     assert report.ok, report.summary()
     m = llr_solution.metrics
-    assert llr_solution.status in ("optimal", "feasible")
+    assert llr_solution.status == "optimal" and not llr_solution.stopped_by_time_limit
     assert llr_solution.optimality_gap is not None and llr_solution.optimality_gap <= llr_scenario.solver.mip_gap + 1e-9
     assert m["share_within_30_minutes_65_plus"] >= 0.95 - 1e-9
     assert m["max_travel_minutes"] <= llr_scenario.travel.max_minutes + 1e-9
@@ -116,7 +116,9 @@ def test_cli_solve_evaluate_compare(tmp_path):
     r = run_cli("solve", "--out", str(opt))
     assert r.returncode == 0, r.stderr
     summary = json.loads((opt / "summary.json").read_text())
-    assert summary["status"] in ("optimal", "feasible")
+    assert summary["status"] == "optimal" and summary["stopped_by_time_limit"] is False
+    assert "near_ties" in summary and isinstance(summary["near_ties"], list)
+    assert summary["near_tie_search"]
     assert {"annual_cost_gbp", "share_within_30_minutes_65_plus", "p95_travel_minutes_65_plus"} <= set(summary["metrics"])
     assert summary["solver"].startswith("ortools") and summary["solve_seconds"] > 0
     for name in ("beds.csv", "virtual_beds.csv", "assignment.csv", "result.gpkg"):
@@ -168,36 +170,26 @@ def test_quick_answer_is_valid_and_close_to_the_best(llr_solution, llr_scenario,
     best_lower = llr_solution.objective * (1 - llr_solution.optimality_gap)
     assert quick.objective >= best_lower - 1e-6                  # cannot beat a proven bound
     assert quick.objective <= llr_solution.objective * 1.01       # within 1% of the full answer here
-    assert quick.optimality_gap is not None and quick.optimality_gap < 0.05
+    assert quick.optimality_gap is not None and quick.optimality_gap < 0.06
+    assert quick.status == "quick" and not quick.is_single_best
     assert quick.metrics["share_within_30_minutes_65_plus"] >= 0.95 - 1e-9
     assert "quick" in quick.solver
     assert quick.instance.n_zones == 611                          # every small area routed
 
 
-def test_quick_re_solve_starts_from_the_previous_answer(llr_solution, llr_scenario, llr_dataset):
-    """A workshop moves one setting: the re-solve starts from the last answer, still meets
-    every rule at full resolution, and is no worse than that answer re-routed where it
-    still fits (the previous configuration is a valid start under a looser limit)."""
-    from optimiser.model.quick import with_configuration
-    from optimiser.model.solve import Configuration, solve_instance
-
-    first = api.quick_solve(llr_scenario, llr_dataset)
+def test_quick_answer_under_a_looser_limit_keeps_every_rule(llr_solution, llr_scenario, llr_dataset):
+    """A workshop moves one setting: the quick answer meets every rule at full resolution,
+    and a site set to keep its beds keeps them."""
     looser = llr_scenario.with_changes(**{"travel.standard.share": 0.90})
-    again = api.quick_solve(looser, llr_dataset, previous=first)
+    again = api.quick_solve(looser, llr_dataset)
     assert check(again).ok, check(again).summary()
     assert again.metrics["share_within_30_minutes_65_plus"] >= 0.90 - 1e-9
-    inst = api.instance_for(looser, llr_dataset).with_rules(single_assignment=False)
-    beds, virtual = Configuration.of(first).arrays(inst)
-    assert beds.sum() == first.metrics["physical_beds"] and virtual.sum() == first.metrics["virtual_beds"]
-    kept = solve_instance(with_configuration(inst, beds, virtual))
-    assert again.objective <= kept.objective * (1 + 0.01) + 1e-6   # grouped model stops at 1%
-    assert again.optimality_gap is not None and 0 <= again.optimality_gap < 0.05
-    # a start that breaks the new settings (a site it closed must now stay open) is only a
-    # start: the answer still comes, and keeps the site open
-    site = "melton"
-    assert again.beds.groupby("site_id")["beds"].sum()[site] == 0
-    kept_open = api.quick_solve(looser.with_changes(**{f"sites.{site}.status": "keep_open"}), llr_dataset,
-                                previous=again)
+    assert again.optimality_gap is not None and 0 <= again.optimality_gap < 0.06
+    closed = again.beds.groupby("site_id")["beds"].sum()
+    roomy = llr_dataset.sites["max_beds"] >= llr_scenario.min_beds_per_open_site
+    candidates = [s for s in closed[closed == 0].index if roomy.get(s, False)]
+    site = str(candidates[0]) if candidates else "melton"
+    kept_open = api.quick_solve(looser.with_changes(**{f"sites.{site}.status": "keep_open"}), llr_dataset)
     assert check(kept_open).ok
     assert kept_open.beds.groupby("site_id")["beds"].sum()[site] > 0
 

@@ -205,7 +205,9 @@ def quick_solve(inst: Instance, name: str | None = None, start: Configuration | 
     gap = max(0.0, (sol.objective - bound) / sol.objective) if bound is not None and sol.objective else None
     note = (f"quick answer: {how}, then every small area routed exactly; answer in {answered:.2f} s; "
             "the gap is measured against the full model's linear relaxation")
-    return replace(sol, _instance=inst, status="feasible", optimality_gap=gap,
-                   status_message=f"a quick answer ({how}, every area routed exactly)",
+    stopped = sol.stopped_by_time_limit or (coarse is not None and coarse.stopped_by_time_limit)
+    within = f", proven within {gap:.1%} of the best possible" if gap is not None else ""
+    return replace(sol, _instance=inst, status="quick", optimality_gap=gap, stopped_by_time_limit=stopped,
+                   status_message=f"a quick answer ({how}, every area routed exactly){within}",
                    solver=f"{sol.solver} (quick)", solve_seconds=time.perf_counter() - started,
                    notes=sol.notes + (note,))

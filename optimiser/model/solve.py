@@ -148,11 +148,17 @@ def _to_solution(f: Formulation, result: RawResult, name: str, started: float,
         notes.append(f"{metrics['unmet_admissions_per_year']:.1f} admissions a year "
                      f"({metrics['unmet_bed_days_per_year']:.0f} bed-days) cannot be served within the "
                      "limits: raise the travel limit, the estate limits or the virtual bed maximum")
+    stopped = result.status == Status.FEASIBLE
+    message = result.status.describe()
+    if stopped:
+        gap = f" (within {result.gap:.1%} of the best possible)" if result.gap is not None else ""
+        message = (f"stopped by the time limit ({inst.solver.time_limit_seconds:g} s) before the answer was "
+                   f"proven within {inst.solver.mip_gap:.1%}{gap}: a good configuration, not proven the best")
     return Solution(
-        name=name, status=result.status.value, status_message=result.status.describe(),
+        name=name, status=result.status.value, status_message=message,
         objective=result.objective if objective is None else objective, tables=tables, metrics=metrics,
         solver=result.solver, solve_seconds=time.perf_counter() - started, optimality_gap=result.gap,
-        notes=tuple(notes), _instance=inst)
+        notes=tuple(notes), stopped_by_time_limit=stopped, _instance=inst)
 
 
 def _fail(f: Formulation, result: RawResult, explain: bool = True) -> None:

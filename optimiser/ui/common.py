@@ -59,6 +59,33 @@ def virtual_table(solution) -> pd.DataFrame:
                                "patients_finding_no_free_bed_per_year": "Patients finding no free bed (a year)"})
 
 
+def answer_label(solution) -> str:
+    """What the answer may be called: 'the best' only when it is proven and nothing else
+    comes close."""
+    if solution.stopped_by_time_limit:
+        return "Stopped by the time limit: a good configuration, not proven the best"
+    if solution.status == "quick":
+        gap = f" (within {solution.optimality_gap:.1%} of the best possible)" if solution.optimality_gap is not None else ""
+        return f"Quick answer{gap}"
+    if solution.near_ties:
+        n = len(solution.near_ties)
+        return f"Best configuration found, with {n} near-tie{'s' if n > 1 else ''} the model cannot tell apart"
+    return "Best configuration found"
+
+
+def answer_warnings(solution) -> None:
+    """The caveats that must sit next to a recommended configuration."""
+    if solution.stopped_by_time_limit:
+        st.warning("The time limit ended this search before the answer was proven: it is a good "
+                   "configuration but may not be the best, and it is not kept for others. Allow more time.")
+    if solution.near_ties:
+        st.warning("**Not a single best answer.** These materially different configurations are within "
+                   "the margin; the model cannot tell them apart:\n\n"
+                   + "\n".join(f"- {t.description}" for t in solution.near_ties))
+    elif solution.near_tie_note:
+        st.caption(f"Near-ties: {solution.near_tie_note}.")
+
+
 def solution_caption(solution) -> str:
     gap = (f" It is within {100 * solution.optimality_gap:.1f}% of the best possible."
            if solution.optimality_gap is not None else "")

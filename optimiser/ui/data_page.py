@@ -36,6 +36,24 @@ def page() -> None:
         st.info(f"Travel times: {md.get('travel_method', '')}. Mean absolute error "
                 f"{float(md['travel_fit_mae_minutes']):.2f} minutes against road times "
                 f"({100 * float(md.get('travel_fit_mape', 0)):.1f}%).")
+    st.subheader("Today, as the model sees it")
+    st.caption("Demand is calibrated so that today's beds run at their stated occupancy in the patient-flow "
+               "model (patients who find their hospital full go on to the next within reach). The "
+               "catchment rate compares each hospital's implied rate of use with the area's.")
+    try:
+        cal = state.calibration_table()
+        shown = cal.assign(ward=cal["ward"].str.replace("_", " "))[
+            ["site_name", "ward", "beds_today", "beds_today_source", "calibration_occupancy", "model_occupancy",
+             "chance_no_free_bed", "admissions_per_year", "catchment_rate_vs_area"]]
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            "site_name": "Hospital", "ward": "Ward", "beds_today": "Beds today", "beds_today_source": "Figure is",
+            "calibration_occupancy": st.column_config.NumberColumn("Occupancy assumed", format="percent"),
+            "model_occupancy": st.column_config.NumberColumn("Occupancy in the model", format="percent"),
+            "chance_no_free_bed": st.column_config.NumberColumn("Chance no free bed there", format="percent"),
+            "admissions_per_year": st.column_config.NumberColumn("Admitted a year", format="%.0f"),
+            "catchment_rate_vs_area": st.column_config.NumberColumn("Catchment rate vs area", format="%.2f")})
+    except OptimiserError as exc:
+        state.show_error(exc)
     st.subheader("Figures that are assumptions (check or replace them)")
     st.dataframe(ds.assumptions[["key", "description", "value", "unit", "source", "note"]].rename(columns=COLUMNS),
                  hide_index=True, width="stretch")

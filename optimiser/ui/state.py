@@ -25,16 +25,21 @@ def active_dataset():
     return dataset(st.session_state.get("dataset_path"))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = False, _previous=None):
-    """Cached on the settings alone: ``_previous`` (not hashed) only says where the quick
-    search starts, so the same settings give the answer first found for them."""
+@st.cache_resource(show_spinner=False)
+def _answers() -> dict:
+    """One cache of answers for every page and every user, keyed by the settings (scenario,
+    dataset, quick or best). An answer the time limit cut short is never stored: the same
+    settings must always show the same answer."""
+    return {}
+
+
+def _solve_now(scenario_yaml: str, dataset_path: str | None, quick: bool):
     import yaml
 
     sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
     try:
         if quick:
-            return api.quick_solve(sc, dataset(dataset_path), _previous), None
+            return api.quick_solve(sc, dataset(dataset_path)), None
         return api.solve(sc, dataset(dataset_path)), None
     except InfeasibleError as exc:
         return None, exc
@@ -42,11 +47,21 @@ def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = Fa
         return None, exc
 
 
-def solve(scenario: Scenario, quick: bool = False, previous=None):
+def solve(scenario: Scenario, quick: bool = False):
     """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
-    the workshop's answer in about a second (see :func:`optimiser.api.quick_solve`), starting
-    from ``previous`` (the last answer) when given."""
-    return _solve_cached(scenario.to_yaml(), st.session_state.get("dataset_path"), quick, previous)
+    the workshop's answer in seconds (see :func:`optimiser.api.quick_solve`). The answer
+    depends on the settings alone."""
+    key = (scenario.to_yaml(), st.session_state.get("dataset_path"), bool(quick))
+    cache = _answers()
+    if key in cache:
+        return cache[key]
+    answer = _solve_now(*key)
+    sol = answer[0]
+    if sol is None or not sol.stopped_by_time_limit:
+        if len(cache) >= 64:
+            cache.pop(next(iter(cache)))
+        cache[key] = answer
+    return answer
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
@@ -68,6 +83,11 @@ def evaluate(scenario: Scenario, option: Option):
 
     return _evaluate_cached(scenario.to_yaml(), yaml.safe_dump(option.to_dict(), sort_keys=False),
                             st.session_state.get("dataset_path"))
+
+
+def calibration_table():
+    """The calibration of the current scenario against the active dataset."""
+    return api.calibration(scenario(), active_dataset())
 
 
 def scenario() -> Scenario:

@@ -116,10 +116,10 @@ def page() -> None:
                                             "best": "Best (within 0.5% of the best possible; about 20 seconds)"}[v]
                      ) == "quick"
     with st.status("Finding the best configuration…", expanded=False) as status:
-        last = st.session_state.get("last_run")
-        sol, err = state.solve(current, quick=quick, previous=last[0] if last else None)
-        status.update(label="Best configuration found" if sol is not None else "No configuration meets every limit",
-                      state="complete" if sol else "error")
+        sol, err = state.solve(current, quick=quick)
+        status.update(label=common.answer_label(sol) if sol is not None else "No configuration meets every limit",
+                      state=("error" if sol is None else "complete" if sol.is_single_best or
+                             (sol.status == "quick" and not sol.stopped_by_time_limit) else "running"))
     if err is not None:
         state.show_error(err)
         _offer_nearest(err)
@@ -133,6 +133,7 @@ def page() -> None:
     prev = st.session_state.get("previous_run")
     previous, previous_sc = (prev[0], prev[1]) if prev else (None, None)
     st.caption(common.solution_caption(sol))
+    common.answer_warnings(sol)
     common.headline_metrics(sol, previous)
     if previous is not None:
         with st.expander("What changed since the previous run", expanded=True):
