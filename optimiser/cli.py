@@ -247,6 +247,19 @@ def cmd_data_check(args) -> int:
     print(f"  name: {s['name']}")
     print(f"  zones: {s['zones']}  districts: {s['districts']}  sites: {s['sites']}")
     print(f"  population: {s['population_total']:,} (65+: {s['population_65_plus']:,}; 85+: {s['population_85_plus']:,})")
+    if s["population_method"]:
+        print(f"  population from: {s['population_method']}")
+    deciles = s["imd_deciles"]
+    if deciles:
+        span = f"{deciles[0]}-{deciles[-1]}" if deciles == list(range(deciles[0], deciles[-1] + 1)) else \
+            ", ".join(map(str, deciles))
+        missing = f"; {s['zones_without_imd']} zones unknown" if s["zones_without_imd"] else ""
+        print(f"  deprivation: IMD 2019 deciles {span} present{missing}")
+    else:
+        print("  deprivation: none (import with --deprivation to add IMD 2019 deciles)")
+    years = s["projection_years"]
+    print(f"  projections: {years[0]}-{years[-1]} ({len(years)} years)" if years else
+          "  projections: none (demand is held at the base-year population unless a scenario sets growth)")
     print(f"  current beds: {s['current_physical_beds']} physical, {s['current_virtual_beds']} virtual")
     print(f"  travel: {s['travel_pairs']:,} zone-site pairs; method: {s['travel_method']}")
     md = ds.metadata
@@ -255,10 +268,16 @@ def cmd_data_check(args) -> int:
               + (f" ({float(md['travel_fit_mape']):.1%})" if "travel_fit_mape" in md else "")
               + (f"; cross-validated {float(md['travel_fit_cv_mae_minutes']):.2f} minutes"
                  if "travel_fit_cv_mae_minutes" in md else ""))
+    print(f"  what the data is: {ds.data_line()}")
     a = ds.assumptions
     print(f"  assumptions ({len(a)} figures a user should check or replace):")
     for r in a.itertuples():
         print(f"    - {r.key}: {r.value} {r.unit} — {r.description}")
+    u = ds.user_supplied
+    if len(u):
+        print(f"  user-supplied ({len(u)} figures given in the import, not checked against a published source):")
+        for r in u.itertuples():
+            print(f"    - {r.key}: {r.value} {r.unit} — {r.description} ({r.source})")
     return 0
 
 

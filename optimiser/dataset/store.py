@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -110,6 +111,11 @@ def load_dataset(path: str | Path) -> Dataset:
     provenance = read("provenance").fillna("")
     zones = read("zones", "zone_code", geo=True)
     zones["sub_icb_code"] = zones["sub_icb_code"].fillna("")
+    if "imd_rank" not in zones.columns:  # written before deprivation was kept: unknown
+        zones.insert(zones.columns.get_loc("x"), "imd_rank", np.nan)
+    if "imd_decile" not in zones.columns:
+        zones.insert(zones.columns.get_loc("x"), "imd_decile", 0)
+    zones["imd_decile"] = zones["imd_decile"].fillna(0).astype(int)
     return Dataset(
         name=name,
         zones=zones,
