@@ -55,8 +55,13 @@ def _print_solution(sol, out: Path | None) -> None:
         print(f"  rule not met: {b}")
     for n in sol.notes:
         print(f"  note: {n}")
+    p = sol.provenance
+    if p:
+        print(f"  data: {p['data']} (dataset '{p['dataset']}', SHA-256 {p['dataset_sha256'][:12]}); "
+              f"scenario SHA-256 {p['scenario_sha256'][:12]}; {p['assumption_figures']} assumption-flagged "
+              f"figures used")
     if out:
-        print(f"  results written to {out}/")
+        print(f"  results written to {out}/ (summary.json records where the result came from)")
 
 
 def cmd_solve(args) -> int:

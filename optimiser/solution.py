@@ -353,9 +353,13 @@ class Solution:
     breaks: tuple[str, ...] = ()    # scenario rules this configuration does not meet
     alternatives: tuple[Solution, ...] = ()
     _instance: Instance | None = field(default=None, repr=False, compare=False)
+    # Where the result came from (dataset and scenario with their SHA-256, software, solver,
+    # date, assumption counts): see optimiser.provenance; attached by the api.
+    provenance: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
 
     @property
     def ok(self) -> bool:
@@ -412,4 +416,5 @@ class Solution:
             "mode": self.mode, "objective": self.objective, "solver": self.solver,
             "solve_seconds": self.solve_seconds, "optimality_gap": self.optimality_gap,
             "metrics": dict(self.metrics), "breaks": list(self.breaks), "notes": list(self.notes),
+            **({"provenance": dict(self.provenance)} if self.provenance else {}),
         }

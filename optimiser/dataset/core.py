@@ -60,6 +60,8 @@ class Dataset:
     projections: pd.DataFrame
     provenance: pd.DataFrame
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # SHA-256 of the GeoPackage this dataset was read from ("" if built in memory)
+    file_sha256: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))

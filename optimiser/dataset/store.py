@@ -116,7 +116,10 @@ def load_dataset(path: str | Path) -> Dataset:
     if "imd_decile" not in zones.columns:
         zones.insert(zones.columns.get_loc("x"), "imd_decile", 0)
     zones["imd_decile"] = zones["imd_decile"].fillna(0).astype(int)
+    import hashlib
+
     return Dataset(
+        file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         name=name,
         zones=zones,
         districts=read("districts", "district_code", geo=True),
