@@ -32,6 +32,13 @@ def _scenario(path: str | None):
     return load_scenario(path or DEFAULT_SCENARIO)
 
 
+def _dataset(args, scenario):
+    """The dataset given with --dataset, else the scenario's."""
+    from optimiser import api
+
+    return api.load_dataset(args.dataset) if getattr(args, "dataset", None) else api.dataset_for(scenario)
+
+
 def _print_solution(sol, out: Path | None) -> None:
     from optimiser.compare import format_value, metric_label
 
@@ -80,7 +87,7 @@ def cmd_solve(args) -> int:
         changes["solver.alternatives"] = args.alternatives
     if changes:
         sc = sc.with_changes(**changes)
-    ds = api.dataset_for(sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
+    ds = _dataset(args, sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
     sol = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
     out = Path(args.out) if args.out else None
     if out and ds is not None:
@@ -103,7 +110,7 @@ def cmd_evaluate(args) -> int:
     from optimiser.outputs import write_results
 
     sc = _scenario(args.scenario)
-    ds = api.dataset_for(sc)
+    ds = _dataset(args, sc)
     sol = api.evaluate(sc, load_option(args.option), ds)
     out = Path(args.out) if args.out else None
     if out:
@@ -231,11 +238,40 @@ def cmd_data_build_default(args) -> int:
 
 
 def cmd_data_import(args) -> int:
-    from optimiser.dataset.importers import import_dataset
+    from optimiser import api
+    from optimiser.dataset.importers import import_dataset, scenario_site_references, today_warnings
 
+    sc = _scenario(args.scenario)
+    register = None
+    try:
+        register = api.dataset_for(sc).sites[["ods_code", "site_name"]]
+    except OptimiserError as exc:
+        print(f"note: the scenario's dataset cannot be read ({exc}); site ids are kept from the sites file",
+              file=sys.stderr)
+    copy_from = None
+    if args.copy_from:
+        copy_from = api.load_dataset() if args.copy_from == "default" else api.load_dataset(args.copy_from)
     ds = import_dataset(population=args.population, boundaries=args.boundaries, sites=args.sites,
-                        travel=args.travel, projections=args.projections, name=args.name, out=args.out)
+                        travel=args.travel, travel_destinations=args.travel_destinations,
+                        projections=args.projections, deprivation=args.deprivation,
+                        current_beds=args.current_beds, virtual_beds=args.virtual_beds,
+                        beds_from=copy_from, site_register=register, name=args.name, out=args.out)
     print(f"imported {len(ds.zones)} zones, {len(ds.districts)} districts, {len(ds.sites)} sites -> {args.out}")
+    print(f"  what the data is: {ds.data_line()}")
+    if ds.metadata.get("site_ids"):
+        print(f"  site ids: {ds.metadata['site_ids']}")
+    print(f"  beds today from: {ds.metadata.get('current_beds_from')}; home-based beds today from: "
+          f"{ds.metadata.get('virtual_beds_from')}")
+    for message in today_warnings(ds):
+        print(f"warning: {message}", file=sys.stderr)
+    missing = {sid: key for sid, key in scenario_site_references(sc).items() if sid not in ds.sites.index}
+    if missing:
+        print("warning: the scenario '" + sc.name + "' names site(s) that are not in the imported dataset: "
+              + ", ".join(f"'{sid}' ({key})" for sid, key in missing.items())
+              + "; solving it with this dataset fails until they match (add them to the sites file, or "
+                "change the scenario)", file=sys.stderr)
+    else:
+        print(f"  every site the scenario '{sc.name}' names is in the dataset")
     return 0
 
 
@@ -294,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="optimise a scenario")
     s.add_argument("scenario", nargs="?", help="scenario YAML (default: data/scenarios/llr_default.yaml)")
     s.add_argument("--out", help="folder for the result files")
+    s.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's (e.g. one made by "
+                                     "'data import')")
     s.add_argument("--backend", choices=["ortools", "pulp"])
     s.add_argument("--time-limit", type=float, dest="time_limit")
     s.add_argument("--alternatives", type=int, default=0, help="also find this many next-best configurations")
@@ -306,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="measure a fixed option on the scenario's yardstick")
     e.add_argument("scenario", nargs="?")
     e.add_argument("--option", required=True, help="option YAML (see data/options/)")
+    e.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
     e.add_argument("--out")
     e.set_defaults(func=cmd_evaluate)
 
@@ -333,8 +372,25 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--population", required=True, help="ONS small-area population (CSV or XLSX)")
     i.add_argument("--boundaries", required=True, help="zone boundaries (GeoJSON, GeoPackage, shapefile)")
     i.add_argument("--sites", required=True, help="sites CSV")
-    i.add_argument("--travel", help="travel-time matrix CSV (long or wide); default: estimated")
+    i.add_argument("--travel", help="travel-time matrix CSV (long or wide); destinations that are not sites "
+                                    "are ignored, sites it lacks are estimated; default: estimated")
+    i.add_argument("--travel-destinations", dest="travel_destinations",
+                   help="CSV of the travel matrix's destinations with their location (lat/lon or "
+                        "easting/northing), to calibrate estimates for sites the matrix lacks")
     i.add_argument("--projections", help="population projections CSV")
+    i.add_argument("--deprivation", help="English Indices of Deprivation 2019, File 1 (.csv or .csv.gz)")
+    i.add_argument("--current-beds", dest="current_beds",
+                   help="today's beds per site: a CSV (site_id/ods_code/site_name, beds_<pathway>, "
+                        "optional max_beds, can_add_beds, source) or 'site.pathway=N,...'")
+    i.add_argument("--virtual-beds", dest="virtual_beds",
+                   help="today's home-based beds per district: a CSV (district code or name, beds, "
+                        "optional source) or 'E07000130=20,...'")
+    i.add_argument("--copy-from", dest="copy_from",
+                   help="'default' or a dataset .gpkg: copy today's beds, estate limits, home-based beds, "
+                        "stroke admissions and projections from it where the codes match")
+    i.add_argument("--scenario", help="scenario whose site ids the imported sites take (matched by ODS "
+                                      "code, name or id) and whose site names are checked (default: "
+                                      "data/scenarios/llr_default.yaml)")
     i.add_argument("--name")
     i.add_argument("--out", required=True, help="GeoPackage to write")
     i.set_defaults(func=cmd_data_import)
