@@ -23,7 +23,7 @@ from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
 __all__ = ["appraisal", "calibration", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
-           "instance_for", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
+           "instance_for", "with_provenance", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
            "OptionLibrary", "shipped_options", "solve", "write_results"]
 
 
@@ -57,13 +57,41 @@ def instance_for(scenario: Scenario, dataset: Dataset | None = None) -> Instance
     return compile_instance(dataset if dataset is not None else dataset_for(scenario), scenario)
 
 
+def _dataset_or_none(scenario: Scenario, dataset: Dataset | None) -> Dataset | None:
+    if dataset is not None:
+        return dataset
+    if scenario.inputs.zones_file or scenario.inputs.travel_file:
+        return None
+    return dataset_for(scenario)
+
+
+def with_provenance(solution: Solution, scenario: Scenario, dataset: Dataset | None,
+                    option: Option | None = None) -> Solution:
+    """The solution (and its alternatives) with its provenance record attached: dataset and
+    scenario with their SHA-256, what the data is, software, solver, date and how many
+    figures used are assumptions (see :mod:`optimiser.provenance`)."""
+    from dataclasses import replace
+
+    from optimiser.provenance import result_provenance
+
+    if scenario.inputs.zones_file or scenario.inputs.travel_file:
+        dataset = None   # the custom files are the data
+
+    def attach(sol: Solution) -> Solution:
+        record = result_provenance(dataset, scenario, solver=sol.solver, option=option)
+        return replace(sol, provenance=record, alternatives=tuple(attach(a) for a in sol.alternatives))
+
+    return attach(solution)
+
+
 def solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     """Optimise the scenario. Raises InfeasibleError with a plain-English explanation when no
     configuration meets every hard limit."""
     from optimiser.model.solve import solve_instance
 
-    inst = instance_for(scenario, dataset)
-    return with_near_ties(inst, solve_instance(inst, scenario.name), scenario)
+    ds = _dataset_or_none(scenario, dataset)
+    inst = instance_for(scenario, ds)
+    return with_provenance(with_near_ties(inst, solve_instance(inst, scenario.name), scenario), scenario, ds)
 
 
 def with_near_ties(inst: Instance, best: Solution, scenario: Scenario) -> Solution:
@@ -90,7 +118,7 @@ def evaluate(scenario: Scenario, option: Option, dataset: Dataset | None = None)
     ds = dataset if dataset is not None else dataset_for(scenario)
     inst = instance_for(scenario, ds)
     current = ds.districts["current_virtual_beds"] if "current_virtual_beds" in ds.districts else None
-    return evaluate_option(inst, option, current)
+    return with_provenance(evaluate_option(inst, option, current), scenario, ds, option)
 
 
 def calibration(scenario: Scenario, dataset: Dataset | None = None):
@@ -112,8 +140,9 @@ def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     capacity rules."""
     from optimiser.model.quick import quick_solve as _quick
 
-    inst = instance_for(scenario, dataset)
+    ds = _dataset_or_none(scenario, dataset)
+    inst = instance_for(scenario, ds)
     if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
-        return solve(scenario, dataset)
+        return solve(scenario, ds)
     sol = _quick(inst, scenario.name)
-    return sol if sol is not None else solve(scenario, dataset)
+    return with_provenance(sol, scenario, ds) if sol is not None else solve(scenario, ds)

@@ -100,21 +100,24 @@ class PathwayDemand:
 
 
 def _weights(dataset: Dataset, spec: PathwaySpec, pid: str, growth: pd.DataFrame,
-             bands: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(base-year weight, horizon weight) per zone."""
+             bands: pd.DataFrame) -> tuple[pd.Series, pd.Series, str]:
+    """(base-year weight, horizon weight) per zone, and what the weights were."""
+    label = f"{spec.demand.weights} weights"
     if spec.demand.weights == "stroke_admissions":
         stroke = dataset.zones["stroke_admissions"]
         if stroke.notna().all() and stroke.sum() > 0:
             over65 = bands[["65-74", "75-84", "85+"]]
             g65 = (over65 * growth[["65-74", "75-84", "85+"]]).sum(axis=1) / over65.sum(axis=1).where(lambda s: s > 0, 1)
             g65 = g65.where(over65.sum(axis=1) > 0, 1.0)
-            return stroke, stroke * g65
+            return stroke, stroke * g65, label
+        label = ("age weights instead of stroke_admissions (the dataset has no stroke admissions "
+                 "for every zone)")
     rates = pd.Series({b: spec.demand.relative_rates.get(b, 0.0) for b in bands.columns})
     base = (bands * rates).sum(axis=1)
     horizon = (bands * growth[bands.columns] * rates).sum(axis=1)
     if base.sum() <= 0:
         raise ScenarioError("relative rates give zero demand", key=f"pathways.{pid}.demand.relative_rates")
-    return base, horizon
+    return base, horizon, label
 
 
 def pathway_demand(dataset: Dataset, scenario: Scenario) -> dict[str, PathwayDemand]:
@@ -141,12 +144,12 @@ def pathway_demand(dataset: Dataset, scenario: Scenario) -> dict[str, PathwayDem
                     "(add a beds_" + pid + " column to the sites, or use method: rates)",
                     key=f"pathways.{pid}.demand.method")
             base_load = spec.demand.calibration_occupancy * beds_today
-            base_w, horizon_w = _weights(dataset, spec, pid, growth, bands)
+            base_w, horizon_w, weights = _weights(dataset, spec, pid, growth, bands)
             admissions = base_load * horizon_w / base_w.sum() * 365.0 / los
             base = base_load * base_w / base_w.sum() * 365.0 / los
             note = (f"calibrated: {beds_today:g} beds today at "
                     f"{spec.demand.calibration_occupancy:.0%} occupancy = {base_load:.1f} beds' "
-                    f"worth of demand in the base year, spread by {spec.demand.weights} weights")
+                    f"worth of demand in the base year, spread by {weights}")
         out[pid] = PathwayDemand(pid, admissions.astype(float), base.astype(float), los, vlos,
                                  spec.virtual_share, note)
     return out

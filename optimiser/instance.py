@@ -31,6 +31,11 @@ class Zones:
     district: np.ndarray          # index into Districts
     population: np.ndarray
     population_65: np.ndarray
+    deprivation_decile: np.ndarray | None = None   # IMD 2019 decile 1-10 (1 = most deprived); 0 = unknown
+
+    def __post_init__(self) -> None:
+        if self.deprivation_decile is None:
+            object.__setattr__(self, "deprivation_decile", np.zeros(len(self.ids), int))
 
 
 @dataclass(frozen=True)
@@ -302,9 +307,11 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     district_ids = districts.index.to_numpy(object)
     district_pos = {d: i for i, d in enumerate(district_ids)}
     pop65 = zones[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1).to_numpy(float)
+    decile = (zones["imd_decile"].fillna(0).to_numpy(int) if "imd_decile" in zones.columns
+              else np.zeros(len(zones), int))
     z = Zones(zones.index.to_numpy(object), zones["zone_name"].to_numpy(object),
               zones["district_code"].map(district_pos).to_numpy(int),
-              zones["pop_total"].to_numpy(float), pop65)
+              zones["pop_total"].to_numpy(float), pop65, decile)
 
     # Sites: status, costs, estate limit.
     d = scenario.site_defaults

@@ -51,6 +51,8 @@ class MapLayers:
     sites: gpd.GeoDataFrame       # hospital points with beds
     catchments: gpd.GeoDataFrame  # one (multi)polygon per hospital: the zones it serves
     title: str
+    data_line: str = ""           # what the data is, in one line (shown on every map)
+    footer: str = ""              # where the result came from (provenance), for footers
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -107,7 +109,19 @@ def map_layers(dataset: Dataset, solution, title: str | None = None) -> MapLayer
         catchments = gpd.GeoDataFrame({"site_id": list(parts)}, geometry=list(parts.values()), crs=zones.crs)
     else:
         catchments = gpd.GeoDataFrame({"site_id": []}, geometry=[], crs=zones.crs)
-    return MapLayers(zones, districts, sites, catchments, title or f"Travel time to community hospital beds: {solution.name}")
+    from optimiser.provenance import footer_line
+
+    data_line = dataset.data_line()
+    footer = footer_line(getattr(solution, "provenance", {}) or {}) or f"Data: {data_line}."
+    return MapLayers(zones, districts, sites, catchments,
+                     title or f"Travel time to community hospital beds: {solution.name}",
+                     data_line=data_line, footer=footer)
+
+
+def _wrap(text: str, width: int, sep: str = "\n") -> str:
+    import textwrap
+
+    return sep.join(textwrap.wrap(text, width))
 
 
 def district_bounds(layers: MapLayers, district_code: str, pad: float = 0.12) -> tuple[float, float, float, float]:
@@ -269,7 +283,7 @@ def _outline_xy(geoms) -> tuple[list, list]:
 
 def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int = 720,
                bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
-               show_legend: bool = True):
+               show_legend: bool = True, show_footer: bool = True):
     """An interactive map (plotly) in British National Grid metres, equal aspect, no tiles.
     ``bounds`` zooms in; ``highlight`` (a district code) draws that district's boundary heavier."""
     import plotly.graph_objects as go
@@ -348,8 +362,14 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     if bounds is not None:
         fig.update_xaxes(range=[bounds[0], bounds[2]])
         fig.update_yaxes(range=[bounds[1], bounds[3]])
+    footer = (layers.footer or (f"Data: {layers.data_line}." if layers.data_line else "")) if show_footer else ""
+    if footer:   # what the data is, and where the result came from, under the map
+        fig.add_annotation(xref="paper", yref="paper", x=0, y=0, yshift=-8, xanchor="left", yanchor="top",
+                           showarrow=False, align="left", font=dict(size=9, color="#4C6272"),
+                           text=html.escape(_wrap(footer, 160)).replace("\n", "<br>"))
     fig.update_layout(title=dict(text=html.escape(layers.title), x=0.01), height=height, plot_bgcolor="white",
-                      paper_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10), showlegend=show_legend,
+                      paper_bgcolor="white", margin=dict(l=10, r=10, t=60, b=70 if footer else 10),
+                      showlegend=show_legend,
                       legend=dict(title=LEGEND_TITLE, yanchor="top", y=0.98, x=0.99, xanchor="right",
                                   bgcolor="rgba(255,255,255,0.85)"))
     return fig
@@ -469,11 +489,11 @@ def _save(fig, fmt: str, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def static_map(layers: MapLayers, *, fmt: str = "png", dpi: int = 150, note: str = "",
-               bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
-               show_catchments: bool = True) -> bytes:
-    """The map as PNG or PDF bytes, with legend and plain title; ``bounds`` zooms in,
-    ``highlight`` (a district code) draws that district's boundary heavier."""
+def static_figure(layers: MapLayers, *, note: str = "",
+                  bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
+                  show_catchments: bool = True):
+    """The static map as a matplotlib figure: map, legend beside it, plain title, and a
+    footer saying what the data is and where the result came from."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(13, 9.5))
     _draw(ax, layers, bounds=bounds, highlight=highlight, show_catchments=show_catchments)
@@ -481,8 +501,18 @@ def static_map(layers: MapLayers, *, fmt: str = "png", dpi: int = 150, note: str
     ax.legend(handles=_legend_handles(plt), title=LEGEND_TITLE, loc="upper left", bbox_to_anchor=(1.0, 1.0),
               fontsize=9, title_fontsize=10, frameon=False)
     ax.set_title(layers.title, fontsize=13, loc="left")
-    if note:
-        fig.text(0.01, 0.01, note, fontsize=7, color="#444444")
+    footer = " ".join(t for t in (note, layers.footer) if t)
+    if footer:
+        fig.text(0.01, 0.0, _wrap(footer, 200), fontsize=7, color="#444444", va="top")
+    return fig
+
+
+def static_map(layers: MapLayers, *, fmt: str = "png", dpi: int = 150, note: str = "",
+               bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
+               show_catchments: bool = True) -> bytes:
+    """The map as PNG or PDF bytes, with legend, plain title and footer; ``bounds`` zooms in,
+    ``highlight`` (a district code) draws that district's boundary heavier."""
+    fig = static_figure(layers, note=note, bounds=bounds, highlight=highlight, show_catchments=show_catchments)
     return _save(fig, fmt, dpi)
 
 
@@ -490,7 +520,9 @@ def district_map(layers: MapLayers, district_code: str, *, fmt: str = "png") -> 
     """A close-up of one district and its surroundings (static), for a council handout."""
     name = layers.districts.loc[district_code, "district_name"]
     title = f"{name}: travel time to community hospital beds ({layers.title.split(': ', 1)[-1]})"
-    zoomed = MapLayers(layers.zones, layers.districts, layers.sites, layers.catchments, title)
+    from dataclasses import replace
+
+    zoomed = replace(layers, title=title)
     return static_map(zoomed, fmt=fmt, bounds=district_bounds(layers, district_code), highlight=district_code)
 
 
@@ -582,8 +614,14 @@ def district_sheet_title(dataset: Dataset, after, district_code: str) -> str:
 
 
 def _sheet_note(dataset: Dataset, before) -> str:
-    return (f"Compared with '{before.name}'. Travel times: {dataset.metadata.get('travel_method', 'dataset travel times')}. "
-            f"Data: {dataset.name}. Each small area (LSOA) is shaded by the travel time to the hospital that serves it.")
+    return (f"Compared with '{before.name}'. Data: {dataset.data_line()} ({dataset.name}). "
+            "Each small area (LSOA) is shaded by the travel time to the hospital that serves it.")
+
+
+def _sheet_footer(dataset: Dataset, after) -> str:
+    from optimiser.provenance import footer_line
+
+    return footer_line(getattr(after, "provenance", {}) or {}) or f"Data: {dataset.data_line()}."
 
 
 def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *, fmt: str = "png",
@@ -599,8 +637,10 @@ def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *
              weight="bold", color="#212B32")
     fig.text(0.02, 0.935, textwrap.fill(_sheet_note(dataset, before), 190), ha="left", va="top", fontsize=8,
              color="#4C6272")
+    fig.text(0.02, 0.008, textwrap.fill(_sheet_footer(dataset, after), 230), ha="left", va="bottom",
+             fontsize=6, color="#4C6272")
     gs = fig.add_gridspec(3, 2, height_ratios=[5.0, 0.5, 3.1], hspace=0.1, wspace=0.05,
-                          left=0.02, right=0.98, top=0.86, bottom=0.02)
+                          left=0.02, right=0.98, top=0.86, bottom=0.045)
     for col, (sol, when) in enumerate(((before, "Before"), (after, "After"))):
         layers = map_layers(dataset, sol)
         ax = fig.add_subplot(gs[0, col])
@@ -657,7 +697,8 @@ def district_sheet_html(dataset: Dataset, before, after, district_code: str) -> 
         layers = map_layers(dataset, sol, f"{when}: {sol.name}")
         # The view has the plot area's shape, so plotly need not stretch it (equal aspect).
         bounds = fit_aspect(district_bounds(layers, district_code, pad=0.06), (width - 20) / (height - 70))
-        fig = plotly_map(layers, bounds=bounds, highlight=district_code, height=height, show_legend=False)
+        fig = plotly_map(layers, bounds=bounds, highlight=district_code, height=height, show_legend=False,
+                         show_footer=False)
         fig.update_layout(width=width, autosize=False)
         parts.append(fig.to_html(include_plotlyjs=k == 0, full_html=False,
                                  config={"displaylogo": False, "responsive": False}))
@@ -682,6 +723,7 @@ table.sheet thead th {{ background: #E8EDEE; }}
 {table}
 {_legend_html()}
 <div class="maps"><div>{parts[0]}</div><div>{parts[1]}</div></div>
+<p class="note footer">{html.escape(_sheet_footer(dataset, after))}</p>
 </body></html>
 """
     return page.encode("utf-8")
@@ -734,6 +776,12 @@ def plotly_map_with_basemap(layers: MapLayers, *, height: int = 720, style: str 
         text=[f"{short_name(n)}: {b} beds" for n, b in zip(s["site_name"], s["beds"])], textposition="top center",
         name="hospital (size = beds)"))
     c = s.geometry.union_all().centroid
+    footer = layers.footer or (f"Data: {layers.data_line}." if layers.data_line else "")
+    if footer:
+        fig.add_annotation(xref="paper", yref="paper", x=0, y=0, yshift=-8, xanchor="left", yanchor="top",
+                           showarrow=False, align="left", font=dict(size=9, color="#4C6272"),
+                           text=html.escape(_wrap(footer, 160)).replace("\n", "<br>"))
     fig.update_layout(map=dict(style=style, center=dict(lat=c.y, lon=c.x), zoom=8.3), height=height,
-                      margin=dict(l=0, r=0, t=50, b=0), title=dict(text=html.escape(layers.title), x=0.01))
+                      margin=dict(l=0, r=0, t=50, b=70 if footer else 0),
+                      title=dict(text=html.escape(layers.title), x=0.01))
     return fig

@@ -21,14 +21,23 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import pandas as pd
 import yaml
 
 from optimiser.dataset.store import atomic_path
 from optimiser.errors import InputError
+from optimiser.figures import (
+    FigureNote,
+    FigureNoteError,
+    carried_notes,
+    frozen,
+    insert_notes,
+    strip_notes,
+)
 
 __all__ = ["Option", "OptionLibrary", "load_option", "option_from_dict", "option_from_solution",
            "save_option", "shipped_options", "SHIPPED_OPTIONS_DIR"]
@@ -60,8 +69,17 @@ class Option:
     virtual_unmet: pd.DataFrame | None = None  # patients sent to hospital / not served
     onward: pd.DataFrame | None = None       # optional, with assignment: the plan's onward flows
     source: str = field(default="", compare=False)
+    # Where each figure comes from (inline notes in the file; see optimiser.figures), keyed
+    # by dotted path, e.g. "beds.loughborough.rehab" or "virtual_beds.E07000130".
+    figures: Mapping[str, FigureNote] = field(default_factory=lambda: MappingProxyType({}),
+                                              compare=False)
 
     def to_dict(self) -> dict:
+        """The option as a YAML-ready mapping, with each figure's note written back inline."""
+        plain = self._plain_dict()
+        return insert_notes(plain, self.figures) if self.figures else plain
+
+    def _plain_dict(self) -> dict:
         beds: dict[str, dict[str, int]] = {}
         for row in self.beds.itertuples(index=False):
             beds.setdefault(str(row.site_id), {})[str(row.key)] = int(row.beds)
@@ -102,9 +120,15 @@ def _whole(value, file: str, key: str) -> int:
 
 
 def option_from_dict(data, file: str = "<option>") -> Option:
-    """Validate a parsed option document; errors name the file and the key."""
+    """Validate a parsed option document; errors name the file and the key. Inline figure
+    notes (``{value: 41, source: ..., assumption: ...}``) are taken out first and kept on the
+    option's ``figures``."""
     if not isinstance(data, Mapping):
         raise InputError("an option file must be a mapping with name, beds and virtual_beds", file=file)
+    try:
+        data, notes = strip_notes(data)
+    except FigureNoteError as exc:
+        raise InputError(exc.problem, file=file, column=exc.path) from None
     unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(map(repr, unknown))}", file=file, column=unknown[0],
@@ -137,8 +161,8 @@ def option_from_dict(data, file: str = "<option>") -> Option:
     cites = data.get("citations") or []
     if not isinstance(cites, list) or not all(isinstance(c, str) for c in cites):
         raise InputError("'citations' must be a list of seeds references", file=file, column="citations")
-    notes = data.get("assumptions") or []
-    if not isinstance(notes, list):
+    assumptions = data.get("assumptions") or []
+    if not isinstance(assumptions, list):
         raise InputError("'assumptions' must be a list of text", file=file, column="assumptions")
     assignment = None
     if data.get("assignment") is not None:
@@ -164,10 +188,18 @@ def option_from_dict(data, file: str = "<option>") -> Option:
         if not isinstance(raw, list) or not all(isinstance(r, list) and len(r) == len(columns) for r in raw):
             raise InputError(f"'{key}' must be a list of [{', '.join(columns)}]", file=file, column=key)
         extra[key] = pd.DataFrame(raw, columns=columns)
-    return Option(name=name.strip(), beds=pd.DataFrame(rows, columns=["site_id", "key", "beds"]),
-                  virtual_beds=vtable, description=str(data.get("description") or "").strip(),
-                  citations=tuple(cites), assumptions=tuple(str(n) for n in notes),
-                  assignment=assignment, source=file, **extra)
+    option = Option(name=name.strip(), beds=pd.DataFrame(rows, columns=["site_id", "key", "beds"]),
+                    virtual_beds=vtable, description=str(data.get("description") or "").strip(),
+                    citations=tuple(cites), assumptions=tuple(str(n) for n in assumptions),
+                    assignment=assignment, source=file, **extra)
+    if notes:
+        kept = carried_notes(option._plain_dict(), notes)
+        stray = next((p for p in notes if p not in kept), None)
+        if stray is not None:
+            raise InputError("a figure note is only allowed on a number of beds the option keeps",
+                             file=file, column=stray)
+        option = replace(option, figures=frozen(notes))
+    return option
 
 
 def load_option(path: str | Path) -> Option:

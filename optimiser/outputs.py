@@ -16,6 +16,7 @@ from optimiser.dataset.store import atomic_path, atomic_write_text
 from optimiser.solution import Solution, calibration_table
 
 RESULT_FILES = ("summary.json", "beds.csv", "virtual_beds.csv", "assignment.csv", "result.gpkg")
+# summary.json carries "provenance" (optimiser.provenance); result.gpkg an "about" layer.
 
 
 def _clean(value):
@@ -72,11 +73,28 @@ def result_layers(solution: Solution, dataset: Dataset) -> dict[str, gpd.GeoData
             "districts": gpd.GeoDataFrame(districts, geometry="geometry", crs=dataset.districts.crs)}
 
 
+def about_table(solution: Solution) -> pd.DataFrame:
+    """Where the result came from (see :mod:`optimiser.provenance`), as a two-column table:
+    the Excel "About" sheet and the GeoPackage "about" layer."""
+    from optimiser.provenance import provenance_rows
+
+    rows = [("Result", solution.name), ("Status", solution.status_message)]
+    rows += provenance_rows(solution.provenance) if solution.provenance else [
+        ("Provenance", "not recorded (this result was not made through optimiser.api)")]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
 def write_geopackage(solution: Solution, dataset: Dataset, path: str | Path) -> Path:
+    """The result layers (zones, sites, districts) and an "about" table (provenance)."""
+    import pyogrio
+
     path = Path(path)
     with atomic_path(path) as tmp:
         for name, layer in result_layers(solution, dataset).items():
             layer.to_file(tmp, layer=name, driver="GPKG")
+        about = about_table(solution)
+        pyogrio.write_dataframe(about, tmp, layer="about", driver="GPKG",
+                                layer_metadata=dict(zip(about["item"], about["value"], strict=True)))
     return path
 
 
@@ -89,9 +107,15 @@ def geopackage_bytes(solution: Solution, dataset: Dataset) -> bytes:
 
 
 def excel_bytes(solution: Solution) -> bytes:
-    """An Excel workbook with one sheet per table (and a sheet of notes)."""
+    """An Excel workbook: an "About" sheet (where the result came from), one sheet per table,
+    and a sheet of notes."""
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+        about = about_table(solution)
+        about.to_excel(xl, sheet_name="About", index=False)
+        sheet = xl.sheets["About"]
+        sheet.column_dimensions["A"].width = 48
+        sheet.column_dimensions["B"].width = 110
         for name, table in result_tables(solution).items():
             table.to_excel(xl, sheet_name=name[:31], index=False)
         notes = pd.DataFrame({"note": list(solution.notes) + [f"rule not met: {b}" for b in solution.breaks]})

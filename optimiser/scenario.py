@@ -9,13 +9,30 @@ the docs, the assumptions page and the app's help text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from optimiser.errors import ScenarioError
+from optimiser.figures import (
+    FigureNote,
+    FigureNoteError,
+    carried_notes,
+    frozen,
+    insert_notes,
+    strip_notes,
+)
 
 AgeBand = Literal["0-64", "65-74", "75-84", "85+"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -267,6 +284,7 @@ class Scenario(_Strict):
     near_ties: NearTiesSpec = Field(default_factory=NearTiesSpec)
     inputs: CustomInputs = Field(default_factory=CustomInputs)
     base_dir: str = Field("", exclude=True, description="Folder relative paths resolve from")
+    _figures: Mapping[str, FigureNote] = PrivateAttr(default_factory=lambda: frozen({}))
 
     @field_validator("growth", mode="before")
     @classmethod
@@ -302,6 +320,13 @@ class Scenario(_Strict):
         return self
 
     # ---- helpers ---------------------------------------------------------------------
+    @property
+    def figures(self) -> Mapping[str, FigureNote]:
+        """Where each figure comes from: the notes written inline in the scenario file,
+        keyed by the setting's dotted path (read-only). A setting changed since it was read
+        (``with_changes``) loses its note: its value is then the user's."""
+        return self._figures
+
     def resolve_path(self, value: str) -> Path:
         path = Path(value)
         return path if path.is_absolute() else Path(self.base_dir or ".") / path
@@ -313,10 +338,13 @@ class Scenario(_Strict):
         for dotted, value in changes.items():
             _set_dotted(data, dotted, value)
         data["base_dir"] = self.base_dir
-        return scenario_from_dict(data)
+        changed = scenario_from_dict(data)
+        changed._figures = frozen(carried_notes(changed.model_dump(mode="json"), self._figures))
+        return changed
 
     def to_yaml(self) -> str:
-        data = self.model_dump(mode="json", exclude={"base_dir"})
+        """The scenario as YAML, with each figure's note written back inline."""
+        data = insert_notes(self.model_dump(mode="json", exclude={"base_dir"}), self._figures)
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
     def fingerprint(self) -> str:
@@ -352,8 +380,14 @@ def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 def scenario_from_dict(data: dict, *, file: str | Path | None = None) -> Scenario:
+    """Validate a parsed scenario; inline figure notes (see :mod:`optimiser.figures`) are
+    taken out first and kept on the scenario's ``figures``."""
     try:
-        return Scenario.model_validate(data)
+        data, notes = strip_notes(data)
+    except FigureNoteError as exc:
+        raise ScenarioError(exc.problem, key=exc.path, file=file) from None
+    try:
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         errors = _format_errors(exc)
         key, msg = errors[0]
@@ -361,6 +395,13 @@ def scenario_from_dict(data: dict, *, file: str | Path | None = None) -> Scenari
             msg += f"; and {len(errors) - 1} more problem(s): " + "; ".join(
                 f"{k or 'scenario'}: {m}" for k, m in errors[1:4])
         raise ScenarioError(msg, key=key or None, file=file) from None
+    dumped = scenario.model_dump(mode="json")
+    for path, note in notes.items():
+        if note.path not in carried_notes(dumped, {path: note}):
+            raise ScenarioError("a figure note is only allowed on a number the scenario keeps",
+                                key=path, file=file)
+    scenario._figures = frozen(notes)
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -437,3 +478,128 @@ def _submodel(ann):
 def _type_name(ann) -> str:
     text = str(ann).replace("typing.", "")
     return text.replace("<class '", "").replace("'>", "")
+
+
+def _format(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_format(v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+def setting_rows(scenario: Scenario) -> list[dict[str, str]]:
+    """Every setting of ``scenario`` with its value there, the schema default, unit and
+    meaning, and its figure note (source, assumption, 80% range, variants). Settings of each
+    pathway, ward and site the scenario defines get one row each (grouped by pathway, ward,
+    site); a mapping setting whose entries are numbers (``relative_rates``,
+    ``virtual.max_beds``) gets a row per entry. ``status`` says what backs the value:
+    ``source``, ``assumption``, ``source and assumption``, ``default`` (the schema's, no note)
+    or ``no note`` (a number set without a source or assumption)."""
+    dump = scenario.model_dump(mode="json")
+    notes = scenario.figures
+    table = parameter_table()
+    defaults = _raw_defaults()
+    tops = list(dict.fromkeys(r["key"].split(".")[0] for r in table))
+    found_rows: list[tuple[tuple, dict[str, str]]] = []
+
+    def add(order: tuple, key: str, value, default, row: dict) -> None:
+        note = notes.get(key)
+        if note is not None:
+            status = " and ".join(w for w, on in (("source", note.source),
+                                                  ("assumption", note.assumption)) if on)
+        elif _is_figure(value) and value != default:
+            status = "no note"
+        else:
+            status = "default" if value == default else ""
+        found_rows.append((order, {
+            "key": key, "value": _format(value), "default": _format(default), "unit": row["unit"],
+            "meaning": row["description"], "status": status,
+            "source": note.source if note else "",
+            "assumption": note.assumption if note else "",
+            "low": _format(note.low) if note else "", "high": _format(note.high) if note else "",
+            "variants": "; ".join(f"{k}: {_format(v)}" for k, v in note.variants) if note else "",
+            "default_is_assumption": row["assumption"],
+        }))
+
+    for t_index, row in enumerate(table):
+        key = row["key"]
+        for concrete in _concrete_keys(key, dump):
+            present, value = _lookup(dump, concrete)
+            if not present:
+                continue
+            entity = concrete.split(".")[1] if "<" in key else ""
+            entity_index = (list(dump[key.split(".")[0]]).index(entity) if entity else 0)
+            order = (tops.index(key.split(".")[0]), entity_index, t_index)
+            default = defaults.get(key)
+            if isinstance(value, dict) and value and all(_is_figure(v) for v in value.values()):
+                for e_index, (entry, sub) in enumerate(value.items()):
+                    add(order + (e_index,), f"{concrete}.{entry}", sub,
+                        default.get(entry) if isinstance(default, dict) else None, row)
+            else:
+                add(order + (0,), concrete, value, default, row)
+    return [r for _, r in sorted(found_rows, key=lambda item: item[0])]
+
+
+def _is_figure(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _concrete_keys(template: str, dump: dict) -> list[str]:
+    """'pathways.<pathway>.ward' -> ['pathways.rehab.ward', 'pathways.stroke.ward', ...]."""
+    parts = template.split(".")
+    keys = [""]
+    for part in parts:
+        if part.startswith("<") and part.endswith(">"):
+            grown = []
+            for k in keys:
+                found, node = _lookup(dump, k)
+                if found and isinstance(node, dict):
+                    grown += [f"{k}.{entry}" for entry in node]
+            keys = grown
+        else:
+            keys = [f"{k}.{part}" if k else part for k in keys]
+    return keys
+
+
+def _lookup(dump: dict, key: str):
+    node = dump
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def _raw_defaults() -> dict[str, Any]:
+    """The schema default of every data-dictionary key (templates keep <pathway> etc.)."""
+    out: dict[str, Any] = {}
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = f"{prefix}{name}"
+            sub = _submodel(field.annotation)
+            if sub is not None:
+                walk(sub, key + ".")
+                continue
+            inner = {dict[str, PathwaySpec]: (PathwaySpec, "<pathway>"),
+                     dict[str, WardSpec]: (WardSpec, "<ward>"),
+                     dict[str, SiteSpec]: (SiteSpec, "<site>")}
+            if field.annotation in inner:
+                spec, tag = inner[field.annotation]
+                walk(spec, f"{key}.{tag}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            out[key] = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
+
+    walk(Scenario, "")
+    return out

@@ -500,9 +500,13 @@ class Solution:
     near_ties: tuple = ()                 # optimiser.model.near_ties.NearTie, best first
     near_tie_note: str = ""               # what the near-tie search covered
     _instance: Instance | None = field(default=None, repr=False, compare=False)
+    # Where the result came from (dataset and scenario with their SHA-256, software, solver,
+    # date, assumption counts): see optimiser.provenance; attached by the api.
+    provenance: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
 
     @property
     def ok(self) -> bool:
@@ -569,6 +573,7 @@ class Solution:
             "metrics": dict(self.metrics), "breaks": list(self.breaks), "notes": list(self.notes),
             "near_ties": [t.summary() for t in self.near_ties], "near_tie_search": self.near_tie_note,
             "units": self._unit_summary(), "calibration": calibration_records(self._instance),
+            **({"provenance": dict(self.provenance)} if self.provenance else {}),
         }
 
     def _unit_summary(self) -> list[dict]:

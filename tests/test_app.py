@@ -149,9 +149,13 @@ def test_assumptions_page_shows_the_workshop_settings():
     at.session_state["scenario_yaml"] = default_scenario().with_changes(**{"travel.max_minutes": 35.0}).to_yaml()
     at.run()
     assert not at.exception
-    table = at.table[0].value.set_index("Setting")
-    assert table.loc["travel.max_minutes", "Value in use"] == "35.0"
+    table = at.table[0].value
+    table = table.set_index("Setting") if "Setting" in table.columns else table
+    assert table.loc["travel.max_minutes", "Value in use"] == "35"
+    assert table.loc["travel.max_minutes", "Assumption"].startswith("Changed in this session from 45")
     assert table.loc["pathways.rehab.length_of_stay_days", "Unit"] == "days"     # one row per pathway setting
+    assert "Longest journey" not in table.loc["travel.standard.share", "Assumption"]   # others keep their notes
+    assert "not in the review papers" in table.loc["travel.standard.share", "Assumption"]
 
 
 def test_data_page_shows_the_dataset_and_its_assumptions():
@@ -166,8 +170,14 @@ def test_assumptions_page_lists_every_setting():
     at = page_app("assumptions_page").run()
     assert not at.exception
     table = at.table[0].value
-    assert "travel.standard.share" in set(table["Setting"])
-    assert (table["Assumption"] == "yes").sum() >= 5
+    table = table.set_index("Setting") if "Setting" in table.columns else table
+    assert len(table) == 42                                  # every figure of the default scenario
+    assert (table["Source"].str.len() + table["Assumption"].str.len()).gt(0).all()
+    assert "not in the review papers" in table.loc["utilisation.blocking_target", "Assumption"]
+    source = table.loc["pathways.rehab.virtual_length_of_stay_days", "Source"]
+    assert source.startswith("seeds/llr_community_services_progress_2020.yaml#home_first_intensive_support_weeks (6 weeks")
+    assert "Community Services Redesign Process" in source      # the paper, spelt out
+    assert "42 figures: 4 cite a source" in _texts(at)
 
 
 def test_infeasible_workshop_offers_and_applies_the_nearest_setting():
@@ -192,7 +202,29 @@ def test_result_downloads_are_excel_and_geopackage(llr_solution, llr_dataset):
     from optimiser import api
 
     sheets = pd.read_excel(io.BytesIO(api.excel_bytes(llr_solution)), sheet_name=None)
+    assert list(sheets)[0] == "About"
     assert {"beds", "virtual_beds", "assignment", "zones", "metrics"} <= set(sheets)
     assert sheets["beds"]["beds"].sum() == llr_solution.metrics["physical_beds"]
+    about = dict(zip(sheets["About"]["item"], sheets["About"]["value"].astype(str)))
+    prov = llr_solution.provenance
+    assert about["Dataset SHA-256"] == prov["dataset_sha256"] == llr_dataset.file_sha256
+    assert about["Scenario SHA-256 (of its settings as YAML)"] == prov["scenario_sha256"]
+    assert about["What the data is"].startswith("ONS mid-2020 small-area populations")
+    assert about["Population source"].startswith("ONS small area population estimates")
+    assert int(about["Assumption-flagged figures used (total)"]) == prov["assumption_figures"]
+    for label in ("Software", "Solver", "Date (UTC)", "Scenario", "Dataset"):
+        assert about[label]
     gpkg = api.geopackage_bytes(llr_solution, llr_dataset)
     assert gpkg[:16] == b"SQLite format 3\x00"
+    import tempfile
+
+    import pyogrio
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.gpkg"
+        path.write_bytes(gpkg)
+        assert "about" in set(pyogrio.list_layers(path)[:, 0])
+        table = pyogrio.read_dataframe(path, layer="about")
+        assert dict(zip(table["item"], table["value"]))["Dataset SHA-256"] == prov["dataset_sha256"]
+        assert pyogrio.read_info(path, layer="about")["layer_metadata"]["Scenario SHA-256 (of its settings as YAML)"] \
+            == prov["scenario_sha256"]

@@ -89,9 +89,16 @@ BAD = [
     pytest.param("travel", "travel_non_numeric.csv",
                  r"row 2, column 'Beta Hospital': travel time 'n/a' for zone 'E01000002' is not "
                  r"a number", 2, "Beta Hospital", id="travel-non-numeric"),
-    pytest.param("travel", "travel_unknown_site.csv",
-                 r"row 8, column 'site_id': site 'delta' is not in the sites file "
-                 r"'valid_sites.csv'", 8, "site_id", id="travel-unknown-site"),
+    pytest.param("deprivation", "deprivation_bad_decile.csv",
+                 r"row 3, column 'Index of Multiple Deprivation \(IMD\) Decile': IMD decile 11 for zone "
+                 r"'E01000003' is above 10 \(expected a decile 1-10\)", 3,
+                 "Index of Multiple Deprivation (IMD) Decile", id="deprivation-bad-decile"),
+    pytest.param("current_beds", "beds_unknown_site.csv",
+                 r"row 2, column 'ods_code': site 'RT5ZZ' is not among the imported sites \(alpha, beta\)",
+                 2, "ods_code", id="beds-today-unknown-site"),
+    pytest.param("virtual_beds", "home_based_beds_unknown_district.csv",
+                 r"row 2, column 'district_code': district 'E07000999' is not a district of the imported "
+                 r"zones", 2, "district_code", id="home-based-beds-unknown-district"),
     pytest.param("projections", "projections_unknown_district.csv",
                  r"row 2, column 'area_code': district 'E07000999' is not a district of the "
                  r"imported zones", 2, "area_code", id="projections-unknown-district"),
@@ -119,7 +126,9 @@ def test_bad_input_is_refused_naming_file_row_column_and_expectation(argument, f
 
 def test_every_fixture_file_is_used():
     used = {p.values[1] for p in BAD} | {f.name for f in VALID.values()}
-    used |= {"valid_population_ons.xlsx", "valid_travel_wide.csv", "boundaries_bowtie.geojson"}
+    used |= {"valid_population_ons.xlsx", "valid_travel_wide.csv", "boundaries_bowtie.geojson",
+             "travel_unknown_site.csv", "valid_deprivation.csv", "valid_beds_today.csv",
+             "valid_home_based_beds.csv"}
     on_disk = {p.name for p in FIXTURES.iterdir()
                if p.suffix in (".csv", ".xlsx", ".geojson", ".shp")}
     assert on_disk == used
@@ -184,8 +193,9 @@ def test_valid_set_imports(valid):
     assert ds.metadata["travel_method"] == "imported from valid_travel_long.csv"
     assert ds.metadata["population_base_year"] == "unknown"
     prov = ds.provenance.set_index("key")
-    assert prov.loc["sites.beds_stroke.beta", "kind"] == "fact"
+    assert prov.loc["sites.beds_stroke.beta", "kind"] == "user-supplied"   # never "fact"
     assert prov.loc["sites.beds_stroke.beta", "value"] == "4"
+    assert "fact" not in set(ds.provenance["kind"])     # nothing a user gives is a published fact
 
 
 def test_wide_travel_matrix_gives_the_same_table(valid):
@@ -203,11 +213,34 @@ def test_ons_spreadsheet_population_gives_the_same_zones(valid):
         "import.population", "source"]
 
 
-def test_all_site_types_need_travel_to_every_site():
-    with pytest.raises(InputError, match="no travel time from zone 'E01000001' to site 'gamma'"):
-        _import(site_types=None)
+def test_a_site_the_matrix_lacks_is_estimated_with_a_warning():
+    with pytest.warns(DataWarning, match=r"1 of 3 sites are not in the travel matrix 'valid_travel_long.csv': "
+                                         r"their minutes are estimated .*: Gamma Infirmary"):
+        ds = _import(site_types=None)
+    km = np.hypot(ds.zones["x"] - ds.sites.loc["gamma", "x"], ds.zones["y"] - ds.sites.loc["gamma", "y"]) / 1000
+    from optimiser.dataset.default import DEFAULT_DATASET_PATH
+    from optimiser.travel import estimator_from_metadata
+
+    default = estimator_from_metadata(load_dataset(DEFAULT_DATASET_PATH).metadata)
+    np.testing.assert_allclose(ds.travel_matrix()["gamma"], np.round(default.minutes(km), 2))
+    assert ds.travel_matrix().loc["E01000001", "alpha"] == 4.2             # the file's own times kept
+    assert ds.provenance.set_index("key").loc["travel.minutes", "kind"] == "estimate"
+    assert ds.metadata["travel_method"].startswith("road minutes imported from valid_travel_long.csv for 2 sites")
     ds = _import(site_types=None, travel=FIXTURES / "valid_travel_wide.csv")
     assert list(ds.sites.index) == ["alpha", "beta", "gamma"]
+    assert ds.travel_matrix().loc["E01000001", "gamma"] == 5.5
+
+
+def test_a_destination_that_is_not_a_site_is_ignored_with_a_warning_naming_it():
+    # the long file names 'delta' instead of 'beta' once: delta is set aside (with a warning),
+    # and beta's missing pair is an error that points at it
+    with pytest.warns(DataWarning, match=r"1 destination\(s\) of the travel matrix 'travel_unknown_site.csv' "
+                                         r"are not sites in the sites file and are ignored \(e.g. 'delta'\)"), \
+            pytest.raises(InputError, match=r"no travel time from zone 'E01000004' to site 'beta' \(1 missing "
+                                            r"pair\(s\) in all\); the file also names 1 destination\(s\) that are "
+                                            r"not sites \(e.g. 'delta'\): a misspelt site\?") as caught:
+        _import(travel=FIXTURES / "travel_unknown_site.csv")
+    assert Path(caught.value.file).name == "travel_unknown_site.csv"
 
 
 def test_sites_located_by_easting_and_northing(valid, tmp_path):
@@ -248,7 +281,7 @@ def test_beds_and_projections_copied_from_another_dataset_by_ods_code(valid, tmp
     assert ds.sites.loc["alpha", "max_beds"] == 32
     assert ds.current_beds().loc["beta"].sum() == 0 and ds.sites.loc["beta", "max_beds"] == 0
     prov = ds.provenance.set_index("key")
-    assert prov.loc["sites.beds_rehab.alpha", "kind"] == "fact"  # as in the source dataset
+    assert prov.loc["sites.beds_rehab.alpha", "kind"] == "user-supplied"  # as in the source dataset
     assert "copied from dataset" in prov.loc["sites.beds_rehab.alpha", "source"]
     assert prov.loc["sites.beds.assumed", "value"] == "beta"
     pd.testing.assert_frame_equal(ds.projections, valid.projections)
@@ -304,3 +337,73 @@ def test_import_failing_while_writing_leaves_an_existing_output_untouched(tmp_pa
         _import(travel=FIXTURES / "valid_travel_wide.csv", out=path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["imported.gpkg"]
+
+
+def test_deprivation_in_the_official_file_one_layout(tmp_path):
+    ds = _import(deprivation=FIXTURES / "valid_deprivation.csv")
+    assert ds.zones["imd_rank"].tolist() == [1928, 705, 21400, 32100]      # "1,928": thousands separators
+    assert ds.zones["imd_decile"].tolist() == [1, 1, 7, 10]
+    row = ds.provenance.set_index("key").loc["zones.imd"]
+    assert row["kind"] == "user-supplied" and "1 rows for other areas skipped" in row["note"]
+    assert ds.metadata["source_deprivation"] == "valid_deprivation.csv"
+    # England-wide files come gzipped: the same figures
+    import gzip
+
+    gz = tmp_path / "imd.csv.gz"
+    gz.write_bytes(gzip.compress((FIXTURES / "valid_deprivation.csv").read_bytes()))
+    again = _import(deprivation=gz)
+    pd.testing.assert_frame_equal(again.zones[["imd_rank", "imd_decile"]], ds.zones[["imd_rank", "imd_decile"]])
+    # a zone the file lacks: decile 0 (unknown), with a warning
+    lines = (FIXTURES / "valid_deprivation.csv").read_text().splitlines()
+    short = tmp_path / "imd_short.csv"
+    short.write_text("\n".join(lines[:2] + lines[3:]) + "\n")
+    with pytest.warns(DataWarning, match=r"1 of 4 zones are not in the deprivation file 'imd_short.csv'"):
+        partial = _import(deprivation=short)
+    assert partial.zones.loc["E01000002", "imd_decile"] == 0 and np.isnan(partial.zones.loc["E01000002", "imd_rank"])
+    # no file at all: every decile unknown, said in the provenance
+    none = _import()
+    assert (none.zones["imd_decile"] == 0).all()
+    assert none.provenance.set_index("key").loc["zones.imd", "kind"] == "assumption"
+
+
+def test_beds_today_from_a_file_or_the_command_line_are_user_supplied():
+    ds = _import(current_beds=FIXTURES / "valid_beds_today.csv")
+    assert ds.current_beds().loc["alpha"].to_dict() == {"rehab": 22, "stroke": 0, "palliative": 1}
+    assert ds.sites.loc["alpha", "max_beds"] == 30
+    prov = ds.provenance.set_index("key")
+    assert prov.loc["sites.beds_rehab.alpha", "kind"] == "user-supplied"
+    assert prov.loc["sites.beds_rehab.alpha", "source"] == "valid_beds_today.csv: ward returns, March 2025"
+    assert ds.metadata["current_beds_from"] == "valid_beds_today.csv"
+    inline = _import(current_beds="alpha.rehab=25, Beta Hospital.stroke=6, RT5AA.max_beds=40")
+    assert inline.current_beds().loc["alpha", "rehab"] == 25 and inline.sites.loc["alpha", "max_beds"] == 40
+    assert inline.current_beds().loc["beta", "stroke"] == 6
+    assert inline.provenance.set_index("key").loc["sites.beds_stroke.beta", "source"] == "command line"
+    # today's beds above an estate limit the user also gave
+    with pytest.raises(InputError, match="site 'alpha' has 25 beds today but max_beds 20"):
+        _import(current_beds="alpha.rehab=24, alpha.palliative=1, alpha.max_beds=20")
+
+
+def test_home_based_beds_today_from_a_file_or_the_command_line():
+    ds = _import(virtual_beds=FIXTURES / "valid_home_based_beds.csv")
+    assert ds.districts["current_virtual_beds"].to_dict() == {"E06000016": 6.0, "E07000129": 4.0}
+    prov = ds.provenance.set_index("key")
+    assert prov.loc["districts.current_virtual_beds.E07000129", "kind"] == "user-supplied"
+    assert "districts.current_virtual_beds.unknown" not in prov.index
+    with pytest.warns(DataWarning, match=r"1 district\(s\) have no home-based beds in the command line: 0 "
+                                         r"assumed in Blaby"):
+        inline = _import(virtual_beds="Leicester=3")
+    assert inline.districts["current_virtual_beds"].to_dict() == {"E06000016": 3.0, "E07000129": 0.0}
+
+
+def test_an_import_without_beds_today_says_so_plainly(tmp_path):
+    from optimiser.dataset.importers import today_warnings
+
+    ds = _import(sites=_sites_without_beds(tmp_path))
+    messages = today_warnings(ds)
+    assert len(messages) == 2
+    assert "options that refer to today (the status quo) cannot be evaluated" in messages[0]
+    assert "--current-beds FILE or --copy-from default" in messages[0]
+    assert "home-based (virtual) beds today were given" in messages[1]
+    assert ds.provenance.set_index("key").loc["sites.beds.unknown", "kind"] == "assumption"
+    assert today_warnings(_import(current_beds=FIXTURES / "valid_beds_today.csv",
+                                  virtual_beds=FIXTURES / "valid_home_based_beds.csv")) == []

@@ -170,7 +170,7 @@ def test_provenance_and_metadata(lsoa):
     ds, _ = lsoa
     prov = ds.provenance.set_index("key")
     for key in ("import.population", "import.boundaries", "import.sites", "import.projections"):
-        assert prov.loc[key, "kind"] == "fact"
+        assert prov.loc[key, "kind"] == "user-supplied"       # what a user gives is never a "fact"
         assert prov.loc[key, "licence"] == "as supplied by the user"
     assert prov.loc["import.population", "source"] == "llr_population20_lsoa11_mid2020_syoa.csv"
     assert "1,107,597" in prov.loc["import.population", "description"]

@@ -134,6 +134,23 @@ def test_cli_solve_evaluate_compare(tmp_path):
     assert r.returncode == 0, r.stderr
     qs = json.loads((quick / "summary.json").read_text())
     assert "(quick)" in qs["solver"] and 0 <= qs["optimality_gap"] < 0.05
+    # where the result came from: the dataset and scenario by SHA-256, and the rest
+    import hashlib
+
+    from optimiser.dataset.default import DEFAULT_DATASET_PATH
+    from optimiser.scenario import default_scenario
+
+    prov = qs["provenance"]
+    assert prov["dataset_sha256"] == hashlib.sha256(DEFAULT_DATASET_PATH.read_bytes()).hexdigest()
+    assert prov["scenario_sha256"] == hashlib.sha256(default_scenario().to_yaml().encode()).hexdigest()
+    assert prov["dataset"] == "LLR default (LSOA 2011, embedded)" and prov["scenario"] == "LLR default (2030)"
+    assert prov["data"] == "ONS mid-2020 small-area populations; travel times estimated from road distance"
+    assert prov["population_source"].startswith("ONS small area population estimates")
+    assert prov["software"].startswith("llr-bed-optimiser ") and prov["solver"] == qs["solver"]
+    assert prov["date"][:2] == "20" and "T" in prov["date"]
+    assert prov["assumption_figures_scenario"] == 42 and prov["assumption_figures"] > 42
+    assert "SHA-256" in r.stdout and "ONS mid-2020 small-area populations" in r.stdout
+    assert json.loads((sq / "summary.json").read_text())["provenance"]["option"] == "Status quo"
     assert qs["objective"] >= summary["objective"] * (1 - summary["optimality_gap"]) - 1e-6
     r = run_cli("solve", "--quick", "--alternatives", "2")
     assert r.returncode == 2 and "drop --alternatives" in r.stderr and "Traceback" not in r.stderr

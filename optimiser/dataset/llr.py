@@ -4,7 +4,8 @@ assumption marked as such; both are copied into the dataset's provenance table."
 
 from __future__ import annotations
 
-# ONS mid-2020 population estimates by local authority district: total, 65+, 75+, 85+.
+# ONS mid-2020 population estimates by local authority district: total, 65+, 75+, 85+
+# (a check on the LSOA figures, and the totals an LSOA without figures is spread from).
 ONS_MID2020_SOURCE = "ONS mid-year population estimates, mid-2020 (local authority districts)"
 ONS_LICENCE = "Open Government Licence v3.0; Source: Office for National Statistics"
 DISTRICTS = {
@@ -21,19 +22,9 @@ DISTRICTS = {
 }
 LLR_POPULATION_TOTAL = 1_107_597
 
-# ONS 2022-based subnational population projections: growth 2022 -> 2030, 65+ and 85+.
-PROJECTIONS_SOURCE = "ONS 2022-based subnational population projections (growth 2022 to 2030)"
-GROWTH_2022_2030 = {
-    "E06000016": (0.16, 0.10),
-    "E06000017": (0.19, 0.41),
-    "E07000129": (0.15, 0.25),
-    "E07000130": (0.17, 0.27),
-    "E07000131": (0.24, 0.38),
-    "E07000132": (0.14, 0.34),
-    "E07000133": (0.21, 0.35),
-    "E07000134": (0.19, 0.35),
-    "E07000135": (0.10, 0.12),
-}
+# Population projections (ONS 2022-based SNPP, every year 2022-2047) and the small-area
+# populations and deprivation of each LSOA are shipped as tables derived from the official
+# files: optimiser/dataset/llr_projections.csv and llr_lsoa_figures.csv (see derive.py).
 
 # Sub-ICB locations (the former clinical commissioning groups) of LLR.
 SUB_ICBS = {

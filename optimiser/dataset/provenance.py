@@ -29,5 +29,9 @@ class ProvenanceLog:
         self.add(key, description, figure.value if value is None else value, figure.unit, "fact",
                  figure.source(), "", "", citation=figure.citation, note=note)
 
+    def drop(self, key: str) -> None:
+        """Forget the rows of ``key`` (a figure later replaced)."""
+        self._rows = [r for r in self._rows if r["key"] != key]
+
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self._rows, columns=list(PROVENANCE_COLUMNS))

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -110,7 +111,15 @@ def load_dataset(path: str | Path) -> Dataset:
     provenance = read("provenance").fillna("")
     zones = read("zones", "zone_code", geo=True)
     zones["sub_icb_code"] = zones["sub_icb_code"].fillna("")
+    if "imd_rank" not in zones.columns:  # written before deprivation was kept: unknown
+        zones.insert(zones.columns.get_loc("x"), "imd_rank", np.nan)
+    if "imd_decile" not in zones.columns:
+        zones.insert(zones.columns.get_loc("x"), "imd_decile", 0)
+    zones["imd_decile"] = zones["imd_decile"].fillna(0).astype(int)
+    import hashlib
+
     return Dataset(
+        file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         name=name,
         zones=zones,
         districts=read("districts", "district_code", geo=True),

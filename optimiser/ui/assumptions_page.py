@@ -1,79 +1,89 @@
-"""Assumptions: every setting in force, its meaning and whether it is an assumption; printable."""
+"""Assumptions: every figure in force, its meaning and where it comes from (a source in the
+review papers or a publication, or an assumption and why); printable."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from pydantic import BaseModel
 
-from optimiser.scenario import PathwaySpec, SiteSpec, WardSpec, parameter_table
+from optimiser.scenario import setting_rows
 from optimiser.seeds import resolve
 from optimiser.ui import state
 
-
-def _current(sc, key: str):
-    value = sc.model_dump()
-    for part in key.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            return "–"
-    return value
-
-
-def _show(value) -> str:
-    if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value) or "none"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {v}" for k, v in value.items()) or "none"
-    return "–" if value is None else str(value)
-
-
-def _spec_rows(spec: type[BaseModel], value: dict, prefix: str) -> list[dict]:
-    """One row per setting inside a named entry (a pathway, a ward, a site), described by
-    its schema class."""
-    rows = []
-    for name, field in spec.model_fields.items():
-        if name not in value:
-            continue
-        sub = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
-            else None
-        if sub is not None and isinstance(value[name], dict):
-            rows += _spec_rows(sub, value[name], f"{prefix}.{name}")
-            continue
-        extra = field.json_schema_extra or {}
-        rows.append({"Setting": f"{prefix}.{name}", "Value in use": _show(value[name]), "Unit": extra.get("unit", ""),
-                     "Meaning": field.description or "", "Assumption": "yes" if extra.get("assumption") else ""})
-    return rows
+# Tables wrap their text in fixed-width columns so that no column is cut off, on screen or
+# in print (Ctrl+P); the sidebar and toolbar are left out of the printout.
+PRINTABLE_TABLES = """
+<style>
+div[data-testid="stTable"] { overflow: visible !important; }
+div[data-testid="stTable"] table { table-layout: fixed; width: 100% !important; }
+div[data-testid="stTable"] th, div[data-testid="stTable"] td,
+div[data-testid="stTable"] th *, div[data-testid="stTable"] td * {
+  white-space: normal !important; overflow-wrap: anywhere !important; word-break: break-word !important;
+  vertical-align: top; overflow: visible !important; text-overflow: clip !important;
+}
+/* the figures table: Setting, Value in use, Unit, Meaning, Source, Assumption */
+div[data-testid="stTable"] table:has(th:nth-child(6)) tr > *:nth-child(1) { width: 16%; }
+div[data-testid="stTable"] table:has(th:nth-child(6)) tr > *:nth-child(2) { width: 7%; }
+div[data-testid="stTable"] table:has(th:nth-child(6)) tr > *:nth-child(3) { width: 7%; }
+div[data-testid="stTable"] table:has(th:nth-child(6)) tr > *:nth-child(4) { width: 19%; }
+div[data-testid="stTable"] table:has(th:nth-child(6)) tr > *:nth-child(5) { width: 19%; }
+div[data-testid="stTable"] table:has(th:nth-child(6)) tr > *:nth-child(6) { width: 32%; }
+@media print {
+  section[data-testid="stSidebar"], header[data-testid="stHeader"], div[data-testid="stToolbar"],
+  div[data-testid="stDecoration"], button { display: none !important; }
+  div[data-testid="stMainBlockContainer"], .block-container { max-width: 100% !important; padding: 0 !important; }
+  div[data-testid="stTable"] table { font-size: 8pt; }
+  div[data-testid="stTable"] tr { break-inside: avoid; }
+}
+</style>
+"""
+FIGURE_COLUMNS = ["Setting", "Value in use", "Unit", "Meaning", "Source", "Assumption"]
 
 
-SPECS = {"pathways": PathwaySpec, "wards": WardSpec, "sites": SiteSpec}
+def _figure_rows(sc, base) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(figures with their notes, other settings) of the scenario in use. A figure changed in
+    this session has lost its note; it says what it was changed from."""
+    figures, others = [], []
+    for r in setting_rows(sc):
+        note = None
+        if r["status"] == "no note" or (r["status"] in ("", "default") and r["key"] in base.figures):
+            old = base.figures.get(r["key"])
+            if old is not None:
+                was = ", ".join(f"{v:g}" for v in old.value) if isinstance(old.value, tuple) else f"{old.value:g}"
+                note = f"Changed in this session from {was} (the scenario file's note: {old.describe()})"
+            else:
+                note = "No source or assumption given for this figure"
+        source = sc.figures[r["key"]].source_text() if r["source"] else ""
+        row = {"Setting": r["key"], "Value in use": r["value"] or "–", "Unit": r["unit"],
+               "Meaning": r["meaning"], "Source": source, "Assumption": note or r["assumption"]}
+        if r["low"]:
+            row["Assumption"] += f" (80% range {r['low']} to {r['high']})"
+        if r["variants"]:
+            row["Assumption"] += f" (variants: {r['variants']})"
+        (figures if note or r["source"] or r["assumption"] else others).append(row)
+    return pd.DataFrame(figures, columns=FIGURE_COLUMNS), pd.DataFrame(others, columns=FIGURE_COLUMNS[:4])
 
 
 def page() -> None:
     st.title("Assumptions")
-    st.caption("Every setting of the current scenario, what it means, and whether it is an assumption "
-               "for the steering group to confirm. Print this page (Ctrl+P) or download it.")
+    st.caption("Every figure of the current scenario, what it means and where it comes from: a source "
+               "(a review paper, cited from seeds/, or a publication) or an assumption for the steering "
+               "group to confirm, with the reason. Print this page (Ctrl+P) or download it.")
+    st.markdown(PRINTABLE_TABLES, unsafe_allow_html=True)
     sc = state.scenario()
-    rows = []
-    expanded: set[str] = set()
-    for r in parameter_table():
-        top = r["key"].split(".")[0]
-        if top in SPECS:
-            # The data dictionary has template rows (pathways.<pathway>.…): show one row per
-            # setting of each pathway / ward / site actually in the scenario instead.
-            if top not in expanded:
-                expanded.add(top)
-                for entry, settings in (_current(sc, top) or {}).items():
-                    rows += _spec_rows(SPECS[top], settings, f"{top}.{entry}")
-            continue
-        value = _current(sc, r["key"])
-        rows.append({"Setting": r["key"], "Value in use": _show(value), "Unit": r["unit"],
-                     "Meaning": r["description"], "Assumption": "yes" if r["assumption"] else ""})
-    table = pd.DataFrame(rows)
+    base = state.base_scenario()
+    figures, others = _figure_rows(sc, base)
     st.subheader(f"Scenario: {sc.name}")
-    st.table(table)
-    st.download_button("Download (CSV)", table.to_csv(index=False).encode("utf-8"), "assumptions.csv", "text/csv")
+    sourced = int((figures["Source"] != "").sum())
+    flagged = int(figures["Assumption"].str.len().gt(0).sum())
+    changed = int(figures["Assumption"].str.startswith("Changed in this session").sum())
+    st.markdown(f"{len(figures)} figures: {sourced} cite a source, {flagged} carry an assumption or a "
+                f"change" + (f"; {changed} changed in this session" if changed else "") + ".")
+    st.table(figures.set_index("Setting"))
+    st.download_button("Download (CSV)", figures.to_csv(index=False).encode("utf-8"), "assumptions.csv",
+                       "text/csv")
+    with st.expander("Other settings (names, choices and lists)"):
+        st.table(others.set_index("Setting"))
     st.subheader("Evidence cited from the review papers")
     cites = []
     for c in sc.citations:
@@ -82,7 +92,8 @@ def page() -> None:
             cites.append({"Reference": c, "Value": f"{f.value} {f.unit}", "What": f.what, "Where": f.where})
         except Exception as exc:  # a missing entry is shown, not hidden
             cites.append({"Reference": c, "Value": "", "What": f"not found: {exc}", "Where": ""})
-    st.table(pd.DataFrame(cites))
+    st.table(pd.DataFrame(cites).set_index("Reference"))
     st.subheader("Dataset figures that are assumptions")
     ds = state.active_dataset()
-    st.table(ds.assumptions[["key", "description", "value", "unit"]])
+    st.caption(f"Data: {ds.data_line()} ({ds.name}).")
+    st.table(ds.assumptions[["key", "description", "value", "unit", "note"]].set_index("key"))

@@ -31,6 +31,7 @@ def page() -> None:
     c[1].metric("Aged 85+ (people)", f"{s['population_85_plus']:,}")
     c[2].metric("Community hospital beds today (beds)", s["current_physical_beds"])
     c[3].metric("Home-based beds today (beds)", s["current_virtual_beds"])
+    st.caption(f"**Data:** {ds.data_line()}.")
     md = ds.metadata
     if "travel_fit_mae_minutes" in md:
         st.info(f"Travel times: {md.get('travel_method', '')}. Mean absolute error "
@@ -57,6 +58,10 @@ def page() -> None:
     st.subheader("Figures that are assumptions (check or replace them)")
     st.dataframe(ds.assumptions[["key", "description", "value", "unit", "source", "note"]].rename(columns=COLUMNS),
                  hide_index=True, width="stretch")
+    if len(ds.user_supplied):
+        st.subheader("Figures supplied by the user (not checked against a published source)")
+        st.dataframe(ds.user_supplied[["key", "description", "value", "unit", "source"]].rename(columns=COLUMNS),
+                     hide_index=True, width="stretch")
     with st.expander("Full provenance: every figure's source, vintage and licence"):
         st.dataframe(ds.provenance.rename(columns=COLUMNS), hide_index=True, width="stretch")
 
@@ -99,8 +104,13 @@ def page() -> None:
         except OptimiserError as exc:
             st.error(f"Import failed (the loaded dataset is unchanged): {exc}")
             return
+        from optimiser.dataset.importers import today_warnings
+        from optimiser.dataset.store import load_dataset
+
         for w in caught:
             st.warning(str(w.message))
+        for message in today_warnings(load_dataset(out)):
+            st.warning(message)
         st.session_state["dataset_path"] = str(out)
         st.success("Imported and checked. The app now uses this dataset.")
         st.download_button("Download the dataset (GeoPackage)", out.read_bytes(), "imported.gpkg")

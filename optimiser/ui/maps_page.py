@@ -39,6 +39,7 @@ def page() -> None:
                "area (LSOA) is shaded by the travel time to the hospital that serves it; hospitals are "
                "sized by their beds; each district shows its home-based (virtual) beds.")
     ds = state.active_dataset()
+    st.caption(f"**Data:** {ds.data_line()} ({ds.name}).")
     sc = state.scenario()
     options, _ = state.all_options()
     sol, err = _pick("Option to map", "map_option", options, sc)

@@ -91,6 +91,7 @@ def page() -> None:
                "each community hospital, home-based beds in each district and which hospital serves "
                "each area, at the lowest weighted cost and travel.")
     ds = state.active_dataset()
+    st.caption(f"**Data:** {ds.data_line()} ({ds.name}).")
     base = state.scenario()
     with st.sidebar:
         with st.form("workshop_controls"):
