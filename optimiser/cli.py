@@ -16,9 +16,9 @@ Errors are printed as one plain message (exit status 2); never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 from optimiser.errors import DataWarning, OptimiserError
@@ -61,7 +61,7 @@ def _print_solution(sol, out: Path | None) -> None:
 
 def cmd_solve(args) -> int:
     from optimiser import api
-    from optimiser.outputs import write_results
+    from optimiser.outputs import ResultFolder
 
     if args.quick and args.alternatives:
         raise OptimiserError("--quick gives one answer: drop --alternatives, or solve without --quick")
@@ -75,19 +75,12 @@ def cmd_solve(args) -> int:
         changes["solver.alternatives"] = args.alternatives
     if changes:
         sc = sc.with_changes(**changes)
-    ds = api.dataset_for(sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
-    sol = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
     out = Path(args.out) if args.out else None
-    if out and ds is not None:
-        write_results(sol, ds, out)
-        for k, alt in enumerate(sol.alternatives, 1):
-            write_results(alt, ds, out / f"alternative_{k}")
-    elif out:
-        from optimiser.dataset.store import atomic_write_text
-        from optimiser.outputs import summary_dict
-
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "summary.json", json.dumps(summary_dict(sol), indent=2))
+    with ResultFolder(out) if out else nullcontext() as folder:   # checked and locked before solving
+        ds = api.dataset_for(sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
+        sol = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
+        if folder is not None:
+            folder.write(sol, ds, sol.alternatives if ds is not None else ())
     _print_solution(sol, out)
     return 0
 
@@ -95,14 +88,16 @@ def cmd_solve(args) -> int:
 def cmd_evaluate(args) -> int:
     from optimiser import api
     from optimiser.options import load_option
-    from optimiser.outputs import write_results
+    from optimiser.outputs import ResultFolder
 
     sc = _scenario(args.scenario)
-    ds = api.dataset_for(sc)
-    sol = api.evaluate(sc, load_option(args.option), ds)
+    option = load_option(args.option)
     out = Path(args.out) if args.out else None
-    if out:
-        write_results(sol, ds, out)
+    with ResultFolder(out) if out else nullcontext() as folder:
+        ds = api.dataset_for(sc)
+        sol = api.evaluate(sc, option, ds)
+        if folder is not None:
+            folder.write(sol, ds)
     _print_solution(sol, out)
     return 0
 
@@ -117,9 +112,12 @@ def cmd_compare(args) -> int:
     with pd.option_context("display.max_colwidth", 40, "display.width", 200):
         print(table.to_string())
     if args.csv:
+        if Path(args.csv).is_dir():
+            raise OptimiserError(f"--csv '{args.csv}' is a folder: give a file name, e.g. {Path(args.csv) / 'comparison.csv'}")
         from optimiser.dataset.store import atomic_write_text
+        from optimiser.spreadsheets import safe_csv
 
-        atomic_write_text(args.csv, compare_table(items).to_csv())
+        atomic_write_text(args.csv, safe_csv(compare_table(items)))
     return 0
 
 
@@ -273,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except OptimiserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a file that cannot be read or written: say which, and why
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)

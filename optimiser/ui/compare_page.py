@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from functools import partial
 
 import pandas as pd
@@ -44,14 +43,9 @@ def _solutions(chosen: list[str], options: dict[str, Option], sc):
 
 
 def _comparison_excel(table, scores, labelled_sols) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        labelled(table).to_excel(xl, sheet_name="comparison")
-        if scores is not None:
-            scores.to_excel(xl, sheet_name="appraisal")
-        for label, sol in labelled_sols:
-            sol.sites.to_excel(xl, sheet_name=f"beds {label}"[:31], index=False)
-    return buf.getvalue()
+    from optimiser.spreadsheets import comparison_workbook
+
+    return comparison_workbook(labelled(table), scores, [(label, sol.sites) for label, sol in labelled_sols])
 
 
 def _highlight(table: pd.DataFrame, baseline: str):
