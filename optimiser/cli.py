@@ -173,7 +173,8 @@ def cmd_data_import(args) -> int:
     from optimiser.dataset.importers import import_dataset
 
     ds = import_dataset(population=args.population, boundaries=args.boundaries, sites=args.sites,
-                        travel=args.travel, projections=args.projections, name=args.name, out=args.out)
+                        travel=args.travel, projections=args.projections, name=args.name, out=args.out,
+                        population_year=args.population_year)
     print(f"imported {len(ds.zones)} zones, {len(ds.districts)} districts, {len(ds.sites)} sites -> {args.out}")
     return 0
 
@@ -250,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--sites", required=True, help="sites CSV")
     i.add_argument("--travel", help="travel-time matrix CSV (long or wide); default: estimated")
     i.add_argument("--projections", help="population projections CSV")
+    i.add_argument("--population-year", type=int, dest="population_year",
+                   help="year of the population estimates (mid-year), if the file does not say it "
+                        "in a sheet name, title or header; needed with projections")
     i.add_argument("--name")
     i.add_argument("--out", required=True, help="GeoPackage to write")
     i.set_defaults(func=cmd_data_import)
