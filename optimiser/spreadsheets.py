@@ -37,7 +37,7 @@ def neutralised(frame: pd.DataFrame, *, index: bool = True) -> pd.DataFrame:
     formulas."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+        if not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(neutral)
     out.columns = _neutral_index(out.columns)
     if index:

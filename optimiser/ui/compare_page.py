@@ -19,7 +19,7 @@ from optimiser.compare import (
     metric_label,
 )
 from optimiser.errors import OptimiserError
-from optimiser.options import Option
+from optimiser.options import Option, slug
 from optimiser.ui import common, state
 
 # Okabe-Ito: colour-blind-safe categorical colours.
@@ -192,11 +192,12 @@ def page() -> None:
         if pick:
             st.download_button("Download option file (YAML)",
                                yaml.safe_dump(options[pick].to_dict(), sort_keys=False, allow_unicode=True),
-                               f"{pick}.yaml", "text/yaml", key="download_option")
+                               f"{slug(pick)}.yaml", "text/yaml", key="download_option")
         up = st.file_uploader("Add an option file", type=["yaml", "yml"], key="upload_option")
+        replace = st.checkbox("Replace a saved option of the same name", value=False, key="upload_replace")
         if up is not None and st.button("Add to the library", key="add_upload"):
             try:
-                o = state.library().import_file(up.getvalue(), up.name)
+                o = state.library().import_file(up.getvalue(), up.name, replace=replace)
                 st.success(f"Added '{o.name}'.")
             except OptimiserError as exc:
                 st.error(f"Not added (nothing else was changed): {exc}")
@@ -211,9 +212,10 @@ def _draft_form() -> None:
     virt = pd.DataFrame({"District": ds.districts["district_name"],
                          "Home-based beds": ds.districts["current_virtual_beds"].round().astype(int)}).rename_axis("district_code")
     with st.form("draft_option"):
-        name = st.text_input("Option name", "My option", key="draft_name")
+        name = st.text_input("Option name", "My option", key="draft_name", max_chars=200)
         beds = st.data_editor(base, disabled=["Hospital"], key="draft_beds", width="stretch")
         vb = st.data_editor(virt, disabled=["District"], key="draft_virtual", width="stretch")
+        replace = st.checkbox("Replace a saved option of the same name", value=False, key="draft_replace")
         ok = st.form_submit_button("Save drafted option")
     if ok:
         from optimiser.options import option_from_dict
@@ -224,7 +226,7 @@ def _draft_form() -> None:
                 "virtual_beds": {d: int(v) for d, v in vb["Home-based beds"].items()}}
         try:
             option = option_from_dict(data, "drafted option")
-            state.library().save(option)
+            state.library().save(option, replace=replace)
             st.success(f"Saved '{option.name}'. Choose it above to compare.")
         except OptimiserError as exc:
             st.error(str(exc))

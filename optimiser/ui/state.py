@@ -4,6 +4,8 @@ current scenario. Every figure shown comes from the package's public API."""
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +14,7 @@ from optimiser import api
 from optimiser.errors import InfeasibleError, OptimiserError
 from optimiser.options import Option, OptionLibrary
 from optimiser.scenario import Scenario, default_scenario, scenario_from_dict
+from optimiser.solve_queue import solve_queue
 
 SCENARIO_KEY = "scenario_yaml"
 
@@ -25,59 +28,145 @@ def active_dataset():
     return dataset(st.session_state.get("dataset_path"))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _solve_cached(scenario_yaml: str, dataset_path: str | None, quick: bool = False, _previous=None):
-    """Cached on the settings alone: ``_previous`` (not hashed) only says where the quick
-    search starts, so the same settings give the answer first found for them."""
-    import yaml
+@st.cache_resource(show_spinner=False)
+def _imported_folder() -> Path:
+    """Where this server keeps the datasets people import (removed when it stops)."""
+    import atexit
+    import shutil
+    import tempfile
 
-    sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
-    try:
-        if quick:
-            return api.quick_solve(sc, dataset(dataset_path), _previous), None
-        return api.solve(sc, dataset(dataset_path)), None
-    except InfeasibleError as exc:
-        return None, exc
-    except OptimiserError as exc:
-        return None, exc
+    folder = Path(tempfile.mkdtemp(prefix="llr-datasets-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
-def solve(scenario: Scenario, quick: bool = False, previous=None):
+def keep_dataset(ds, key: str) -> Path:
+    """Save an imported dataset for this server's sessions under a name made from ``key``
+    (what was imported), so the same import is kept once."""
+    import hashlib
+
+    from optimiser.dataset.store import save_dataset
+
+    path = _imported_folder() / f"imported-{hashlib.sha256(key.encode()).hexdigest()[:24]}.gpkg"
+    if not path.exists():
+        save_dataset(ds, path)
+    return path
+
+
+class _Answers:
+    """Answers shared by every session of the server, by their settings (least recently used
+    dropped first). Only answers that do not depend on the clock are kept: a time limit that
+    cut a solve short gives an answer that belongs to that moment, not to those settings."""
+
+    def __init__(self, max_entries: int = 192) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict = OrderedDict()
+        self.max_entries = max_entries
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        sol, err = value
+        if sol is not None and getattr(sol, "stopped_by_time_limit", False):
+            return
+        if err is not None and not isinstance(err, InfeasibleError):
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _answers() -> _Answers:
+    return _Answers()
+
+
+def _answer(key: tuple, compute, notice=None):
+    """(solution, error) for ``key``: from the shared answers, or computed in turn through the
+    process's solve queue (at most one solver per core), showing the queue place meanwhile in
+    ``notice`` (a placeholder; a new one where this is called if not given)."""
+    answers = _answers()
+    hit = answers.get(key)
+    if hit is not None:
+        return hit
+    notice = notice if notice is not None else st.empty()
+
+    def waiting(place: int) -> None:
+        notice.info(f"Waiting for a free solver: your request is number {place} in the queue "
+                    f"({solve_queue().running} solving now). It starts by itself.",
+                    icon=":material/hourglass_top:")
+
+    with solve_queue().turn(on_wait=waiting) as turn:
+        notice.empty()
+        hit = answers.get(key)          # someone may have solved these settings meanwhile
+        if hit is not None:
+            return hit
+        try:
+            value = compute(), None
+        except InfeasibleError as exc:
+            value = None, exc
+        except OptimiserError as exc:
+            value = None, exc
+    if turn.waited_seconds >= 1:
+        notice.caption(f"This request waited {turn.waited_seconds:.0f} s for a free solver "
+                   f"({turn.ahead_at_start} ahead of it).")
+    answers.put(key, value)
+    return value
+
+
+def solve(scenario: Scenario, quick: bool = False, previous=None, notice=None):
     """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
     the workshop's answer in about a second (see :func:`optimiser.api.quick_solve`), starting
-    from ``previous`` (the last answer) when given."""
-    return _solve_cached(scenario.to_yaml(), st.session_state.get("dataset_path"), quick, previous)
-
-
-@st.cache_resource(show_spinner=False, max_entries=128)
-def _evaluate_cached(scenario_yaml: str, option_yaml: str, dataset_path: str | None):
-    import yaml
-
-    from optimiser.options import option_from_dict
-
-    sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
-    option = option_from_dict(yaml.safe_load(option_yaml), "option")
-    try:
-        return api.evaluate(sc, option, dataset(dataset_path)), None
-    except OptimiserError as exc:
-        return None, exc
+    from ``previous`` (the last answer) when given. Shared answers are by settings alone:
+    ``previous`` only says where the quick search starts."""
+    path = st.session_state.get("dataset_path")
+    ds = dataset(path)
+    if quick:
+        return _answer(("quick", scenario.to_yaml(), path), lambda: api.quick_solve(scenario, ds, previous), notice)
+    return _answer(("best", scenario.to_yaml(), path), lambda: api.solve(scenario, ds), notice)
 
 
 def evaluate(scenario: Scenario, option: Option):
     import yaml
 
-    return _evaluate_cached(scenario.to_yaml(), yaml.safe_dump(option.to_dict(), sort_keys=False),
-                            st.session_state.get("dataset_path"))
+    path = st.session_state.get("dataset_path")
+    key = ("evaluate", scenario.to_yaml(), yaml.safe_dump(option.to_dict(), sort_keys=False), path)
+    return _answer(key, lambda: api.evaluate(scenario, option, dataset(path)))
 
 
 def scenario() -> Scenario:
-    """The scenario the workshop has set (the LLR default until someone changes it)."""
+    """The scenario the workshop has set (the LLR default until someone changes it), its
+    hospitals matched to the loaded dataset's (see :func:`site_notes`)."""
     import yaml
 
     text = st.session_state.get(SCENARIO_KEY)
-    if text is None:
-        return base_scenario()
-    return scenario_from_dict(yaml.safe_load(text))
+    sc = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
+    if st.session_state.get("dataset_path"):
+        sc, notes = _matched(sc.to_yaml(), st.session_state["dataset_path"])
+        st.session_state["site_notes"] = notes
+    return sc
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _matched(scenario_yaml: str, dataset_path: str):
+    import yaml
+
+    from optimiser.site_match import match_scenario_sites
+
+    return match_scenario_sites(scenario_from_dict(yaml.safe_load(scenario_yaml)), dataset(dataset_path),
+                                dataset(None))
+
+
+def site_notes() -> list[str]:
+    """How the scenario's hospitals were matched to an imported dataset's, in words."""
+    return list(st.session_state.get("site_notes", [])) if st.session_state.get("dataset_path") else []
 
 
 def set_scenario(sc: Scenario) -> None:

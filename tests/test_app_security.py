@@ -1,0 +1,177 @@
+"""The app under attack and under load (issue 11): uploads with crafted file names, the app's
+server settings, sign-in when served to a network, the solve queue, and no internet."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "data" / "llr-reference"
+TIMEOUT = 300
+
+
+def page_app(module: str) -> AppTest:
+    return AppTest.from_string(f"from optimiser.ui import {module}\n{module}.page()\n", default_timeout=TIMEOUT)
+
+
+@pytest.fixture(autouse=True)
+def option_library(tmp_path, monkeypatch):
+    folder = tmp_path / "options"
+    monkeypatch.setenv("LLR_OPTIONS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The process's temporary folder, for this test alone (to see what is left behind)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _upload(at: AppTest, key: str, name: str, path: Path) -> None:
+    at.file_uploader(key=key).set_value((name, path.read_bytes(), "application/octet-stream"))
+
+
+# ---- item 1: uploads are stored under names the server chooses, in a private folder -------------
+
+def test_crafted_upload_names_cannot_write_outside_a_private_folder(tmp_path, private_tmp):
+    import_reference_with_crafted_names(tmp_path, private_tmp)
+
+
+def import_reference_with_crafted_names(tmp_path, private_tmp) -> Path:
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    target = canary / "llr_default.gpkg"          # stands in for data/llr_default.gpkg
+    target.write_bytes(b"the real dataset")
+    absolute = str(target)
+    traversal = "../" * 30 + str(canary / "x.csv").lstrip("/")
+    at = page_app("data_page").run()
+    _upload(at, "imp_pop", traversal, REFERENCE / "population" / "llr_population20_lsoa11_mid2020_syoa.csv")
+    at.number_input(key="imp_year").set_value(2020)
+    _upload(at, "imp_bnd", absolute.replace(".gpkg", ".geojson"), REFERENCE / "boundaries" / "llr_lsoa11.geojson")
+    # two uploads with the same name must not overwrite each other
+    _upload(at, "imp_sites", "data.csv", REFERENCE / "sites" / "llr_hospital_sites.csv")
+    _upload(at, "imp_proj", "data.csv", REFERENCE / "population" / "llr_snpp2022_migcat23_bands.csv")
+    at.button[0].click().run()      # the form's submit button
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Imported and checked" in " ".join(s.value for s in at.success)
+    assert target.read_bytes() == b"the real dataset"
+    assert sorted(p.name for p in canary.iterdir()) == ["llr_default.gpkg"]
+    left = sorted(p.name for p in private_tmp.iterdir())
+    assert [n for n in left if not n.startswith("llr-datasets-")] == [], left
+    path = Path(at.session_state["dataset_path"])
+    assert path.parent.name.startswith("llr-datasets-") and path.suffix == ".gpkg"
+    from optimiser import api
+
+    ds = api.load_dataset(path)
+    assert len(ds.zones) == 611 and len(ds.sites) == 8
+    # the provenance names the files as the person gave them (their last part), not the server's names
+    sources = set(ds.provenance["source"])
+    assert "x.csv" in sources and "data.csv" not in {ds.metadata["source_population"]}
+    assert ds.metadata["source_sites"] == "data.csv" and ds.metadata["source_projections"] == "data.csv"
+    return path
+
+
+def test_a_failed_import_names_the_person_s_file_and_leaves_nothing_behind(private_tmp):
+    at = page_app("data_page").run()
+    _upload(at, "imp_pop", "C:\\Users\\me\\my population.csv", REFERENCE / "sites" / "llr_hospital_sites.csv")
+    _upload(at, "imp_bnd", "zones.geojson", REFERENCE / "boundaries" / "llr_lsoa11.geojson")
+    _upload(at, "imp_sites", "sites.csv", REFERENCE / "sites" / "llr_hospital_sites.csv")
+    at.button[0].click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "Import failed" in errors and "my population.csv" in errors and "upload-" not in errors
+    assert list(private_tmp.iterdir()) == []
+    assert "dataset_path" not in at.session_state
+
+
+def test_workshop_works_after_importing_the_reference_files(tmp_path, private_tmp):
+    """Item 5: a successful import of the real reference files must not break the Workshop
+    page (it failed with StreamlitDefaultNotInOptionsError: 'st_lukes')."""
+    path = import_reference_with_crafted_names(tmp_path, private_tmp)
+    at = page_app("workshop")
+    at.session_state["dataset_path"] = str(path)
+    at.run()
+    assert not at.exception, at.exception
+    stroke = at.sidebar.multiselect(key="stroke_sites").value
+    assert sorted(stroke) == ["evington_centre_leicester_general_site", "loughborough_hospital",
+                              "st_lukes_hospital_market_harborough"]
+    notes = [e for e in at.expander if e.label.startswith("The settings' hospitals, matched")]
+    assert notes and "St Luke's Hospital, Market Harborough (st_lukes)" in " ".join(m.value for m in at.markdown)
+    assert any(m.label.startswith("Community hospital beds") for m in at.metric)
+
+
+# ---- item 4: solves queue, one per core, and the page shows the place in the queue ------------
+
+def test_the_solve_queue_admits_at_most_its_slots_in_arrival_order():
+    from optimiser.solve_queue import SolveQueue
+
+    queue = SolveQueue(2)
+    inside, most, order, places = [0], [0], [], {}
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def work(k: int) -> None:
+        with queue.turn(on_wait=lambda place: places.setdefault(k, []).append(place), poll_seconds=0.01):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                order.append(k)
+            release.wait(5) if k < 2 else time.sleep(0.01)
+            with lock:
+                inside[0] -= 1
+
+    threads = []
+    for k in range(6):
+        threads.append(threading.Thread(target=work, args=(k,)))
+        threads[-1].start()
+        while k >= 2 and queue.waiting < k - 1:        # each waits before the next arrives
+            time.sleep(0.001)
+    assert queue.running == 2 and queue.waiting == 4
+    release.set()
+    for t in threads:
+        t.join()
+    assert most[0] == 2 and order[:2] == sorted(order[:2]) and order[2:] == [2, 3, 4, 5]
+    assert places[2][0] == 1 and places[5][0] == 4, places      # told their place in the queue
+
+
+def test_the_workshop_shows_its_place_in_the_queue_while_others_solve():
+    from optimiser.solve_queue import solve_queue
+
+    queue = solve_queue()
+    holders, started = [], threading.Event()
+    stop = threading.Event()
+
+    def hold():
+        with queue.turn():
+            started.set()
+            stop.wait(3)
+
+    for _ in range(queue.slots):          # every solver busy for 3 s
+        holders.append(threading.Thread(target=hold))
+        holders[-1].start()
+    started.wait(5)
+    while queue.running < queue.slots:
+        time.sleep(0.01)
+    from optimiser.ui.state import base_scenario
+
+    at = page_app("workshop")
+    # settings of its own, so that no earlier test's answer is shared with it
+    at.session_state["scenario_yaml"] = base_scenario().with_changes(name=f"queue test {time.time()}").to_yaml()
+    at.run()
+    stop.set()
+    for t in holders:
+        t.join()
+    assert not at.exception
+    waited = [c.value for c in at.caption if "waited" in c.value]
+    assert waited and "for a free solver" in waited[0], [c.value for c in at.caption]
+    assert any(m.label.startswith("Community hospital beds") for m in at.metric)
