@@ -9,6 +9,7 @@
   compare DIR [DIR ...]         side-by-side table of result folders
   params                        every scenario parameter with its default and meaning
   options                       the shipped options of the LLR review
+  app [--network --host NAME]   open the app (127.0.0.1 only unless --network, with a password)
 
 Errors are printed as one plain message (exit status 2); never a traceback.
 """
@@ -207,6 +208,53 @@ def cmd_data_check(args) -> int:
     return 0
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def app_command(args) -> list[str]:
+    """The ``streamlit run`` command for ``python -m optimiser app`` (see README, Security)."""
+    import os
+
+    from optimiser.ui.access import PASSWORD_ENV, PASSWORD_HASH_ENV
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    hosts = list(LOOPBACK_HOSTS)
+    if args.network:
+        if not (os.environ.get(PASSWORD_ENV) or os.environ.get(PASSWORD_HASH_ENV)):
+            raise OptimiserError(f"serving the app to a network needs a password: set {PASSWORD_ENV} in the "
+                                 "environment first (everyone then signs in with it)")
+        if not args.host:
+            raise OptimiserError("say which names people will type to reach the app, e.g. --host "
+                                 "192.168.1.20 --host bedplanner.local (other names are refused, which "
+                                 "stops DNS-rebinding attacks)")
+        hosts += [h for h in args.host if h not in hosts]
+    address = args.address or ("0.0.0.0" if args.network else "127.0.0.1")
+    if address not in ("127.0.0.1", "::1", "localhost") and not args.network:
+        raise OptimiserError(f"--address {address} serves a network: add --network (and a password)")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
+               "--server.port", str(args.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    for host in hosts:
+        command += ["--server.allowedHosts", host]
+    return command
+
+
+def cmd_app(args) -> int:
+    import subprocess
+
+    command = app_command(args)
+    if args.print_command:
+        print(" ".join(command))
+        return 0
+    where = "this computer only" if not args.network else "the network, with sign-in"
+    print(f"opening the app on {where}: http://{'localhost' if not args.network else args.host[0]}:{args.port}",
+          file=sys.stderr)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m optimiser",
                                 description="LLR community and virtual bed configuration optimiser")
@@ -239,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--markdown", action="store_true", help="as the Markdown data dictionary")
     pp.set_defaults(func=cmd_params)
     sub.add_parser("options", help="list the shipped options").set_defaults(func=cmd_options)
+
+    a = sub.add_parser("app", help="open the app (on this computer only, unless --network)")
+    a.add_argument("--port", type=int, default=8501)
+    a.add_argument("--network", action="store_true",
+                   help="serve the app to the network (needs LLR_APP_PASSWORD and --host)")
+    a.add_argument("--host", action="append", default=[],
+                   help="a name or address people use to reach the app (repeat for each)")
+    a.add_argument("--address", help="the address to listen on (default 127.0.0.1; with --network 0.0.0.0)")
+    a.add_argument("--print-command", action="store_true", dest="print_command",
+                   help="print the streamlit command instead of running it")
+    a.set_defaults(func=cmd_app)
 
     d = sub.add_parser("data", help="build, import or check a dataset")
     dsub = d.add_subparsers(dest="data_command", required=True)

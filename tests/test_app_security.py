@@ -175,3 +175,163 @@ def test_the_workshop_shows_its_place_in_the_queue_while_others_solve():
     waited = [c.value for c in at.caption if "waited" in c.value]
     assert waited and "for a free solver" in waited[0], [c.value for c in at.caption]
     assert any(m.label.startswith("Community hospital beds") for m in at.metric)
+
+
+# ---- item 2: 127.0.0.1 by default, host names checked, sign-in on a network, no tracebacks -----
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on ``port`` (from /proc/net/tcp and tcp6)."""
+    import ipaddress
+
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if int(hex_port, 16) == port and state == "0A":          # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))   # little-endian words
+                found.add(str(ipaddress.ip_address(words)))
+    return found
+
+
+def _websocket_status(port: int, host: str) -> bytes:
+    import base64
+    import os
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{host}\r\n"
+                   "Sec-WebSocket-Protocol: streamlit\r\n\r\n").encode())
+        return s.recv(4096).split(b"\r\n")[0]
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory):
+    """The app as `make run` starts it (python -m optimiser app)."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_APP_PASSWORD")}
+    env["LLR_OPTIONS_DIR"] = str(tmp_path_factory.mktemp("options"))
+    proc = subprocess.Popen([sys.executable, "-m", "optimiser", "app", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            pytest.fail("the app did not start within 60 s")
+        yield port
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_make_run_starts_the_app_on_127_0_0_1_only(running_app):
+    import subprocess
+
+    assert _listening_addresses(running_app) == {"127.0.0.1"}
+    dry = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "-m optimiser app --port" in dry.stdout and "0.0.0.0" not in dry.stdout
+
+
+def test_a_websocket_with_a_foreign_host_name_is_refused(running_app):
+    """DNS rebinding: a page at evil.example that resolves to 127.0.0.1 cannot drive the app."""
+    assert _websocket_status(running_app, f"evil.example:{running_app}") == b"HTTP/1.1 403 Forbidden"
+    assert _websocket_status(running_app, f"127.0.0.1:{running_app}") == b"HTTP/1.1 101 Switching Protocols"
+    assert _websocket_status(running_app, f"localhost:{running_app}") == b"HTTP/1.1 101 Switching Protocols"
+
+
+def test_serving_a_network_needs_a_password_and_the_host_names(monkeypatch, capsys):
+    from optimiser.cli import main
+
+    monkeypatch.delenv("LLR_APP_PASSWORD", raising=False)
+    monkeypatch.delenv("LLR_APP_PASSWORD_SHA256", raising=False)
+    assert main(["app", "--network", "--host", "10.1.2.3", "--print-command"]) == 2
+    assert "needs a password" in capsys.readouterr().err
+    assert main(["app", "--address", "0.0.0.0", "--print-command"]) == 2
+    assert "add --network" in capsys.readouterr().err
+    monkeypatch.setenv("LLR_APP_PASSWORD", "workshop-2026")
+    assert main(["app", "--network", "--print-command"]) == 2
+    assert "--host" in capsys.readouterr().err
+    assert main(["app", "--network", "--host", "10.1.2.3", "--host", "beds.local", "--print-command"]) == 0
+    command = capsys.readouterr().out.split()
+    assert command[command.index("--server.address") + 1] == "0.0.0.0"
+    hosts = [command[i + 1] for i, word in enumerate(command) if word == "--server.allowedHosts"]
+    assert hosts == ["localhost", "127.0.0.1", "::1", "10.1.2.3", "beds.local"]
+    assert "workshop-2026" not in " ".join(command), "the password never goes on a command line"
+
+
+def test_the_server_settings_hide_errors_and_developer_tools_and_cap_uploads():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["client"]["toolbarMode"] == "viewer"
+    assert config["server"]["address"] == "127.0.0.1"
+    assert 10 <= config["server"]["maxUploadSize"] <= 100
+    assert set(config["server"]["allowedHosts"]) == {"localhost", "127.0.0.1", "::1"}
+    assert config["server"]["enableXsrfProtection"] and config["server"]["enableCORS"]
+
+
+def test_an_error_on_a_page_shows_no_traceback_or_server_detail():
+    at = AppTest.from_string("raise ValueError('secret detail: /srv/llr/data/llr_default.gpkg')").run()
+    shown = at.exception[0]
+    assert "secret detail" not in shown.message and "/srv/llr" not in shown.message
+    assert list(shown.stack_trace) == []
+
+
+@pytest.fixture
+def password(monkeypatch):
+    monkeypatch.setenv("LLR_APP_PASSWORD", "workshop-2026")
+    monkeypatch.delenv("LLR_APP_PASSWORD_SHA256", raising=False)
+    monkeypatch.setattr("optimiser.ui.access.FAILED_SIGN_IN_DELAY_SECONDS", 0.1)
+    return "workshop-2026"
+
+
+def test_with_a_password_every_session_signs_in_first(password):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["LLR community bed optimiser"] and not at.metric
+    at.text_input(key="sign_in_password").set_value("guess")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["That password is not right."] and not at.metric
+    at.text_input(key="sign_in_password").set_value(password)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value.startswith("Workshop") and at.metric
+    assert "sign_in_password" not in at.session_state
+
+
+def test_served_to_a_network_without_a_password_the_app_opens_nothing(monkeypatch):
+    import streamlit as st
+
+    monkeypatch.delenv("LLR_APP_PASSWORD", raising=False)
+    monkeypatch.delenv("LLR_APP_PASSWORD_SHA256", raising=False)
+    before = st.get_option("server.address")
+    st.config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    finally:
+        st.config.set_option("server.address", before)
+    assert not at.exception and not at.metric and not at.title
+    assert "served to a network without a password" in at.error[0].value
