@@ -249,9 +249,12 @@ def _read_table(path, key: _Role | None = None) -> _Table:
 def _encoding(path: Path) -> str:
     """utf-8-sig or cp1252 (Excel's "CSV" on Windows); anything else is refused plainly."""
     data = path.read_bytes()
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
-        kind = "UTF-16 text (Excel's 'Unicode text')" if data[:2] in (b"\xff\xfe", b"\xfe\xff") \
-            or data[1:2] == b"\x00" or data[:1] == b"\x00" else "a binary file, not text"
+    head = data[:4096]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+        halves = (head[0::2], head[1::2])
+        utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff") or (
+            len(head) >= 8 and any(h.count(0) >= 0.8 * len(h) for h in halves))
+        kind = "UTF-16 text (Excel's 'Unicode text')" if utf16 else "a binary file, not text"
         raise InputError(f"is {kind}", file=path,
                          expected="a CSV saved as 'CSV UTF-8 (Comma delimited)'")
     try:
