@@ -31,7 +31,7 @@ import yaml
 
 from optimiser.dataset.store import atomic_path
 from optimiser.errors import InputError, short_repr, shorten
-from optimiser.safe_yaml import MAX_OPTION_BYTES, load_yaml
+from optimiser.safe_yaml import MAX_OPTION_BYTES, MAX_OPTION_FILE_BYTES, load_yaml
 
 __all__ = ["Option", "OptionLibrary", "load_option", "option_from_dict", "option_from_solution",
            "save_option", "shipped_options", "SHIPPED_OPTIONS_DIR"]
@@ -42,6 +42,7 @@ _KNOWN_KEYS = {"name", "description", "citations", "beds", "virtual_beds", "assu
 _OVERFLOW_COLUMNS = ["district_code", "site_id", "pathway", "admissions_per_year"]
 _VIRTUAL_UNMET_COLUMNS = ["district_code", "pathway", "admissions_per_year"]
 _ASSIGNMENT_COLUMNS = ["zone_code", "site_id", "pathway", "share"]
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 MAX_BEDS = 100_000          # per ward or district: far above any real hospital
 
 
@@ -84,6 +85,22 @@ class Option:
                 out[key] = [[str(v) if isinstance(v, str) else float(v) for v in row]
                             for row in table.itertuples(index=False)]
         return out
+
+    def to_yaml(self) -> str:
+        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """A hash of everything the option says (fast even with a routing table: no YAML)."""
+        import hashlib
+
+        h = hashlib.sha256("\x00".join([self.name, self.description, *self.citations, *self.assumptions]).encode())
+        for table in (self.beds, self.virtual_beds, self.assignment, self.overflow, self.virtual_unmet):
+            if table is None:
+                h.update(b"\x01none")
+            else:
+                h.update(("\x01" + ",".join(map(str, table.columns))).encode())
+                h.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+        return h.hexdigest()
 
     @property
     def physical_beds(self) -> int:
@@ -178,18 +195,21 @@ def _option_error(file: str) -> Callable[[str, int | None], InputError]:
     return lambda problem, line: InputError(problem, file=file, row=line)
 
 
-def parse_option(content: bytes | str | Path, file: str) -> Option:
+def parse_option(content: bytes | str | Path, file: str, max_bytes: int = MAX_OPTION_BYTES) -> Option:
     """Validate an option file's content (or the file at a path): YAML without anchors or
-    aliases, at most :data:`~optimiser.safe_yaml.MAX_OPTION_BYTES`."""
-    data = load_yaml(content, max_bytes=MAX_OPTION_BYTES, error=_option_error(file))
+    aliases, at most ``max_bytes`` (the app's library and uploads:
+    :data:`~optimiser.safe_yaml.MAX_OPTION_BYTES`)."""
+    data = load_yaml(content, max_bytes=max_bytes, error=_option_error(file))
     return option_from_dict(data, file)
 
 
-def load_option(path: str | Path) -> Option:
+def load_option(path: str | Path, max_bytes: int = MAX_OPTION_FILE_BYTES) -> Option:
+    """An option file named on the command line (larger, e.g. a national routing, is allowed
+    than in the app's shared library)."""
     path = Path(path)
     if not path.exists():
         raise InputError("option file not found", file=str(path))
-    return parse_option(path, str(path))
+    return parse_option(path, str(path), max_bytes)
 
 
 def save_option(option: Option, path: str | Path) -> Path:
@@ -197,8 +217,7 @@ def save_option(option: Option, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(yaml.safe_dump(option.to_dict(), sort_keys=False, allow_unicode=True),
-                             encoding="utf-8")
+        Path(tmp).write_text(option.to_yaml(), encoding="utf-8")
     return path
 
 
@@ -245,7 +264,7 @@ def _load_cached(path: Path) -> Option:
         hit = _parsed.get(key)
     if hit is None or hit[0] != stamp:
         try:
-            value: Option | InputError = load_option(path)
+            value: Option | InputError = load_option(path, MAX_OPTION_BYTES)
         except InputError as exc:
             value = exc
         with _parsed_lock:
@@ -361,7 +380,7 @@ def _save_new(option: Option, folder: Path, stem: str) -> Path:
     existing file, even one another process has just made."""
     import tempfile
 
-    text = yaml.safe_dump(option.to_dict(), sort_keys=False, allow_unicode=True)
+    text = option.to_yaml()
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -50,6 +50,10 @@ def match_scenario_sites(scenario: Scenario, dataset: Dataset,
     ``reference``: the dataset the scenario's ids come from (for ODS codes and names)."""
     sites = dataset.sites
     present = set(sites.index)
+    referenced = list(scenario.sites) + [s for spec in scenario.pathways.values() if spec.sites != "all"
+                                         for s in spec.sites]
+    if all(sid in present for sid in referenced):
+        return scenario, []
     index = _index(sites)
     ref_sites = reference.sites if reference is not None else pd.DataFrame()
     names = sites["site_name"] if "site_name" in sites else pd.Series(dtype=str)
@@ -70,8 +74,6 @@ def match_scenario_sites(scenario: Scenario, dataset: Dataset,
 
     notes: list[str] = []
     changes: dict = {}
-    referenced = list(scenario.sites) + [s for spec in scenario.pathways.values() if spec.sites != "all"
-                                         for s in spec.sites]
     for sid in dict.fromkeys(referenced):
         new = find(sid)
         if new is not None and new != sid:

@@ -53,9 +53,10 @@ def import_reference_with_crafted_names(tmp_path, private_tmp) -> Path:
     target.write_bytes(b"the real dataset")
     absolute = str(target)
     traversal = "../" * 30 + str(canary / "x.csv").lstrip("/")
-    at = page_app("data_page").run()
+    at = page_app("data_page")
+    at.session_state["imp_year"] = 2020       # the CSV does not state its year; the page asks for it
+    at.run()
     _upload(at, "imp_pop", traversal, REFERENCE / "population" / "llr_population20_lsoa11_mid2020_syoa.csv")
-    at.number_input(key="imp_year").set_value(2020)
     _upload(at, "imp_bnd", absolute.replace(".gpkg", ".geojson"), REFERENCE / "boundaries" / "llr_lsoa11.geojson")
     # two uploads with the same name must not overwrite each other
     _upload(at, "imp_sites", "data.csv", REFERENCE / "sites" / "llr_hospital_sites.csv")
@@ -335,3 +336,26 @@ def test_served_to_a_network_without_a_password_the_app_opens_nothing(monkeypatc
         st.config.set_option("server.address", before)
     assert not at.exception and not at.metric and not at.title
     assert "served to a network without a password" in at.error[0].value
+
+
+def test_going_back_to_the_default_keeps_the_workshop_s_hospitals(tmp_path, private_tmp):
+    import yaml
+
+    path = import_reference_with_crafted_names(tmp_path, private_tmp)
+    from optimiser import api
+    from optimiser.scenario import default_scenario
+    from optimiser.site_match import match_scenario_sites
+
+    on_import, _ = match_scenario_sites(default_scenario().with_changes(sites={"melton": {"status": "close"}}),
+                                        api.load_dataset(path), api.load_dataset())
+    at = page_app("data_page")
+    at.session_state["dataset_path"] = str(path)
+    at.session_state["scenario_yaml"] = on_import.to_yaml()
+    at.run()
+    next(b for b in at.button if b.label == "Go back to the embedded LLR default").click().run()
+    assert not at.exception
+    assert "dataset_path" not in at.session_state
+    back = yaml.safe_load(at.session_state["scenario_yaml"])
+    assert back["sites"] == {"melton": {"status": "close", "fixed_cost_per_year": None, "cost_per_bed_per_year": None,
+                                        "new_ward_cost": None, "max_beds": None}}
+    assert back["pathways"]["stroke"]["sites"] == ["st_lukes", "loughborough", "evington"]

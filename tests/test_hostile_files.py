@@ -62,11 +62,18 @@ def test_scenario_messages_never_echo_a_huge_value(tmp_path):
 
 def test_scenario_and_option_files_over_the_size_cap_are_refused_unread(tmp_path):
     big = tmp_path / "big_option.yaml"
-    big.write_text(yaml.safe_dump(SMALL_OPTION) + "description: " + "x" * 6_000_000 + "\n")
-    with pytest.raises(InputError, match=r"big_option.yaml.*6,000,\d+ bytes; the most accepted is 5,000,000"):
-        load_option(big)
-    with pytest.raises(InputError, match="the most accepted"):
+    big.write_text(yaml.safe_dump(SMALL_OPTION) + "description: " + "x" * 2_100_000 + "\n")
+    with pytest.raises(InputError, match=r"big_option.yaml.*2,100,\d+ bytes; the most accepted is 2,000,000"):
         OptionLibrary(tmp_path / "lib").import_file(big.read_bytes(), "big_option.yaml")
+    assert not (tmp_path / "lib").exists()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "copied_in.yaml").write_bytes(big.read_bytes())      # put in the folder by hand
+    assert "the most accepted is 2,000,000" in str(OptionLibrary(tmp_path / "lib").load_all()[1][0])
+    huge = tmp_path / "huge_option.yaml"        # on the command line the cap is 50 MB: not even read
+    with open(huge, "wb") as handle:
+        handle.truncate(50_000_001)
+    with pytest.raises(InputError, match=r"huge_option.yaml.*50,000,001 bytes; the most accepted is 50,000,000"):
+        load_option(huge)
     scenario = tmp_path / "big_scenario.yaml"
     scenario.write_text("name: x\ndescription: " + "y" * 1_200_000 + "\n")
     with pytest.raises(ScenarioError, match="big_scenario.yaml.*the most accepted is 1,000,000"):

@@ -147,3 +147,29 @@ def test_cli_import_takes_the_population_year(tmp_path):
     assert r.returncode == 2 and "--population-year" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([*base, "--population-year", "2022"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
+
+
+def test_scenario_hospitals_are_matched_by_ods_code_or_name_and_never_guessed(llr_dataset):
+    """Item 5: a scenario written for the LLR default, on a dataset whose sites have other ids."""
+    from optimiser.scenario import default_scenario
+    from optimiser.site_match import match_scenario_sites
+
+    travel = llr_dataset.travel.assign(site_id="site_" + llr_dataset.travel["site_id"])
+    renamed = dataclasses.replace(llr_dataset, sites=llr_dataset.sites.rename(index=lambda s: f"site_{s}"),
+                                  travel=travel)
+    sc = default_scenario().with_changes(sites={"melton": {"status": "close"}, "nowhere": {"status": "keep_open"}})
+    matched, notes = match_scenario_sites(sc, renamed, llr_dataset)
+    assert list(matched.sites) == ["site_melton"] and matched.sites["site_melton"].status == "close"
+    assert matched.pathways["stroke"].sites == ["site_st_lukes", "site_loughborough", "site_evington"]
+    assert any("'nowhere'" in n and "left out" in n for n in notes)
+    # and back again
+    back, _ = match_scenario_sites(matched, llr_dataset, renamed)
+    assert list(back.sites) == ["melton"] and back.pathways["stroke"].sites == ["st_lukes", "loughborough", "evington"]
+    # two hospitals that fit equally are not guessed between
+    sites = renamed.sites.copy()
+    sites["ods_code"] = ""
+    sites.loc[["site_st_lukes", "site_melton"], "site_name"] = "St Luke's Hospital"
+    ambiguous = dataclasses.replace(renamed, sites=sites)
+    matched, notes = match_scenario_sites(default_scenario(), ambiguous, llr_dataset)
+    assert matched.pathways["stroke"].sites == ["site_loughborough", "site_evington"]
+    assert any("St Luke's Hospital, Market Harborough (st_lukes) is not in this dataset" in n for n in notes)

@@ -7,7 +7,6 @@ from functools import partial
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import yaml
 
 from optimiser import api
 from optimiser.compare import (
@@ -190,9 +189,8 @@ def page() -> None:
         st.markdown("**Share options as files**")
         pick = st.selectbox("Option to download", list(options), key="download_pick")
         if pick:
-            st.download_button("Download option file (YAML)",
-                               yaml.safe_dump(options[pick].to_dict(), sort_keys=False, allow_unicode=True),
-                               f"{slug(pick)}.yaml", "text/yaml", key="download_option")
+            st.download_button("Download option file (YAML)", options[pick].to_yaml, f"{slug(pick)}.yaml",
+                               "text/yaml", key="download_option", on_click="ignore")
         up = st.file_uploader("Add an option file", type=["yaml", "yml"], key="upload_option")
         replace = st.checkbox("Replace a saved option of the same name", value=False, key="upload_replace")
         if up is not None and st.button("Add to the library", key="add_upload"):

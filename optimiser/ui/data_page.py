@@ -65,7 +65,13 @@ def page() -> None:
         _import(ds, {"population": pop, "boundaries": bnd, "sites": sites, "travel": travel, "projections": proj},
                 year, keep)
     if st.session_state.get("dataset_path") and st.button("Go back to the embedded LLR default"):
+        from optimiser.site_match import match_scenario_sites
+
+        imported = state.active_dataset()
+        sc = state.scenario()
         del st.session_state["dataset_path"]
+        # the workshop's hospitals, from the imported dataset's ids back to the default's
+        state.set_scenario(match_scenario_sites(sc, state.active_dataset(), imported)[0])
         st.rerun()
 
 

@@ -134,10 +134,8 @@ def solve(scenario: Scenario, quick: bool = False, previous=None, notice=None):
 
 
 def evaluate(scenario: Scenario, option: Option):
-    import yaml
-
     path = st.session_state.get("dataset_path")
-    key = ("evaluate", scenario.to_yaml(), yaml.safe_dump(option.to_dict(), sort_keys=False), path)
+    key = ("evaluate", scenario.to_yaml(), option.fingerprint(), path)
     return _answer(key, lambda: api.evaluate(scenario, option, dataset(path)))
 
 
@@ -148,25 +146,16 @@ def scenario() -> Scenario:
 
     text = st.session_state.get(SCENARIO_KEY)
     sc = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
-    if st.session_state.get("dataset_path"):
-        sc, notes = _matched(sc.to_yaml(), st.session_state["dataset_path"])
-        st.session_state["site_notes"] = notes
-    return sc
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _matched(scenario_yaml: str, dataset_path: str):
-    import yaml
-
     from optimiser.site_match import match_scenario_sites
 
-    return match_scenario_sites(scenario_from_dict(yaml.safe_load(scenario_yaml)), dataset(dataset_path),
-                                dataset(None))
+    sc, notes = match_scenario_sites(sc, active_dataset(), dataset(None))
+    st.session_state["site_notes"] = notes
+    return sc
 
 
 def site_notes() -> list[str]:
     """How the scenario's hospitals were matched to an imported dataset's, in words."""
-    return list(st.session_state.get("site_notes", [])) if st.session_state.get("dataset_path") else []
+    return list(st.session_state.get("site_notes", []))
 
 
 def set_scenario(sc: Scenario) -> None:
