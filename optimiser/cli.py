@@ -231,9 +231,13 @@ def app_command(args) -> list[str]:
     address = args.address or ("0.0.0.0" if args.network else "127.0.0.1")
     if address not in ("127.0.0.1", "::1", "localhost") and not args.network:
         raise OptimiserError(f"--address {address} serves a network: add --network (and a password)")
+    # the settings that matter for safety are given here too, not only in .streamlit/config.toml
+    # (which Streamlit reads from the folder it is started in)
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
                "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",
+               "--client.toolbarMode", "viewer", "--server.maxUploadSize", "50",
+               "--server.enableXsrfProtection", "true", "--server.enableCORS", "true"]
     for host in hosts:
         command += ["--server.allowedHosts", host]
     return command
@@ -250,7 +254,7 @@ def cmd_app(args) -> int:
     print(f"opening the app on {where}: http://{'localhost' if not args.network else args.host[0]}:{args.port}",
           file=sys.stderr)
     try:
-        return subprocess.call(command)
+        return subprocess.call(command, cwd=Path(__file__).resolve().parent.parent)
     except KeyboardInterrupt:
         return 0
 

@@ -256,6 +256,17 @@ _parsed: dict[str, tuple[tuple[int, int, int], Option | InputError]] = {}
 _parsed_lock = threading.Lock()
 
 
+def _remember(path: Path, option: Option) -> Option:
+    """Put an option just written to ``path`` in the cache (so it is not parsed back)."""
+    import dataclasses
+
+    st = path.stat()
+    option = dataclasses.replace(option, source=str(path))
+    with _parsed_lock:
+        _parsed[str(path.resolve())] = ((st.st_size, st.st_mtime_ns, st.st_ino), option)
+    return option
+
+
 def _load_cached(path: Path) -> Option:
     st = path.stat()
     stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -353,11 +364,14 @@ class OptionLibrary:
                     raise InputError(f"the library already has an option called '{shorten(name)}' "
                                      f"(file '{good[name][0].name}'): choose another name, or "
                                      "replace it", column="name")
-                return save_option(option, good[name][0])
-            if len(good) >= MAX_LIBRARY_OPTIONS:
-                raise InputError(f"the library holds {len(good)} options, the most it keeps: "
-                                 "delete some first", file=str(self.folder))
-            return _save_new(option, self.folder, slug(name))
+                path = save_option(option, good[name][0])
+            else:
+                if len(good) >= MAX_LIBRARY_OPTIONS:
+                    raise InputError(f"the library holds {len(good)} options, the most it keeps: "
+                                     "delete some first", file=str(self.folder))
+                path = _save_new(option, self.folder, slug(name))
+            _remember(path, option)
+            return path
 
     def delete(self, name: str) -> None:
         from optimiser.locking import exclusive_lock

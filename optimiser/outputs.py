@@ -165,6 +165,8 @@ def check_output_folder(out: str | Path) -> Path:
     out = Path(out).absolute()
     if out == Path(out.anchor) or out.name in ("", ".", ".."):
         raise OptimiserError(f"'{out}' cannot hold results: give a new or empty folder")
+    if out.is_symlink():
+        raise OptimiserError(f"'{out}' is a link: give a real folder for the results")
     if out.exists() and not out.is_dir():
         raise OptimiserError(f"'{out}' is a file: give a folder for the results (it is created if needed)")
     if out.is_dir():

@@ -21,8 +21,8 @@ from optimiser.errors import OptimiserError, shorten
 __all__ = ["MAX_DEPTH", "MAX_OPTION_BYTES", "MAX_OPTION_FILE_BYTES", "MAX_SCENARIO_BYTES", "YamlRefused", "load_yaml", "read_capped"]
 
 MAX_SCENARIO_BYTES = 1_000_000      # the LLR default scenario is 6 kB
-MAX_OPTION_BYTES = 2_000_000        # the app's library and uploads: an LLR option with its
-                                    # routing is about 150 kB (YAML parses at about 0.5 MB/s)
+MAX_OPTION_BYTES = 1_000_000        # the app's library and uploads: an LLR option with its
+                                    # routing is about 150 kB (YAML parses at 0.3-0.5 MB/s)
 MAX_OPTION_FILE_BYTES = 50_000_000  # an option file named on the command line (national routing)
 MAX_DEPTH = 32                      # a scenario nests 5 levels deep
 

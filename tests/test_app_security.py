@@ -228,7 +228,8 @@ def running_app(tmp_path_factory):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_APP_PASSWORD")}
     env["LLR_OPTIONS_DIR"] = str(tmp_path_factory.mktemp("options"))
-    proc = subprocess.Popen([sys.executable, "-m", "optimiser", "app", "--port", str(port)], cwd=ROOT, env=env,
+    elsewhere = tmp_path_factory.mktemp("elsewhere")     # started from another folder: the settings still hold
+    proc = subprocess.Popen([sys.executable, "-m", "optimiser", "app", "--port", str(port)], cwd=elsewhere, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         for _ in range(240):

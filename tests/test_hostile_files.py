@@ -62,13 +62,13 @@ def test_scenario_messages_never_echo_a_huge_value(tmp_path):
 
 def test_scenario_and_option_files_over_the_size_cap_are_refused_unread(tmp_path):
     big = tmp_path / "big_option.yaml"
-    big.write_text(yaml.safe_dump(SMALL_OPTION) + "description: " + "x" * 2_100_000 + "\n")
-    with pytest.raises(InputError, match=r"big_option.yaml.*2,100,\d+ bytes; the most accepted is 2,000,000"):
+    big.write_text(yaml.safe_dump(SMALL_OPTION) + "description: " + "x" * 1_100_000 + "\n")
+    with pytest.raises(InputError, match=r"big_option.yaml.*1,100,\d+ bytes; the most accepted is 1,000,000"):
         OptionLibrary(tmp_path / "lib").import_file(big.read_bytes(), "big_option.yaml")
     assert not (tmp_path / "lib").exists()
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "copied_in.yaml").write_bytes(big.read_bytes())      # put in the folder by hand
-    assert "the most accepted is 2,000,000" in str(OptionLibrary(tmp_path / "lib").load_all()[1][0])
+    assert "the most accepted is 1,000,000" in str(OptionLibrary(tmp_path / "lib").load_all()[1][0])
     huge = tmp_path / "huge_option.yaml"        # on the command line the cap is 50 MB: not even read
     with open(huge, "wb") as handle:
         handle.truncate(50_000_001)
