@@ -116,7 +116,7 @@ def _answer(key: tuple, compute, notice=None):
             value = None, exc
     if turn.waited_seconds >= 1:
         notice.caption(f"This request waited {turn.waited_seconds:.0f} s for a free solver "
-                   f"({turn.ahead_at_start} ahead of it).")
+                       f"({turn.ahead_at_start} ahead of it).")
     answers.put(key, value)
     return value
 
