@@ -244,8 +244,16 @@ def running_app(tmp_path_factory):
     finally:
         import signal
 
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)       # the launcher and the streamlit server it started
         proc.wait(timeout=30)
+        for _ in range(200):
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_make_run_starts_the_app_on_127_0_0_1_only(running_app):
