@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a machine with Python 3.11 and git:
 #   make run    create .venv if missing, then open the app on the embedded LLR default
+#               (on 127.0.0.1 only; `make serve` serves a network, with a password)
 #   make test   create .venv if missing (with test extras), then run the whole test suite
 PYTHON ?= python3.11
 VENV   := .venv
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 PORT   ?= 8501
 
-.PHONY: run test solve bench lint clean-venv
+.PHONY: run serve test solve bench lint clean-venv
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -24,7 +25,11 @@ $(TSTAMP): pyproject.toml | $(PY)
 	@touch $@ $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(PY) -m optimiser app --port $(PORT)
+
+# Serve the app to a network: LLR_APP_PASSWORD=... make serve HOSTS="192.168.1.20 bedplanner.local"
+serve: $(STAMP)
+	$(PY) -m optimiser app --network --port $(PORT) $(foreach h,$(HOSTS),--host $(h))
 
 solve: $(STAMP)
 	$(PY) -m optimiser solve --out out/default

@@ -1,10 +1,12 @@
-"""LLR community bed optimiser: the Streamlit app (``make run`` opens it)."""
+"""LLR community bed optimiser: the Streamlit app (``make run`` opens it on 127.0.0.1; see
+the README's "Security" for serving it to a network)."""
 
 import streamlit as st
 
-from optimiser.ui import assumptions_page, compare_page, data_page, maps_page, workshop
+from optimiser.ui import access, assumptions_page, compare_page, data_page, maps_page, workshop
 
-st.set_page_config(page_title="LLR community bed optimiser", page_icon=":material/local_hospital:", layout="wide")
+st.set_page_config(page_title="LLR community bed optimiser", page_icon=access.page_icon(), layout="wide")
+access.require_sign_in()
 
 pages = st.navigation([
     st.Page(workshop.page, title="Workshop", icon=":material/tune:", url_path="workshop", default=True),

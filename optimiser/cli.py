@@ -9,6 +9,7 @@
   compare DIR [DIR ...]         side-by-side table of result folders
   params [--scenario FILE]      every setting's value, default, meaning and source or assumption
   options                       the shipped options of the LLR review
+  app [--network --host NAME]   open the app (127.0.0.1 only unless --network, with a password)
 
 Errors are printed as one plain message (exit status 2); never a traceback.
 """
@@ -16,9 +17,9 @@ Errors are printed as one plain message (exit status 2); never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 from optimiser.errors import DataWarning, OptimiserError
@@ -83,7 +84,7 @@ def _print_solution(sol, out: Path | None) -> None:
 
 def cmd_solve(args) -> int:
     from optimiser import api
-    from optimiser.outputs import write_results
+    from optimiser.outputs import ResultFolder
 
     if args.quick and args.alternatives:
         raise OptimiserError("--quick gives one answer: drop --alternatives, or solve without --quick")
@@ -100,19 +101,12 @@ def cmd_solve(args) -> int:
         changes["solver.alternatives"] = args.alternatives
     if changes:
         sc = sc.with_changes(**changes)
-    ds = _dataset(args, sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
-    sol = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
     out = Path(args.out) if args.out else None
-    if out and ds is not None:
-        write_results(sol, ds, out)
-        for k, alt in enumerate(sol.alternatives, 1):
-            write_results(alt, ds, out / f"alternative_{k}")
-    elif out:
-        from optimiser.dataset.store import atomic_write_text
-        from optimiser.outputs import summary_dict
-
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "summary.json", json.dumps(summary_dict(sol), indent=2))
+    with ResultFolder(out) if out else nullcontext() as folder:   # checked and locked before solving
+        ds = _dataset(args, sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
+        sol = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
+        if folder is not None:
+            folder.write(sol, ds, sol.alternatives if ds is not None else ())
     _print_solution(sol, out)
     return 0
 
@@ -120,14 +114,16 @@ def cmd_solve(args) -> int:
 def cmd_evaluate(args) -> int:
     from optimiser import api
     from optimiser.options import load_option
-    from optimiser.outputs import write_results
+    from optimiser.outputs import ResultFolder
 
     sc = _scenario(args.scenario)
-    ds = _dataset(args, sc)
-    sol = api.evaluate(sc, load_option(args.option), ds)
+    option = load_option(args.option)
     out = Path(args.out) if args.out else None
-    if out:
-        write_results(sol, ds, out)
+    with ResultFolder(out) if out else nullcontext() as folder:
+        ds = _dataset(args, sc)
+        sol = api.evaluate(sc, option, ds)
+        if folder is not None:
+            folder.write(sol, ds)
     _print_solution(sol, out)
     return 0
 
@@ -142,9 +138,12 @@ def cmd_compare(args) -> int:
     with pd.option_context("display.max_colwidth", 40, "display.width", 200):
         print(table.to_string())
     if args.csv:
+        if Path(args.csv).is_dir():
+            raise OptimiserError(f"--csv '{args.csv}' is a folder: give a file name, e.g. {Path(args.csv) / 'comparison.csv'}")
         from optimiser.dataset.store import atomic_write_text
+        from optimiser.spreadsheets import safe_csv
 
-        atomic_write_text(args.csv, compare_table(items).to_csv())
+        atomic_write_text(args.csv, safe_csv(compare_table(items)))
     return 0
 
 
@@ -268,7 +267,8 @@ def cmd_data_import(args) -> int:
                         travel=args.travel, travel_destinations=args.travel_destinations,
                         projections=args.projections, deprivation=args.deprivation,
                         current_beds=args.current_beds, virtual_beds=args.virtual_beds,
-                        beds_from=copy_from, site_register=register, name=args.name, out=args.out)
+                        beds_from=copy_from, site_register=register, name=args.name, out=args.out,
+                        population_year=args.population_year)
     print(f"imported {len(ds.zones)} zones, {len(ds.districts)} districts, {len(ds.sites)} sites -> {args.out}")
     print(f"  what the data is: {ds.data_line()}")
     if ds.metadata.get("site_ids"):
@@ -354,6 +354,57 @@ def cmd_calibration(args) -> int:
     return 0
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def app_command(args) -> list[str]:
+    """The ``streamlit run`` command for ``python -m optimiser app`` (see README, Security)."""
+    import os
+
+    from optimiser.ui.access import PASSWORD_ENV, PASSWORD_HASH_ENV
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    hosts = list(LOOPBACK_HOSTS)
+    if args.network:
+        if not (os.environ.get(PASSWORD_ENV) or os.environ.get(PASSWORD_HASH_ENV)):
+            raise OptimiserError(f"serving the app to a network needs a password: set {PASSWORD_ENV} in the "
+                                 "environment first (everyone then signs in with it)")
+        if not args.host:
+            raise OptimiserError("say which names people will type to reach the app, e.g. --host "
+                                 "192.168.1.20 --host bedplanner.local (other names are refused, which "
+                                 "stops DNS-rebinding attacks)")
+        hosts += [h for h in args.host if h not in hosts]
+    address = args.address or ("0.0.0.0" if args.network else "127.0.0.1")
+    if address not in ("127.0.0.1", "::1", "localhost") and not args.network:
+        raise OptimiserError(f"--address {address} serves a network: add --network (and a password)")
+    # the settings that matter for safety are given here too, not only in .streamlit/config.toml
+    # (which Streamlit reads from the folder it is started in)
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
+               "--server.port", str(args.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",
+               "--client.toolbarMode", "viewer", "--server.maxUploadSize", "50",
+               "--server.enableXsrfProtection", "true", "--server.enableCORS", "true"]
+    for host in hosts:
+        command += ["--server.allowedHosts", host]
+    return command
+
+
+def cmd_app(args) -> int:
+    import subprocess
+
+    command = app_command(args)
+    if args.print_command:
+        print(" ".join(command))
+        return 0
+    where = "this computer only" if not args.network else "the network, with sign-in"
+    print(f"opening the app on {where}: http://{'localhost' if not args.network else args.host[0]}:{args.port}",
+          file=sys.stderr)
+    try:
+        return subprocess.call(command, cwd=Path(__file__).resolve().parent.parent)
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m optimiser",
                                 description="LLR community and virtual bed configuration optimiser")
@@ -400,6 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     pp.set_defaults(func=cmd_params)
     sub.add_parser("options", help="list the shipped options").set_defaults(func=cmd_options)
 
+    a = sub.add_parser("app", help="open the app (on this computer only, unless --network)")
+    a.add_argument("--port", type=int, default=8501)
+    a.add_argument("--network", action="store_true",
+                   help="serve the app to the network (needs LLR_APP_PASSWORD and --host)")
+    a.add_argument("--host", action="append", default=[],
+                   help="a name or address people use to reach the app (repeat for each)")
+    a.add_argument("--address", help="the address to listen on (default 127.0.0.1; with --network 0.0.0.0)")
+    a.add_argument("--print-command", action="store_true", dest="print_command",
+                   help="print the streamlit command instead of running it")
+    a.set_defaults(func=cmd_app)
+
     d = sub.add_parser("data", help="build, import or check a dataset")
     dsub = d.add_subparsers(dest="data_command", required=True)
     b = dsub.add_parser("build-default", help="rebuild the embedded LLR default dataset")
@@ -428,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--scenario", help="scenario whose site ids the imported sites take (matched by ODS "
                                       "code, name or id) and whose site names are checked (default: "
                                       "data/scenarios/llr_default.yaml)")
+    i.add_argument("--population-year", type=int, dest="population_year",
+                   help="year of the population estimates (mid-year), if the file does not say it "
+                        "in a sheet name, title or header; needed with projections")
     i.add_argument("--name")
     i.add_argument("--out", required=True, help="GeoPackage to write")
     i.set_defaults(func=cmd_data_import)
@@ -449,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except OptimiserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a file that cannot be read or written: say which, and why
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)

@@ -169,7 +169,11 @@ co-designed with Healthwatch and the Citizens' Panel, so the group sets its own.
 
 def read_summary(folder: str | Path) -> dict:
     """A result folder's summary.json, with a clear error if it is missing or damaged."""
+    from optimiser.outputs import check_manifest
+
     path = Path(folder) / "summary.json"
+    if path.exists():
+        check_manifest(folder)
     if not path.exists():
         raise InputError("no summary.json here: is this a folder written by 'solve' or 'evaluate'?",
                          file=str(path))

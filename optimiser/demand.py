@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.dataset.core import Dataset
-from optimiser.errors import ScenarioError
+from optimiser.errors import InputError, ScenarioError
 from optimiser.scenario import PathwaySpec, Scenario
 
 BAND_COLUMNS = {"65-74": "pop_65_74", "75-84": "pop_75_84", "85+": "pop_85_plus"}
@@ -61,12 +61,16 @@ def growth_factors(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
     zones = dataset.zones
     if scenario.growth != "dataset":
         return pd.DataFrame(1.0 + float(scenario.growth) / 100.0, index=zones.index, columns=bands)
-    base_year = float(dataset.metadata.get("population_base_year", scenario.horizon_year) or 0)
-    try:
-        base_year = float(base_year)
-    except ValueError:
-        base_year = float(scenario.horizon_year)
     proj = dataset.projections
+    try:
+        base_year = float(dataset.metadata.get("population_base_year", scenario.horizon_year))
+    except (TypeError, ValueError):   # e.g. "unknown": never guessed
+        if len(proj):
+            raise InputError("the dataset does not record which year its population figures are "
+                             "for, so its projections cannot grow demand to the horizon year: "
+                             "import it again giving the year, or set a flat growth percentage",
+                             file=dataset.name, column="population_base_year") from None
+        base_year = float(scenario.horizon_year)
     by_district = {}
     for district in dataset.districts.index:
         factors = {}

@@ -10,6 +10,35 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+# Messages name what was wrong; they never echo a whole input (a 300 MB error message is
+# itself a denial of service). Values quoted in a message are cut to this many characters,
+# and a whole message to MAX_MESSAGE.
+MAX_QUOTED = 80
+MAX_MESSAGE = 1_000
+
+
+def shorten(value, limit: int = MAX_QUOTED) -> str:
+    """``value`` as text of at most ``limit`` characters (cut in the middle of long text)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 20]}…[{len(text):,} characters]"
+
+
+def short_repr(value, limit: int = MAX_QUOTED) -> str:
+    """``repr(value)`` of at most about ``limit`` characters, for quoting input in messages."""
+    try:
+        text = repr(value) if not isinstance(value, (dict, list, tuple, set)) or len(value) < 50 \
+            else f"<{type(value).__name__} of {len(value):,} items>"
+    except Exception:  # a repr that fails must not hide the real problem
+        text = f"<{type(value).__name__}>"
+    return shorten(text, limit)
+
+
+def _capped(message: str) -> str:
+    return shorten(message, MAX_MESSAGE)
+
+
 
 class OptimiserError(Exception):
     """Base class for every error the tool reports to a user."""
@@ -32,11 +61,11 @@ class InputError(OptimiserError):
         column: str | None = None,
         expected: str | None = None,
     ) -> None:
-        self.problem = problem
+        self.problem = problem = _capped(problem)
         self.file = str(file) if file is not None else None
-        self.row = row
-        self.column = column
-        self.expected = expected
+        self.row = row = shorten(row) if isinstance(row, str) else row
+        self.column = column = shorten(column) if column is not None else None
+        self.expected = expected = _capped(expected) if expected is not None else None
         where = []
         if self.file:
             where.append(f"file '{Path(self.file).name}'")
@@ -49,22 +78,22 @@ class InputError(OptimiserError):
             message = f"{', '.join(where)}: {problem}"
         if expected:
             message += f" (expected {expected})"
-        super().__init__(message)
+        super().__init__(_capped(message))
 
 
 class ScenarioError(OptimiserError):
     """A scenario or option file is malformed; ``key`` is the dotted path of the setting."""
 
     def __init__(self, problem: str, *, key: str | None = None, file: str | Path | None = None):
-        self.problem = problem
-        self.key = key
+        self.problem = problem = _capped(problem)
+        self.key = key = shorten(key) if key is not None else None
         self.file = str(file) if file is not None else None
         parts = []
         if self.file:
             parts.append(f"file '{Path(self.file).name}'")
         if key:
             parts.append(f"setting '{key}'")
-        super().__init__(f"{', '.join(parts)}: {problem}" if parts else problem)
+        super().__init__(_capped(f"{', '.join(parts)}: {problem}" if parts else problem))
 
 
 class SolveError(OptimiserError):

@@ -18,9 +18,11 @@ files in the library.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -29,7 +31,7 @@ import pandas as pd
 import yaml
 
 from optimiser.dataset.store import atomic_path
-from optimiser.errors import InputError
+from optimiser.errors import InputError, short_repr, shorten
 from optimiser.figures import (
     FigureNote,
     FigureNoteError,
@@ -38,6 +40,7 @@ from optimiser.figures import (
     insert_notes,
     strip_notes,
 )
+from optimiser.safe_yaml import MAX_OPTION_BYTES, MAX_OPTION_FILE_BYTES, load_yaml
 
 __all__ = ["Option", "OptionLibrary", "load_option", "option_from_dict", "option_from_solution",
            "save_option", "shipped_options", "SHIPPED_OPTIONS_DIR"]
@@ -50,6 +53,8 @@ _ONWARD_COLUMNS = ["from_site_id", "from_ward", "from_district_code", "from_path
 _OVERFLOW_COLUMNS = ["district_code", "site_id", "pathway", "admissions_per_year"]
 _VIRTUAL_UNMET_COLUMNS = ["district_code", "pathway", "admissions_per_year"]
 _ASSIGNMENT_COLUMNS = ["zone_code", "site_id", "pathway", "share"]
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+MAX_BEDS = 100_000          # per ward or district: far above any real hospital
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,22 @@ class Option:
                             for row in table.itertuples(index=False)]
         return out
 
+    def to_yaml(self) -> str:
+        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+    def fingerprint(self) -> str:
+        """A hash of everything the option says (fast even with a routing table: no YAML)."""
+        import hashlib
+
+        h = hashlib.sha256("\x00".join([self.name, self.description, *self.citations, *self.assumptions]).encode())
+        for table in (self.beds, self.virtual_beds, self.assignment, self.overflow, self.virtual_unmet):
+            if table is None:
+                h.update(b"\x01none")
+            else:
+                h.update(("\x01" + ",".join(map(str, table.columns))).encode())
+                h.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+        return h.hexdigest()
+
     @property
     def physical_beds(self) -> int:
         return int(self.beds["beds"].sum())
@@ -113,9 +134,10 @@ class Option:
 
 
 def _whole(value, file: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
-        raise InputError(f"expected a whole number of beds (0 or more), got {value!r}", file=file,
-                         column=key, expected="a whole number >= 0")
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value != int(value) or value < 0 or value > MAX_BEDS):
+        raise InputError(f"expected a whole number of beds (0 or more), got {short_repr(value)}", file=file,
+                         column=key, expected=f"a whole number from 0 to {MAX_BEDS:,}")
     return int(value)
 
 
@@ -131,11 +153,15 @@ def option_from_dict(data, file: str = "<option>") -> Option:
         raise InputError(exc.problem, file=file, column=exc.path) from None
     unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(map(repr, unknown))}", file=file, column=unknown[0],
+        raise InputError(f"unknown key(s) {shorten(', '.join(map(short_repr, unknown[:5])), 200)}",
+                         file=file, column=shorten(unknown[0]),
                          expected=", ".join(sorted(_KNOWN_KEYS)))
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise InputError("the option needs a name", file=file, column="name", expected="text")
+    if len(name.strip()) > MAX_NAME_CHARACTERS:
+        raise InputError(f"the name is {len(name.strip()):,} characters long", file=file, column="name",
+                         expected=f"at most {MAX_NAME_CHARACTERS} characters")
     beds = data.get("beds")
     if not isinstance(beds, Mapping) or not beds:
         raise InputError("'beds' must map each site to its beds", file=file, column="beds",
@@ -145,7 +171,7 @@ def option_from_dict(data, file: str = "<option>") -> Option:
         if isinstance(spec, (int, float)) and not isinstance(spec, bool):
             spec = {"general": spec}
         if not isinstance(spec, Mapping):
-            raise InputError(f"beds for site '{site}' must be a number or a mapping of ward/pathway to "
+            raise InputError(f"beds for site '{shorten(site)}' must be a number or a mapping of ward/pathway to "
                              "beds", file=file, column=f"beds.{site}")
         for key, value in spec.items():
             rows.append((str(site), str(key), _whole(value, file, f"beds.{site}.{key}")))
@@ -174,7 +200,7 @@ def option_from_dict(data, file: str = "<option>") -> Option:
             if (not isinstance(item, list) or len(item) != 4 or isinstance(item[3], bool)
                     or not isinstance(item[3], (int, float)) or not 0 <= item[3] <= 1):
                 raise InputError(f"assignment entry {n} must be [zone_code, site_id, pathway, share 0..1], "
-                                 f"got {item!r}", file=file, row=n, column="assignment")
+                                 f"got {short_repr(item)}", file=file, row=n, column="assignment")
         assignment = pd.DataFrame([[str(a), str(b), str(c), float(d)] for a, b, c, d in raw],
                                   columns=_ASSIGNMENT_COLUMNS)
     extra = {}
@@ -202,19 +228,25 @@ def option_from_dict(data, file: str = "<option>") -> Option:
     return option
 
 
-def load_option(path: str | Path) -> Option:
+def _option_error(file: str) -> Callable[[str, int | None], InputError]:
+    return lambda problem, line: InputError(problem, file=file, row=line)
+
+
+def parse_option(content: bytes | str | Path, file: str, max_bytes: int = MAX_OPTION_BYTES) -> Option:
+    """Validate an option file's content (or the file at a path): YAML without anchors or
+    aliases, at most ``max_bytes`` (the app's library and uploads:
+    :data:`~optimiser.safe_yaml.MAX_OPTION_BYTES`)."""
+    data = load_yaml(content, max_bytes=max_bytes, error=_option_error(file))
+    return option_from_dict(data, file)
+
+
+def load_option(path: str | Path, max_bytes: int = MAX_OPTION_FILE_BYTES) -> Option:
+    """An option file named on the command line (larger, e.g. a national routing, is allowed
+    than in the app's shared library)."""
     path = Path(path)
     if not path.exists():
         raise InputError("option file not found", file=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
-                         row=mark.line + 1 if mark else None) from None
-    except UnicodeDecodeError:
-        raise InputError("not a text file (expected UTF-8 YAML)", file=str(path)) from None
-    return option_from_dict(data, str(path))
+    return parse_option(path, str(path), max_bytes)
 
 
 def save_option(option: Option, path: str | Path) -> Path:
@@ -222,8 +254,7 @@ def save_option(option: Option, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(yaml.safe_dump(option.to_dict(), sort_keys=False, allow_unicode=True),
-                             encoding="utf-8")
+        Path(tmp).write_text(option.to_yaml(), encoding="utf-8")
     return path
 
 
@@ -250,61 +281,169 @@ def option_from_solution(solution, name: str, description: str = "", *,
 
 
 def slug(name: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    s = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60].strip("_")
     return s or "option"
+
+
+MAX_NAME_CHARACTERS = 200
+MAX_LIBRARY_OPTIONS = 500
+
+# Parsed option files, keyed by path and checked against the file's size, modification time
+# and inode: a library (or the shipped options) is parsed once, not on every page load.
+_parsed: dict[str, tuple[tuple[int, int, int], Option | InputError]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _remember(path: Path, option: Option) -> Option:
+    """Put an option just written to ``path`` in the cache (so it is not parsed back)."""
+    import dataclasses
+
+    st = path.stat()
+    option = dataclasses.replace(option, source=str(path))
+    with _parsed_lock:
+        _parsed[str(path.resolve())] = ((st.st_size, st.st_mtime_ns, st.st_ino), option)
+    return option
+
+
+def _load_cached(path: Path) -> Option:
+    st = path.stat()
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    key = str(path.resolve())
+    with _parsed_lock:
+        hit = _parsed.get(key)
+    if hit is None or hit[0] != stamp:
+        try:
+            value: Option | InputError = load_option(path, MAX_OPTION_BYTES)
+        except InputError as exc:
+            value = exc
+        with _parsed_lock:
+            _parsed[key] = (stamp, value)
+            if len(_parsed) > 4 * MAX_LIBRARY_OPTIONS:   # forget files of old folders
+                _parsed.pop(next(iter(_parsed)))
+    else:
+        value = hit[1]
+    if isinstance(value, InputError):
+        raise value
+    return value
 
 
 def shipped_options() -> dict[str, Option]:
     """The named options of the LLR review shipped in ``data/options/``."""
-    return {o.name: o for o in (load_option(p) for p in sorted(SHIPPED_OPTIONS_DIR.glob("*.yaml")))}
+    return {o.name: o for o in (_load_cached(p) for p in sorted(SHIPPED_OPTIONS_DIR.glob("*.yaml")))}
 
 
 class OptionLibrary:
     """A folder of saved options, one YAML file each. Damaged files are reported, not
-    deleted, and never stop the other options loading."""
+    deleted, and never stop the other options loading.
+
+    Nothing is lost silently: an option's name is its identity; saving a name the library
+    already holds is refused unless ``replace=True`` (and then replaces that option's own
+    file); two different names never share a file (a readable file name from the name, with
+    a number added when another option has taken it); saves hold the library's lock."""
 
     def __init__(self, folder: str | Path | None = None) -> None:
         folder = folder or os.environ.get("LLR_OPTIONS_DIR") or Path.home() / ".llr-optimiser" / "options"
         self.folder = Path(folder)
 
-    def path_for(self, name: str) -> Path:
-        return self.folder / f"{slug(name)}.yaml"
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.glob("*.yaml") if p.is_file() and not p.name.startswith("."))
+
+    def _scan(self) -> tuple[dict[str, tuple[Path, Option]], list[InputError]]:
+        good: dict[str, tuple[Path, Option]] = {}
+        bad: list[InputError] = []
+        for p in self._files():
+            try:
+                o = _load_cached(p)
+            except InputError as exc:
+                bad.append(exc)
+                continue
+            if o.name in good:
+                bad.append(InputError(f"holds an option called '{shorten(o.name)}', as does "
+                                      f"'{good[o.name][0].name}': only the first is shown; rename one",
+                                      file=str(p), column="name"))
+                continue
+            good[o.name] = (p, o)
+        return good, bad
 
     def load_all(self) -> tuple[dict[str, Option], list[InputError]]:
-        good: dict[str, Option] = {}
-        bad: list[InputError] = []
-        if self.folder.exists():
-            for p in sorted(self.folder.glob("*.yaml")):
-                try:
-                    o = load_option(p)
-                    good[o.name] = o
-                except InputError as exc:
-                    bad.append(exc)
-        return good, bad
+        good, bad = self._scan()
+        return {name: o for name, (_, o) in good.items()}, bad
 
     def names(self) -> list[str]:
         return list(self.load_all()[0])
 
+    def path_of(self, name: str) -> Path | None:
+        """The file that holds the option called ``name``, if any."""
+        hit = self._scan()[0].get(name)
+        return hit[0] if hit else None
+
     def load(self, name: str) -> Option:
         good, _ = self.load_all()
         if name not in good:
-            raise InputError(f"no saved option called '{name}'", file=str(self.folder))
+            raise InputError(f"no saved option called '{shorten(name)}'", file=str(self.folder))
         return good[name]
 
-    def save(self, option: Option) -> Path:
-        return save_option(option, self.path_for(option.name))
+    def save(self, option: Option, *, replace: bool = False) -> Path:
+        """Store ``option``; returns its file. An option with the same name is replaced only
+        with ``replace=True`` (otherwise InputError says so); a new name gets a new file."""
+        from optimiser.locking import exclusive_lock
+
+        name = option.name
+        if len(name) > MAX_NAME_CHARACTERS:
+            raise InputError(f"the option's name is {len(name):,} characters long; the most is "
+                             f"{MAX_NAME_CHARACTERS}", column="name")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(self.folder, "the options library", wait_seconds=10):
+            good, _ = self._scan()
+            if name in good:
+                if not replace:
+                    raise InputError(f"the library already has an option called '{shorten(name)}' "
+                                     f"(file '{good[name][0].name}'): choose another name, or "
+                                     "replace it", column="name")
+                path = save_option(option, good[name][0])
+            else:
+                if len(good) >= MAX_LIBRARY_OPTIONS:
+                    raise InputError(f"the library holds {len(good)} options, the most it keeps: "
+                                     "delete some first", file=str(self.folder))
+                path = _save_new(option, self.folder, slug(name))
+            _remember(path, option)
+            return path
 
     def delete(self, name: str) -> None:
-        p = self.path_for(name)
-        if p.exists():
-            p.unlink()
+        from optimiser.locking import exclusive_lock
 
-    def import_file(self, content: bytes, filename: str = "<upload>") -> Option:
-        """Validate an uploaded option file, then store it (nothing is written if invalid)."""
-        try:
-            data = yaml.safe_load(content.decode("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise InputError(f"not a valid option file ({type(exc).__name__})", file=filename) from None
-        option = option_from_dict(data, filename)
-        self.save(option)
+        with exclusive_lock(self.folder, "the options library", wait_seconds=10):
+            p = self.path_of(name)
+            if p is not None:
+                p.unlink()
+
+    def import_file(self, content: bytes, filename: str = "<upload>", *, replace: bool = False) -> Option:
+        """Validate an uploaded option file, then store it (nothing is written if invalid,
+        and an option of the same name is kept unless ``replace``)."""
+        option = parse_option(bytes(content), shorten(Path(filename).name or "<upload>", 100))
+        self.save(option, replace=replace)
         return option
+
+
+def _save_new(option: Option, folder: Path, stem: str) -> Path:
+    """Write ``option`` to a new file ``stem.yaml`` (or ``stem_2.yaml``, ...): never over an
+    existing file, even one another process has just made."""
+    import tempfile
+
+    text = option.to_yaml()
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        for k in range(1, MAX_LIBRARY_OPTIONS + 2):
+            target = folder / (f"{stem}.yaml" if k == 1 else f"{stem}_{k}.yaml")
+            try:
+                os.link(tmp, target)      # fails if the target exists: never overwrites
+            except FileExistsError:
+                continue
+            return target
+    finally:
+        os.unlink(tmp)
+    raise InputError("no free file name for the option", file=str(folder))

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from optimiser.errors import ScenarioError
+from optimiser.errors import ScenarioError, short_repr, shorten
 from optimiser.figures import (
     FigureNote,
     FigureNoteError,
@@ -367,14 +367,14 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
 def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        loc = ".".join(shorten(p, 40) for p in err["loc"] if not str(p).startswith("function-after"))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown setting (check the spelling; see the data dictionary)"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if err["type"] not in ("extra_forbidden",) and "input" in err and not isinstance(err["input"], dict):
-            msg += f" (got {err['input']!r})"
+            msg += f" (got {short_repr(err['input'])})"
         out.append((loc, msg))
     return out
 
@@ -406,15 +406,16 @@ def scenario_from_dict(data: dict, *, file: str | Path | None = None) -> Scenari
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
+    from optimiser.safe_yaml import MAX_SCENARIO_BYTES, load_yaml
+
     path = Path(path)
     if not path.exists():
         raise ScenarioError("scenario file not found", file=path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"is not valid YAML{where}", file=path) from None
+
+    def refused(problem: str, line: int | None) -> ScenarioError:
+        return ScenarioError(problem + (f" at line {line}" if line else ""), file=path)
+
+    data = load_yaml(path, max_bytes=MAX_SCENARIO_BYTES, error=refused)
     if not isinstance(data, dict):
         raise ScenarioError("must be a mapping of settings (key: value)", file=path)
     data["base_dir"] = str(path.resolve().parent)

@@ -54,6 +54,9 @@ def app_url(tmp_path_factory):
         proc.wait(timeout=20)
 
 
+REQUESTS: list[str] = []     # every URL the browser asked for, on every page
+
+
 @pytest.fixture(scope="module")
 def page(app_url):
     from playwright.sync_api import sync_playwright
@@ -62,6 +65,7 @@ def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1500, "height": 1200})
+        pg.on("request", lambda request: REQUESTS.append(request.url))
         yield pg
         browser.close()
 
@@ -137,3 +141,14 @@ def test_data_and_assumptions_pages(page, app_url, path, heading):
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid='stException']").count() == 0
     assert _shoot(page, path).stat().st_size > 50_000
+
+
+def test_the_app_fetches_nothing_from_the_internet(page, app_url):
+    """Issue 11: the app runs offline (its page icon came from a font CDN on every page)."""
+    page.goto(f"{app_url}/assumptions")
+    page.get_by_role("heading", name="Assumptions").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(2000)
+    icon = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icon and all(href.startswith(app_url) or href.startswith("data:") for href in icon), icon
+    outside = sorted({url for url in REQUESTS if not url.startswith((app_url, "data:", "blob:", "about:"))})
+    assert len(REQUESTS) > 20 and outside == [], outside

@@ -171,7 +171,7 @@ def test_cli_imports_the_reference_files_and_checks_them(tmp_path):
                         "--boundaries", str(ref / "boundaries" / "llr_lsoa11.geojson"),
                         "--sites", str(ref / "sites" / "llr_hospital_sites.csv"),
                         "--projections", str(ref / "population" / "llr_snpp2022_migcat23_bands.csv"),
-                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+                        "--population-year", "2020", "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "repaired" in r.stderr.lower()          # 4 invalid LSOA polygons, with a warning
     r = subprocess.run([sys.executable, "-m", "optimiser", "data", "check", str(out)], capture_output=True,

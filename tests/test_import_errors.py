@@ -29,7 +29,8 @@ ESTIMATOR = RoadTimeEstimator(11.24, 0.812, 2.93, 0.072, 3.0, 1000, 10, 60.0)
 
 
 def _import(**changes):
-    return import_dataset(**{**VALID, **changes})
+    # the valid population CSV does not state its year, and projections need it
+    return import_dataset(**{**VALID, "population_year": 2020, **changes})
 
 
 BAD = [
@@ -191,7 +192,7 @@ def test_valid_set_imports(valid):
     assert p[("E06000016", "65_plus", 2030)] == pytest.approx(580 / 500)
     assert ("E06000016", "75_plus", 2030) not in p.index
     assert ds.metadata["travel_method"] == "imported from valid_travel_long.csv"
-    assert ds.metadata["population_base_year"] == "unknown"
+    assert ds.metadata["population_base_year"] == "2020"
     prov = ds.provenance.set_index("key")
     assert prov.loc["sites.beds_stroke.beta", "kind"] == "user-supplied"   # never "fact"
     assert prov.loc["sites.beds_stroke.beta", "value"] == "4"

@@ -42,7 +42,7 @@ def _import(reference: Path, level: str, **kwargs):
             population=reference / "population" / f"llr_population20_{level}11_mid2020_syoa.csv",
             boundaries=reference / "boundaries" / f"llr_{level}11.geojson",
             sites=reference / "sites" / "llr_hospital_sites.csv",
-            estimator=ESTIMATOR, **kwargs)
+            estimator=ESTIMATOR, population_year=2020, **kwargs)   # the CSVs do not state their year
     return ds, [str(w.message) for w in record if issubclass(w.category, DataWarning)]
 
 

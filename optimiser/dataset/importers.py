@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +47,7 @@ from optimiser.dataset.default import DEFAULT_DATASET_PATH
 from optimiser.dataset.llr import PATHWAYS
 from optimiser.dataset.provenance import ProvenanceLog
 from optimiser.dataset.store import load_dataset, save_dataset
-from optimiser.errors import InputError, OptimiserError, warn_data
+from optimiser.errors import InputError, OptimiserError, shorten, warn_data
 from optimiser.travel import (
     RoadTimeEstimator,
     estimated_travel_table,
@@ -57,6 +59,11 @@ from optimiser.travel import (
 USER_LICENCE = "as supplied by the user"
 HEADER_SEARCH_ROWS = 30
 WGS84 = "EPSG:4326"
+# Plausibility bounds: far above any real figure, they stop a typo (or 1e30) reaching the
+# solver, which would fail with an internal error.
+MAX_ZONE_POPULATION = 20_000_000        # more than any UK region in one zone
+MAX_DISTRICT_POPULATION = 100_000_000   # more than the UK
+MAX_SITE_BEDS = 10_000                  # more than any hospital
 ZONE_TABLE_COLUMNS = ("zone_name", "district_code", "sub_icb_code", "pop_total", "pop_65_74",
                       "pop_75_84", "pop_85_plus", "stroke_admissions", "x", "y")
 
@@ -233,11 +240,16 @@ def _read_table(path, key: _Role | None = None) -> _Table:
         raise InputError("file not found", file=path, expected="an existing file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_workbook(path, key)
-    if suffix == ".xls":
+        table = _read_workbook(path, key)
+    elif suffix == ".xls":
         raise InputError("old .xls workbooks cannot be read", file=path,
                          expected="the file saved as .xlsx or .csv")
-    return _read_csv(path, key)
+    else:
+        table = _read_csv(path, key)
+    if table.frame.empty:
+        raise InputError("has no data rows under its header" if len(table.frame.columns) else
+                         "is empty", file=path, expected="a header row and one row per item")
+    return table
 
 
 def _raw_bytes(path: Path) -> bytes:
@@ -254,19 +266,36 @@ def _raw_bytes(path: Path) -> bytes:
     return data
 
 
-def _encoding(data: bytes) -> str:
+def _encoding(data: bytes, path: Path) -> str:
+    """utf-8-sig or cp1252 (Excel's "CSV" on Windows); anything else is refused plainly."""
+    head = data[:4096]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+        halves = (head[0::2], head[1::2])
+        utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff") or (
+            len(head) >= 8 and any(h.count(0) >= 0.8 * len(h) for h in halves))
+        kind = "UTF-16 text (Excel's 'Unicode text')" if utf16 else "a binary file, not text"
+        raise InputError(f"is {kind}", file=path,
+                         expected="a CSV saved as 'CSV UTF-8 (Comma delimited)'")
     try:
         data.decode("utf-8")
         return "utf-8-sig"
     except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("cp1252")
         return "cp1252"
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"is neither UTF-8 nor Windows (cp1252) text: byte {exc.start + 1} "
+                         f"(line {line}) cannot be read", file=path,
+                         expected="a CSV saved as 'CSV UTF-8 (Comma delimited)'") from None
 
 
 def _read_csv(path: Path, key: _Role | None) -> _Table:
     import io
 
     data = _raw_bytes(path)
-    encoding = _encoding(data)
+    encoding = _encoding(data, path)
     text = data.decode(encoding)
     rows = [row for _, row in zip(range(HEADER_SEARCH_ROWS), csv.reader(io.StringIO(text)), strict=False)]
     start = _header_index(rows, key) or 0
@@ -330,16 +359,19 @@ def _to_number(column: pd.Series) -> pd.Series:
 
 
 def _numbers(table: _Table, raw: pd.DataFrame, labels: pd.Series, *, what: str,
-             expected: str, minimum: float | None = 0.0, integer: bool = False) -> pd.DataFrame:
+             expected: str, minimum: float | None = 0.0, integer: bool = False,
+             maximum: float | None = None) -> pd.DataFrame:
     """Numeric values of ``raw`` (cells of ``table``); the first missing, non-numeric, too
-    small (or, with ``integer``, fractional) cell, reading row by row, raises InputError."""
+    small, implausibly large (above ``maximum``) or, with ``integer``, fractional cell,
+    reading row by row, raises InputError."""
     values = raw.apply(_to_number)
     missing = raw.isna().to_numpy()
     non_numeric = (values.isna() & raw.notna()).to_numpy()
     small = (values < minimum).to_numpy() if minimum is not None else np.zeros_like(missing)
+    large = (values > maximum).to_numpy() if maximum is not None else np.zeros_like(missing)
     fraction = (values % 1 != 0).to_numpy() & ~values.isna().to_numpy() if integer \
         else np.zeros_like(missing)
-    bad = missing | non_numeric | small | fraction
+    bad = missing | non_numeric | small | large | fraction
     if not bad.any():
         return values
     i, j = np.argwhere(bad)[0]
@@ -351,6 +383,9 @@ def _numbers(table: _Table, raw: pd.DataFrame, labels: pd.Series, *, what: str,
     elif small[i, j]:
         problem = f"{what} {values.iat[i, j]:g} for {label} is " + (
             "negative" if minimum == 0 else f"below {minimum:g}")
+    elif large[i, j]:
+        problem = (f"{what} {values.iat[i, j]:g} for {label} is not plausible (more than "
+                   f"{maximum:,.0f})")
     else:
         problem = f"{what} {values.iat[i, j]:g} for {label} is not a whole number"
     raise InputError(problem + table.where(row), file=table.file, row=row, column=column,
@@ -469,6 +504,7 @@ def _population_counts(table: _Table, codes: pd.Series) -> tuple[pd.DataFrame, s
     columns = [h for h in table.headers if h in used]
     labels = "zone '" + codes.astype(str) + "'"
     values = _numbers(table, table.frame[columns], labels, what="population",
+                      maximum=MAX_ZONE_POPULATION,
                       expected="a number of people, 0 or more")
     counts = pd.DataFrame({"pop_total": values[total_cols].sum(axis=1)})
     for band, (add, subtract) in plan.items():
@@ -497,8 +533,10 @@ def _check_bands(table: _Table, counts: pd.DataFrame, labels: pd.Series,
 
 
 def _base_year(table: _Table) -> str:
-    """'2020' from e.g. 'mid2020' or 'Mid-2020' in the file name, sheet, title or headers."""
-    for text in (table.file.name, table.sheet, table.title, " ".join(table.headers)):
+    """'2020' from e.g. 'mid2020' or 'Mid-2020' in the sheet name, the title rows or the
+    headers: what the file itself says. Never from the file's name (a renamed file would
+    silently change the year); give ``population_year`` to :func:`import_dataset` instead."""
+    for text in (table.sheet, table.title, " ".join(table.headers)):
         if m := re.search(r"mid[-_ ]?((?:19|20)\d\d)", text, flags=re.IGNORECASE):
             return m.group(1)
     return "unknown"
@@ -547,6 +585,9 @@ def _read_boundaries(path) -> _Boundaries:
     except Exception as exc:  # pyogrio raises several DataSourceError types
         raise InputError(f"cannot be read as boundaries ({exc})", file=path,
                          expected="a GeoJSON, GeoPackage or shapefile") from exc
+    if len(frame) == 0:
+        raise InputError("has no features (no zones)", file=path,
+                         expected="one polygon feature per zone")
     if frame.crs is None:
         raise InputError("has no coordinate reference system", file=path,
                          expected="a file that states its CRS (for a shapefile, the .prj file "
@@ -558,9 +599,27 @@ def _read_boundaries(path) -> _Boundaries:
     codes = _codes(attributes[code_column])
     _check_codes(table, codes, code_column, "zone code")
     _check_polygons(frame.geometry, codes, path)
+    _check_degrees(frame, path)
     geometry = frame.geometry.to_crs(CRS)
+    if not np.isfinite(geometry.total_bounds).all():
+        raise InputError(f"some coordinates cannot be converted from {frame.crs.to_string()} to "
+                         "British National Grid: is the stated coordinate reference system right?",
+                         file=path, column="geometry")
     repaired = _repair(geometry, codes, path)
     return _Boundaries(table, geometry, code_column, codes, frame.crs.to_string(), repaired)
+
+
+def _check_degrees(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """A file that says its coordinates are degrees must hold longitudes and latitudes."""
+    if not frame.crs.is_geographic:
+        return
+    x0, y0, x1, y1 = frame.geometry.total_bounds
+    if min(x0, y0) < -180 or x1 > 180 or y1 > 90 or y0 < -90:
+        raise InputError(f"coordinates reach x {max(abs(x0), abs(x1)):,.0f}, y {max(abs(y0), abs(y1)):,.0f}, "
+                         f"but the file says they are degrees ({frame.crs.to_string()}): they look "
+                         "like metres; state the file's real coordinate reference system (e.g. "
+                         "EPSG:27700, British National Grid)", file=path, column="geometry",
+                         expected="longitude -180..180 and latitude -90..90")
 
 
 def _check_polygons(geometry: gpd.GeoSeries, codes: pd.Series, path: Path) -> None:
@@ -879,6 +938,15 @@ def _site_locations(table: _Table, frame: pd.DataFrame, labels: pd.Series):
     if lat and lon:
         values = _numbers(table, frame[[lat, lon]], labels, what="coordinate", minimum=None,
                           expected="latitude and longitude in decimal degrees")
+        for column, limit in ((lat, 90), (lon, 180)):
+            pos = _first(values[column].abs() > limit)
+            if pos is not None:
+                row = int(values.index[pos])
+                raise InputError(f"{column} {values[column].iloc[pos]:g} for {labels.iloc[pos]} is not "
+                                 f"between -{limit} and {limit} degrees: are these eastings and "
+                                 "northings in metres? Then head the columns 'easting' and "
+                                 "'northing'" + table.where(row), file=table.file, row=row,
+                                 column=column, expected="latitude and longitude in decimal degrees")
         x, y = Transformer.from_crs(WGS84, CRS, always_xy=True).transform(
             values[lon].to_numpy(float), values[lat].to_numpy(float))
         return np.round(x, 1), np.round(y, 1), values[lat].to_numpy(float), \
@@ -915,7 +983,8 @@ def _site_beds(table: _Table, frame: pd.DataFrame, labels: pd.Series,
         columns["max_beds"] = max_col
     if columns:
         values = _numbers(table, frame[list(columns.values())], labels, what="number of beds",
-                          integer=True, expected="a whole number of beds, 0 or more")
+                          integer=True, maximum=MAX_SITE_BEDS,
+                          expected="a whole number of beds, 0 or more")
         for name, header in columns.items():
             sites[name] = values[header].astype(int)
     add_col = CAN_ADD_BEDS.find(table.headers)
@@ -1377,6 +1446,7 @@ def _read_projections(path, districts: gpd.GeoDataFrame) -> pd.DataFrame:
     years.sort(key=lambda h: int(_norm(h)))
     labels = "district '" + codes[keep] + "', band '" + bands[keep] + "'"
     values = _numbers(table, table.frame.loc[keep, years], labels, what="projected population",
+                      maximum=MAX_DISTRICT_POPULATION,
                       expected="a number of people, 0 or more")
     base = values[years[0]]
     pos = _first(base <= 0)
@@ -1420,6 +1490,39 @@ def _projections(path, districts: gpd.GeoDataFrame, beds_from: Dataset | None,
 
 
 # ---- the import ---------------------------------------------------------------------------
+
+@contextmanager
+def _reading(path):
+    """Turn anything unexpected while reading ``path`` into an InputError naming the file
+    (the message says what broke; the traceback goes to the log for developers)."""
+    try:
+        yield
+    except OptimiserError:
+        raise
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:
+        logging.getLogger(__name__).debug("reading %s failed", path, exc_info=True)
+        raise InputError(f"cannot be read ({type(exc).__name__}: {shorten(str(exc), 160)})",
+                         file=path) from exc
+
+
+def _given_year(year, pop: _Population) -> str:
+    """The population's year: the one given (checked), else the one the file states."""
+    if year is None or year == "":
+        return pop.base_year
+    try:
+        value = int(year)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not 1900 <= value <= 2100 or str(year).strip() not in (str(value), f"{value}.0"):
+        raise InputError(f"the population year {year!r} is not a year", file=pop.table.file,
+                         expected="a year such as 2020")
+    if pop.base_year not in ("unknown", str(value)):
+        warn_data(f"'{pop.table.file.name}' says its population is for {pop.base_year}, but "
+                  f"{value} was given: {value} is used")
+    return str(value)
+
 
 def _log_inputs(log: ProvenanceLog, pop: _Population, bounds: _Boundaries,
                 zones: gpd.GeoDataFrame, sites: _Sites) -> None:
@@ -1755,7 +1858,7 @@ def _deprivation(path, zones: gpd.GeoDataFrame, log: ProvenanceLog) -> str:
 def import_dataset(*, population, boundaries, sites, travel=None, projections=None,
                    name=None, out=None, site_types=("community",), beds_from=None,
                    estimator=None, travel_destinations=None, deprivation=None, current_beds=None,
-                   virtual_beds=None, site_register=None) -> Dataset:
+                   virtual_beds=None, site_register=None, population_year: int | None = None) -> Dataset:
     """Build a validated dataset from user-supplied files (see the module docstring).
 
     ``population``: small-area estimates (e.g. ONS), CSV or .xlsx (title rows above the
@@ -1778,18 +1881,25 @@ def import_dataset(*, population, boundaries, sites, travel=None, projections=No
     code, name or id matches (the match is in the dataset's metadata, ``site_ids``). ``out``:
     write the dataset there atomically (an existing file is replaced only if the import
     succeeds).
+    ``population_year``: the year of the population estimates (mid-year), when the file does
+    not say it in a sheet name, title or header; it is needed whenever the dataset has
+    projections (they grow demand from that year).
 
     Raises :class:`InputError` naming the file, row, column and what was expected; warns
     (:class:`DataWarning`) about repaired polygons, ignored travel destinations, estimated
     sites, unknown deprivation, and missing beds today.
     """
     log = ProvenanceLog()
-    pop = _read_population(population)
-    bounds = _read_boundaries(boundaries)
-    _match_zones(pop, bounds)
-    district, district_source = _district_of_zones(pop, bounds)
-    zones = _build_zones(pop, bounds, district, beds_from)
-    site_data = _read_sites(sites, zones, site_types)
+    with _reading(population):
+        pop = _read_population(population)
+        pop.base_year = _given_year(population_year, pop)
+    with _reading(boundaries):
+        bounds = _read_boundaries(boundaries)
+        _match_zones(pop, bounds)
+        district, district_source = _district_of_zones(pop, bounds)
+        zones = _build_zones(pop, bounds, district, beds_from)
+    with _reading(sites):
+        site_data = _read_sites(sites, zones, site_types)
     match = None
     if site_register is not None:
         site_data, match = _adopt_site_ids(site_data, site_register)
@@ -1818,8 +1928,16 @@ def import_dataset(*, population, boundaries, sites, travel=None, projections=No
     if virtual_beds is not None:
         districts, virtual_origin = _virtual_today(virtual_beds, districts, log)
     _say_what_today_is(site_data, site_table, beds_from, beds_origin, virtual_beds, log)
-    travel_table, travel_meta = _travel(travel, zones, site_data, estimator, log, travel_destinations)
-    projection_table = _projections(projections, districts, beds_from, log)
+    with _reading(travel if travel is not None else sites):
+        travel_table, travel_meta = _travel(travel, zones, site_data, estimator, log, travel_destinations)
+    with _reading(projections if projections is not None else population):
+        projection_table = _projections(projections, districts, beds_from, log)
+    if len(projection_table) and pop.base_year == "unknown":
+        raise InputError("the file does not say which year its population figures are for, and "
+                         "the dataset has population projections, which grow demand from that "
+                         "year: give the year (data import --population-year, or the year box "
+                         "on the Data page)", file=pop.table.file,
+                         expected="a sheet, title or header naming e.g. 'mid-2020', or the year given")
     provenance = pd.concat([log.table(), site_rows], ignore_index=True).astype(str)
     travel_line = travel_meta.pop("data_line_travel")
     ds = Dataset(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import yaml
 
 from optimiser import api
 from optimiser.compare import (
@@ -20,7 +18,7 @@ from optimiser.compare import (
     metric_label,
 )
 from optimiser.errors import OptimiserError
-from optimiser.options import Option
+from optimiser.options import Option, slug
 from optimiser.ui import common, state
 
 # Okabe-Ito: colour-blind-safe categorical colours.
@@ -44,14 +42,9 @@ def _solutions(chosen: list[str], options: dict[str, Option], sc):
 
 
 def _comparison_excel(table, scores, labelled_sols) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        labelled(table).to_excel(xl, sheet_name="comparison")
-        if scores is not None:
-            scores.to_excel(xl, sheet_name="appraisal")
-        for label, sol in labelled_sols:
-            sol.sites.to_excel(xl, sheet_name=f"beds {label}"[:31], index=False)
-    return buf.getvalue()
+    from optimiser.spreadsheets import comparison_workbook
+
+    return comparison_workbook(labelled(table), scores, [(label, sol.sites) for label, sol in labelled_sols])
 
 
 def _highlight(table: pd.DataFrame, baseline: str):
@@ -196,13 +189,13 @@ def page() -> None:
         st.markdown("**Share options as files**")
         pick = st.selectbox("Option to download", list(options), key="download_pick")
         if pick:
-            st.download_button("Download option file (YAML)",
-                               yaml.safe_dump(options[pick].to_dict(), sort_keys=False, allow_unicode=True),
-                               f"{pick}.yaml", "text/yaml", key="download_option")
+            st.download_button("Download option file (YAML)", options[pick].to_yaml, f"{slug(pick)}.yaml",
+                               "text/yaml", key="download_option", on_click="ignore")
         up = st.file_uploader("Add an option file", type=["yaml", "yml"], key="upload_option")
+        replace = st.checkbox("Replace a saved option of the same name", value=False, key="upload_replace")
         if up is not None and st.button("Add to the library", key="add_upload"):
             try:
-                o = state.library().import_file(up.getvalue(), up.name)
+                o = state.library().import_file(up.getvalue(), up.name, replace=replace)
                 st.success(f"Added '{o.name}'.")
             except OptimiserError as exc:
                 st.error(f"Not added (nothing else was changed): {exc}")
@@ -217,9 +210,10 @@ def _draft_form() -> None:
     virt = pd.DataFrame({"District": ds.districts["district_name"],
                          "Home-based beds": ds.districts["current_virtual_beds"].round().astype(int)}).rename_axis("district_code")
     with st.form("draft_option"):
-        name = st.text_input("Option name", "My option", key="draft_name")
+        name = st.text_input("Option name", "My option", key="draft_name", max_chars=200)
         beds = st.data_editor(base, disabled=["Hospital"], key="draft_beds", width="stretch")
         vb = st.data_editor(virt, disabled=["District"], key="draft_virtual", width="stretch")
+        replace = st.checkbox("Replace a saved option of the same name", value=False, key="draft_replace")
         ok = st.form_submit_button("Save drafted option")
     if ok:
         from optimiser.options import option_from_dict
@@ -230,7 +224,7 @@ def _draft_form() -> None:
                 "virtual_beds": {d: int(v) for d, v in vb["Home-based beds"].items()}}
         try:
             option = option_from_dict(data, "drafted option")
-            state.library().save(option)
+            state.library().save(option, replace=replace)
             st.success(f"Saved '{option.name}'. Choose it above to compare.")
         except OptimiserError as exc:
             st.error(str(exc))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 import warnings
-from pathlib import Path
 
 import streamlit as st
 
@@ -71,6 +69,9 @@ def page() -> None:
                "reported with the file, row and column; nothing is replaced unless the import succeeds.")
     with st.form("import_form"):
         pop = st.file_uploader("Population (CSV or XLSX)", type=["csv", "xlsx"], key="imp_pop")
+        year = st.number_input("Year of the population figures (mid-year estimates; leave blank if the "
+                               "file names it, e.g. a 'Mid-2020' sheet)", min_value=1990, max_value=2100,
+                               value=None, step=1, key="imp_year")
         bnd = st.file_uploader("Boundaries (GeoJSON, GeoPackage or zipped shapefile)",
                                type=["geojson", "json", "gpkg", "zip"], key="imp_bnd")
         sites = st.file_uploader("Sites (CSV)", type=["csv"], key="imp_sites")
@@ -84,36 +85,53 @@ def page() -> None:
         if not (pop and bnd and sites):
             st.error("Population, boundaries and sites files are all needed.")
             return
-        from optimiser.dataset.importers import import_dataset
+        _import(ds, {"population": pop, "boundaries": bnd, "sites": sites, "travel": travel, "projections": proj},
+                year, keep)
+    if st.session_state.get("dataset_path") and st.button("Go back to the embedded LLR default"):
+        from optimiser.site_match import match_scenario_sites
 
-        work = Path(tempfile.mkdtemp(prefix="llr-import-"))
-        paths = {}
-        for key, f in (("population", pop), ("boundaries", bnd), ("sites", sites), ("travel", travel),
-                       ("projections", proj)):
-            if f is not None:
-                p = work / f.name
-                p.write_bytes(f.getvalue())
-                paths[key] = p
-        out = work / "imported.gpkg"
+        imported = state.active_dataset()
+        sc = state.scenario()
+        del st.session_state["dataset_path"]
+        # the workshop's hospitals, from the imported dataset's ids back to the default's
+        state.set_scenario(match_scenario_sites(sc, state.active_dataset(), imported)[0])
+        st.rerun()
+
+
+# What each upload may be (the server names the stored file after its purpose, never after
+# the name the browser sent: see optimiser.uploads).
+SUFFIXES = {"population": (".csv", ".xlsx"), "boundaries": (".geojson", ".json", ".gpkg", ".zip"),
+            "sites": (".csv",), "travel": (".csv",), "projections": (".csv",)}
+
+
+def _import(ds, files: dict, year, keep: bool) -> None:
+    from optimiser.dataset.importers import import_dataset
+    from optimiser.uploads import UploadFolder
+
+    with UploadFolder(prefix="llr-import-") as folder:
         try:
+            paths = {kind: folder.store(kind, f.name, f.getvalue(), SUFFIXES[kind])
+                     for kind, f in files.items() if f is not None}
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DataWarning)
-                import_dataset(population=paths["population"], boundaries=paths["boundaries"],
-                               sites=paths["sites"], travel=paths.get("travel"),
-                               projections=paths.get("projections"), beds_from=ds if keep else None, out=out)
+                imported = import_dataset(population=paths["population"], boundaries=paths["boundaries"],
+                                          sites=paths["sites"], travel=paths.get("travel"),
+                                          projections=paths.get("projections"), beds_from=ds if keep else None,
+                                          population_year=int(year) if year is not None else None)
+            imported = folder.relabel_dataset(imported)
+            path = state.keep_dataset(imported, f"{folder.digest}-{int(keep)}-{year}")
         except OptimiserError as exc:
-            st.error(f"Import failed (the loaded dataset is unchanged): {exc}")
+            st.error(f"Import failed (the loaded dataset is unchanged): {folder.relabel(str(exc))}")
             return
-        from optimiser.dataset.importers import today_warnings
-        from optimiser.dataset.store import load_dataset
+        messages = [folder.relabel(str(w.message)) for w in caught]
+    from optimiser.dataset.importers import today_warnings
 
-        for w in caught:
-            st.warning(str(w.message))
-        for message in today_warnings(load_dataset(out)):
-            st.warning(message)
-        st.session_state["dataset_path"] = str(out)
-        st.success("Imported and checked. The app now uses this dataset.")
-        st.download_button("Download the dataset (GeoPackage)", out.read_bytes(), "imported.gpkg")
-    if st.session_state.get("dataset_path") and st.button("Go back to the embedded LLR default"):
-        del st.session_state["dataset_path"]
-        st.rerun()
+    messages += today_warnings(imported)
+    for message in messages:
+        st.warning(message)
+    st.session_state["dataset_path"] = str(path)
+    st.success("Imported and checked. The app now uses this dataset.")
+    state.scenario()                      # the workshop's hospitals, matched to the new dataset
+    for note in state.site_notes():
+        st.info(note)
+    st.download_button("Download the dataset (GeoPackage)", path.read_bytes(), "imported.gpkg")

@@ -4,6 +4,8 @@ current scenario. Every figure shown comes from the package's public API."""
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +14,7 @@ from optimiser import api
 from optimiser.errors import InfeasibleError, OptimiserError
 from optimiser.options import Option, OptionLibrary
 from optimiser.scenario import Scenario, default_scenario, scenario_from_dict
+from optimiser.solve_queue import solve_queue
 
 SCENARIO_KEY = "scenario_yaml"
 
@@ -26,63 +29,113 @@ def active_dataset():
 
 
 @st.cache_resource(show_spinner=False)
-def _answers() -> dict:
-    """One cache of answers for every page and every user, keyed by the settings (scenario,
-    dataset, quick or best). An answer the time limit cut short is never stored: the same
-    settings must always show the same answer."""
-    return {}
+def _imported_folder() -> Path:
+    """Where this server keeps the datasets people import (removed when it stops)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="llr-datasets-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
-def _solve_now(scenario_yaml: str, dataset_path: str | None, quick: bool):
-    import yaml
+def keep_dataset(ds, key: str) -> Path:
+    """Save an imported dataset for this server's sessions under a name made from ``key``
+    (what was imported), so the same import is kept once."""
+    import hashlib
 
-    sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
-    try:
-        if quick:
-            return api.quick_solve(sc, dataset(dataset_path)), None
-        return api.solve(sc, dataset(dataset_path)), None
-    except InfeasibleError as exc:
-        return None, exc
-    except OptimiserError as exc:
-        return None, exc
+    from optimiser.dataset.store import save_dataset
+
+    path = _imported_folder() / f"imported-{hashlib.sha256(key.encode()).hexdigest()[:24]}.gpkg"
+    if not path.exists():
+        save_dataset(ds, path)
+    return path
 
 
-def solve(scenario: Scenario, quick: bool = False):
+class _Answers:
+    """Answers shared by every session of the server, by their settings (least recently used
+    dropped first). Only answers that do not depend on the clock are kept: a time limit that
+    cut a solve short gives an answer that belongs to that moment, not to those settings."""
+
+    def __init__(self, max_entries: int = 192) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict = OrderedDict()
+        self.max_entries = max_entries
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        sol, err = value
+        if sol is not None and getattr(sol, "stopped_by_time_limit", False):
+            return
+        if err is not None and not isinstance(err, InfeasibleError):
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _answers() -> _Answers:
+    return _Answers()
+
+
+def _answer(key: tuple, compute, notice=None):
+    """(solution, error) for ``key``: from the shared answers, or computed in turn through the
+    process's solve queue (at most one solver per core), showing the queue place meanwhile in
+    ``notice`` (a placeholder; a new one where this is called if not given)."""
+    answers = _answers()
+    hit = answers.get(key)
+    if hit is not None:
+        return hit
+    notice = notice if notice is not None else st.empty()
+
+    def waiting(place: int) -> None:
+        notice.info(f"Waiting for a free solver: your request is number {place} in the queue "
+                    f"({solve_queue().running} solving now). It starts by itself.",
+                    icon=":material/hourglass_top:")
+
+    with solve_queue().turn(on_wait=waiting) as turn:
+        notice.empty()
+        hit = answers.get(key)          # someone may have solved these settings meanwhile
+        if hit is not None:
+            return hit
+        try:
+            value = compute(), None
+        except InfeasibleError as exc:
+            value = None, exc
+        except OptimiserError as exc:
+            value = None, exc
+    if turn.waited_seconds >= 1:
+        notice.caption(f"This request waited {turn.waited_seconds:.0f} s for a free solver "
+                       f"({turn.ahead_at_start} ahead of it).")
+    answers.put(key, value)
+    return value
+
+
+def solve(scenario: Scenario, quick: bool = False, notice=None):
     """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
     the workshop's answer in seconds (see :func:`optimiser.api.quick_solve`). The answer
-    depends on the settings alone."""
-    key = (scenario.to_yaml(), st.session_state.get("dataset_path"), bool(quick))
-    cache = _answers()
-    if key in cache:
-        return cache[key]
-    answer = _solve_now(*key)
-    sol = answer[0]
-    if sol is None or not sol.stopped_by_time_limit:
-        if len(cache) >= 64:
-            cache.pop(next(iter(cache)))
-        cache[key] = answer
-    return answer
-
-
-@st.cache_resource(show_spinner=False, max_entries=128)
-def _evaluate_cached(scenario_yaml: str, option_yaml: str, dataset_path: str | None):
-    import yaml
-
-    from optimiser.options import option_from_dict
-
-    sc = scenario_from_dict(yaml.safe_load(scenario_yaml))
-    option = option_from_dict(yaml.safe_load(option_yaml), "option")
-    try:
-        return api.evaluate(sc, option, dataset(dataset_path)), None
-    except OptimiserError as exc:
-        return None, exc
+    depends on the settings alone, and every page shows the same one for the same settings."""
+    path = st.session_state.get("dataset_path")
+    ds = dataset(path)
+    if quick:
+        return _answer(("quick", scenario.to_yaml(), path), lambda: api.quick_solve(scenario, ds), notice)
+    return _answer(("best", scenario.to_yaml(), path), lambda: api.solve(scenario, ds), notice)
 
 
 def evaluate(scenario: Scenario, option: Option):
-    import yaml
-
-    return _evaluate_cached(scenario.to_yaml(), yaml.safe_dump(option.to_dict(), sort_keys=False),
-                            st.session_state.get("dataset_path"))
+    path = st.session_state.get("dataset_path")
+    key = ("evaluate", scenario.to_yaml(), option.fingerprint(), path)
+    return _answer(key, lambda: api.evaluate(scenario, option, dataset(path)))
 
 
 def calibration_table():
@@ -91,13 +144,22 @@ def calibration_table():
 
 
 def scenario() -> Scenario:
-    """The scenario the workshop has set (the LLR default until someone changes it)."""
+    """The scenario the workshop has set (the LLR default until someone changes it), its
+    hospitals matched to the loaded dataset's (see :func:`site_notes`)."""
     import yaml
 
     text = st.session_state.get(SCENARIO_KEY)
-    if text is None:
-        return base_scenario()
-    return scenario_from_dict(yaml.safe_load(text))
+    sc = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
+    from optimiser.site_match import match_scenario_sites
+
+    sc, notes = match_scenario_sites(sc, active_dataset(), dataset(None))
+    st.session_state["site_notes"] = notes
+    return sc
+
+
+def site_notes() -> list[str]:
+    """How the scenario's hospitals were matched to an imported dataset's, in words."""
+    return list(st.session_state.get("site_notes", []))
 
 
 def set_scenario(sc: Scenario) -> None:

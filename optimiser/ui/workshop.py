@@ -76,7 +76,8 @@ def controls(sc, ds) -> dict:
     stroke = sc.pathways.get("stroke")
     if stroke is not None:
         chosen = st.multiselect("Hospitals that may host stroke rehabilitation", list(ds.sites.index),
-                                default=list(stroke.sites) if stroke.sites != "all" else list(ds.sites.index),
+                                default=[s for s in stroke.sites if s in ds.sites.index]
+                                if stroke.sites != "all" else list(ds.sites.index),
                                 format_func=lambda s: ds.sites.loc[s, "site_name"], key="stroke_sites")
         ch["pathways.stroke.sites"] = chosen
     budget = st.number_input("Annual budget (£ a year; 0 = no limit)", 0, 200_000_000,
@@ -112,12 +113,18 @@ def page() -> None:
     if submitted:
         state.set_scenario(sc)
     current = state.scenario()
+    notes = state.site_notes()
+    if notes:
+        with st.expander(f"The settings' hospitals, matched to the imported dataset ({len(notes)} notes)"):
+            for note in notes:
+                st.markdown(f"- {note}")
     quick = st.radio("Answer", ["quick", "best"], horizontal=True, key="answer_mode",
                      format_func=lambda v: {"quick": "Quick (about a second)",
                                             "best": "Best (within 0.5% of the best possible; about 20 seconds)"}[v]
                      ) == "quick"
+    queue_notice = st.empty()      # the place in the solve queue, if others are solving
     with st.status("Finding the best configuration…", expanded=False) as status:
-        sol, err = state.solve(current, quick=quick)
+        sol, err = state.solve(current, quick=quick, notice=queue_notice)
         status.update(label=common.answer_label(sol) if sol is not None else "No configuration meets every limit",
                       state=("error" if sol is None else "complete" if sol.is_single_best or
                              (sol.status == "quick" and not sol.stopped_by_time_limit) else "running"))
@@ -165,11 +172,13 @@ def page() -> None:
                        "llr_bed_configuration.gpkg", "application/geopackage+sqlite3", key="dl_gpkg",
                        on_click="ignore", icon=":material/download:")
     with st.expander("Save this answer as an option for the steering group"):
-        name = st.text_input("Option name", value="Workshop answer", key="save_name")
+        name = st.text_input("Option name", value="Workshop answer", key="save_name", max_chars=200)
+        replace = st.checkbox("Replace a saved option of the same name", value=False, key="save_replace")
         if st.button("Save option", key="save_option"):
             try:
                 path = state.library().save(option_from_solution(sol, name.strip() or "Workshop answer",
-                                                                 f"From the workshop: {sol.name}"))
+                                                                 f"From the workshop: {sol.name}"),
+                                            replace=replace)
                 st.success(f"Saved '{name}' ({path.name}). It is now on the Compare options page.")
             except OptimiserError as exc:
                 state.show_error(exc)
