@@ -239,7 +239,7 @@ def running_app(tmp_path_factory):
             except OSError:
                 time.sleep(0.25)
         else:
-            pytest.fail("the app did not start within 60 s")
+            pytest.fail("the app did not start within 180 s")
         yield port
     finally:
         import signal
