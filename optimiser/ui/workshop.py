@@ -114,7 +114,7 @@ def page() -> None:
     current = state.scenario()
     quick = st.radio("Answer", ["quick", "best"], horizontal=True, key="answer_mode",
                      format_func=lambda v: {"quick": "Quick (about a second)",
-                                            "best": "Best (within 0.5% of the best possible; about 20 seconds)"}[v]
+                                            "best": "Best (within 0.5% of the best possible; under a minute)"}[v]
                      ) == "quick"
     with st.status("Finding the best configuration…", expanded=False) as status:
         last = st.session_state.get("last_run")
