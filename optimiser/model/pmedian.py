@@ -1,0 +1,611 @@
+r"""The classical p-median at scale: a Lagrangian bound, fast interchange, reduced-cost fixing
+and exact zone aggregation around the shared formulation.
+
+The p-median (open exactly :math:`p` sites, send every zone to its nearest open site,
+minimise demand-weighted travel) is solved in four steps; only the last uses a solver, and it
+uses the one formulation (:mod:`optimiser.model.formulation`, radius form) and either backend:
+
+1. **Good answers fast.** A greedy start, then *fast interchange* (the best single swap of an
+   open and a closed site, repeated until none improves: Whitaker 1983; Resende & Werneck
+   2007), all in numpy. With :math:`d^1_i, d^2_i` each zone's nearest and second-nearest open
+   costs, :math:`\phi_i` its nearest open site, swapping closed :math:`a` in and open
+   :math:`r` out changes the total by
+   :math:`-\mathrm{gain}(a) + \mathrm{loss}(r) - \mathrm{extra}(a, r)` with
+   :math:`\mathrm{gain}(a) = \sum_i (d^1_i - c_{ia})^+`,
+   :math:`\mathrm{loss}(r) = \sum_{\phi_i = r} (d^2_i - d^1_i)` and
+   :math:`\mathrm{extra}(a, r) = \sum_{\phi_i = r} (d^2_i - \max(c_{ia}, d^1_i))^+`.
+2. **A bound that scales with sites, not zones x times.** Relaxing "every zone is served
+   once" with multipliers :math:`\lambda_i` leaves
+   :math:`L(\lambda) = \sum_i \lambda_i + \min_{|Y| = p} \sum_{j \in Y} \rho_j`,
+   :math:`\rho_j = \sum_i \min(0, c_{ij} - \lambda_i)`: the :math:`p` sites of least
+   :math:`\rho`. Subgradient steps on :math:`\lambda` (Held, Wolfe & Crowder 1974) drive it to
+   the linear relaxation's bound. Each iteration costs one pass over the cost matrix.
+3. **Reduced-cost fixing.** At any :math:`\lambda`, opening a site :math:`j \notin Y` costs at
+   least :math:`L + \rho_j - \rho_{[p]}` and closing :math:`j \in Y` at least
+   :math:`L - \rho_j + \rho_{[p+1]}`; where that reaches the target :math:`T` (the incumbent,
+   less half a unit when every cost is a whole number, less the gap tolerance) no answer better
+   than the target has that site otherwise, so it is fixed.
+4. **Exact zone aggregation, then the proof.** With the fixed sites settled, a zone only ever
+   uses one of its sites up to the first fixed-open one or the :math:`(|R| - q + 1)`-th free one
+   (:math:`q` of the free set :math:`R` open); zones whose sites come in the same order up to
+   that point always use the same site, so they merge into one zone whose cost to each site is
+   the sum of theirs. This exact, smaller instance goes to the shared formulation (radius
+   form) and the chosen backend, started from the incumbent. Its bound :math:`b` proves the
+   answer: the optimum is at least :math:`\max(L^*, \min(T, b))`.
+
+Finally the open sites are scored on the original zones (every zone to its nearest open
+site), so the answer's tables and metrics never depend on the reductions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from optimiser.errors import SolveError
+from optimiser.instance import Instance
+from optimiser.model.backends import Status, solve_program
+from optimiser.model.formulation import build, configuration_start
+from optimiser.solution import Solution, Tables, compute_metrics
+
+BOUND_SHARE_OF_TIME = 0.3        # at most this share of the time limit goes to the bound
+BOUND_SECONDS = 30.0             # ... and at most this long
+PROBE_ITERATIONS = 60          # subgradient steps per probed site
+PROBE_MISSES = 8               # probing stops after this many sites in a row that stay free
+QUICK_SECONDS = 10.0             # the quick answer's budget for interchange and the bound
+CAPACITY_METRICS = ("patients_finding_no_free_bed_per_year", "virtual_patients_finding_no_free_bed_per_year",
+                    "mean_occupancy", "max_blocking_probability", "smallest_open_site_beds",
+                    "physical_beds", "virtual_beds", "total_beds", "annual_cost_gbp",
+                    "site_fixed_cost_gbp_per_year", "bed_cost_gbp_per_year",
+                    "virtual_bed_cost_gbp_per_year", "new_ward_capital_gbp",
+                    "new_ward_capital_annualised_gbp_per_year", "virtual_admissions_per_year",
+                    "worst_district_mean_travel_minutes", "worst_district")
+
+
+# ---------------------------------------------------------------------------------------
+# the problem as arrays
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """A p-median on weighted costs: ``cost[i, j]`` = zone i's demand x travel to site j
+    (zones without demand left out)."""
+
+    cost: np.ndarray            # (Z, S) float64
+    zone_rows: np.ndarray       # index into the instance's zones of each row
+    p: int
+    must_open: np.ndarray       # (S,) bool
+    closed: np.ndarray          # (S,) bool
+    scale: float                # objective = scale * total cost (the travel weight)
+    integral: bool              # every cost a whole number: a better answer is at least 1 lower
+
+    @property
+    def n_sites(self) -> int:
+        return self.cost.shape[1]
+
+
+def applies(inst: Instance) -> bool:
+    """True for the classical p-median: exactly p sites open, one ward and one pathway at every
+    site, no capacity, travel standard, equity, virtual beds, budget, lexicographic stages,
+    alternatives or site costs, finite travel everywhere, and the travel term alone in the
+    objective."""
+    r, w = inst.rules, inst.weights
+    pw = inst.pathways
+    if r.open_exactly is None or r.capacity_limits or r.coverage or r.budget is not None:
+        return False
+    if r.open_at_least is not None or r.open_at_most is not None or r.min_beds_open_site > 1:
+        return False
+    if inst.virtual is not None or w.lexicographic or w.equity or inst.solver.alternatives:
+        return False
+    if inst.solver.assignment_form == "shares" or len(inst.wards) != 1 or len(pw.ids) != 1:
+        return False
+    if not pw.site_allowed.all() or np.isfinite(pw.max_travel).any() or w.travel <= 0:
+        return False
+    if w.cost and (inst.sites.fixed_cost.any() or inst.sites.cost_per_bed.any()):
+        return False
+    opt = inst.options
+    one_bed = np.bincount(opt.option_unit, weights=(opt.option_beds > 0).astype(float),
+                          minlength=len(opt.unit_site))
+    if len(opt.unit_site) != inst.n_sites or not np.array_equal(np.sort(opt.unit_site), np.arange(inst.n_sites)):
+        return False
+    if (one_bed != 1).any() or (w.cost and opt.option_capital.any()):
+        return False
+    if inst.virtual_admissions.any() or not np.isfinite(inst.travel).all() or (inst.travel < 0).any():
+        return False
+    free = inst.sites.status >= 0
+    return 1 <= r.open_exactly <= int(free.sum()) and int((inst.sites.status > 0).sum()) <= r.open_exactly
+
+
+def problem_of(inst: Instance) -> Problem:
+    demand = inst.hospital_admissions[:, 0]
+    rows = np.flatnonzero(demand > 0)
+    cost = demand[rows, None] * inst.travel[rows]
+    integral = bool(np.all(cost == np.round(cost))) and float(np.abs(cost).sum()) < 2 ** 52
+    return Problem(cost=np.ascontiguousarray(cost, float), zone_rows=rows, p=int(inst.rules.open_exactly),
+                   must_open=inst.sites.status > 0, closed=inst.sites.status < 0,
+                   scale=float(inst.weights.travel), integral=integral)
+
+
+# ---------------------------------------------------------------------------------------
+# primal: greedy and fast interchange
+# ---------------------------------------------------------------------------------------
+
+def total_cost(cost: np.ndarray, open_sites: np.ndarray) -> float:
+    """Every zone to its nearest open site."""
+    return float(cost[:, np.flatnonzero(open_sites)].min(axis=1).sum())
+
+
+def _two_nearest(cost: np.ndarray, open_idx: np.ndarray, far: float):
+    sub = cost[:, open_idx]
+    if len(open_idx) == 1:
+        return sub[:, 0].copy(), np.full(len(cost), open_idx[0]), np.full(len(cost), far), np.full(len(cost), -1)
+    two = np.argpartition(sub, 1, axis=1)[:, :2]
+    rows = np.arange(len(cost))
+    a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
+    swap = (b < a) | ((b == a) & (two[:, 1] < two[:, 0]))
+    first = np.where(swap, two[:, 1], two[:, 0])
+    second = np.where(swap, two[:, 0], two[:, 1])
+    return sub[rows, first], open_idx[first], sub[rows, second], open_idx[second]
+
+
+def greedy(prob: Problem) -> np.ndarray:
+    """Open the forced sites, then repeatedly the site that saves the most."""
+    cost = prob.cost
+    is_open = prob.must_open.copy()
+    allowed = ~prob.closed
+    d1 = cost[:, is_open].min(axis=1) if is_open.any() else np.full(len(cost), np.inf)
+    while is_open.sum() < prob.p:
+        if np.isinf(d1).any():
+            saving = -cost.sum(axis=0)
+        else:
+            saving = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)
+        saving[is_open | ~allowed] = -np.inf
+        j = int(np.argmax(saving))
+        is_open[j] = True
+        d1 = np.minimum(d1, cost[:, j])
+    return is_open
+
+
+def local_search(prob: Problem, is_open: np.ndarray, deadline: float = math.inf) -> tuple[np.ndarray, float]:
+    """Fast interchange from ``is_open``: the best swap while one improves. Never worse than
+    its start; deterministic (ties go to the lowest site index)."""
+    cost = prob.cost
+    n_z, n_s = cost.shape
+    is_open = is_open.copy()
+    far = float(cost.max()) + 1.0
+    can_in = ~prob.closed
+    can_out = ~prob.must_open
+    value = total_cost(cost, is_open)
+    tol = 1e-9 * max(1.0, abs(value))
+    rows = np.arange(n_z)
+    while time.perf_counter() < deadline:
+        open_idx = np.flatnonzero(is_open)
+        d1, phi1, d2, _ = _two_nearest(cost, open_idx, far)
+        gain = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)
+        loss = np.bincount(phi1, weights=d2 - d1, minlength=n_s)
+        extra_zone = np.maximum(d2[:, None] - np.maximum(cost, d1[:, None]), 0.0)
+        onehot = sp.csr_matrix((np.ones(n_z), (phi1, rows)), shape=(n_s, n_z))
+        extra = np.asarray(onehot @ extra_zone)            # (out r, in a)
+        delta = -gain[None, :] + loss[:, None] - extra      # (out r, in a)
+        delta[~(is_open & can_out), :] = np.inf
+        delta[:, is_open | ~can_in] = np.inf
+        k = int(np.argmin(delta))
+        r, a = divmod(k, n_s)
+        if not delta[r, a] < -tol:
+            break
+        is_open[r], is_open[a] = False, True
+        value = total_cost(cost, is_open)
+    return is_open, value
+
+
+# ---------------------------------------------------------------------------------------
+# bound: Lagrangian relaxation with reduced-cost fixing
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class Bound:
+    value: float                 # best Lagrangian bound L*
+    fixed_open: np.ndarray       # (S,) bool, includes must-open sites
+    fixed_closed: np.ndarray     # (S,) bool, includes closed sites
+    target: float                # fixings hold for every answer below this
+    iterations: int
+    candidates: list             # site sets the relaxation chose (for the interchange)
+    multipliers: np.ndarray      # lambda at the best bound
+    probed: int = 0              # sites fixed by probing
+
+
+def _target(prob: Problem, upper: float, gap: float) -> float:
+    """Answers below this value are the ones worth finding: the incumbent less the gap
+    tolerance, and less half a unit when every cost is a whole number (a better answer is then
+    at least one unit better, so nothing at or above the target is below the incumbent)."""
+    t = upper - gap * abs(upper)
+    if prob.integral:
+        t = min(t, upper - 0.5)
+    return t
+
+
+def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fixed_open: np.ndarray,
+                 fixed_closed: np.ndarray, *, deadline: float, max_iterations: int, theta: float,
+                 keep_candidates: bool = False, fix: bool = True):
+    """Subgradient ascent on L(lambda) from ``lam`` with the given sites forced; fixes sites by
+    reduced cost on the way (in place) when ``fix``. Returns (best bound, its multipliers,
+    iterations, candidates); it stops as soon as the bound reaches the target (nothing below the
+    target has these fixings), and returns +inf when no answer has them."""
+    cost = prob.cost
+    n_z = cost.shape[0]
+    tol = 1e-9 * max(1.0, abs(upper))
+    best, best_lam = -np.inf, lam.copy()
+    stall = 0
+    candidates: list[np.ndarray] = []
+    direction = np.zeros(n_z)
+    it = 0
+    for it in range(1, max_iterations + 1):
+        if time.perf_counter() > deadline:
+            break
+        below = cost - lam[:, None]
+        np.minimum(below, 0.0, out=below)
+        rho = below.sum(axis=0)
+        free = ~(fixed_open | fixed_closed)
+        q = prob.p - int(fixed_open.sum())
+        free_idx = np.flatnonzero(free)
+        if q < 0 or q > len(free_idx):
+            return np.inf, lam, it, candidates          # no answer has these fixings
+        order = free_idx[np.argsort(rho[free_idx], kind="stable")]
+        y = fixed_open.copy()
+        y[order[:q]] = True
+        value = float(lam.sum() + rho[y].sum())
+        if value > best + tol:
+            best, best_lam, stall = value, lam.copy(), 0
+        else:
+            stall += 1
+        if value >= target + tol:
+            if fix:
+                fixed_open[:] = y
+                fixed_closed[:] = ~y
+            return value, lam, it, candidates
+        if fix and 0 < q < len(order):
+            # reduced-cost fixing (valid at any multipliers)
+            outs, ins = order[q:], order[:q]
+            fixed_closed[outs[value + rho[outs] - rho[order[q - 1]] >= target + tol]] = True
+            fixed_open[ins[value - rho[ins] + rho[order[q]] >= target + tol]] = True
+        if q == 0 or q == len(free_idx):
+            break
+        if keep_candidates and (it % 25 == 0 or it <= 3):
+            candidates.append(y.copy())
+        # subgradient: 1 - number of chosen sites cheaper than the zone's multiplier
+        g = 1.0 - ((cost[:, y] - lam[:, None]) < 0).sum(axis=1)
+        direction = g + 0.3 * direction
+        norm = float(direction @ direction)
+        if norm == 0:
+            break
+        if stall >= 20:
+            theta *= 0.5
+            stall = 0
+            lam = best_lam.copy()
+            direction[:] = 0
+            if theta < 1e-5:
+                break
+            continue
+        lam = np.maximum(lam + theta * (upper - value) / norm * direction, 0.0)
+    return best, best_lam, it, candidates
+
+
+def lagrangian_bound(prob: Problem, upper: float, *, gap: float = 0.0, deadline: float = math.inf,
+                     max_iterations: int = 3000, upper_sites: np.ndarray | None = None,
+                     multipliers: np.ndarray | None = None, probe: bool = True) -> Bound:
+    """Subgradient optimisation of the Lagrangian dual, fixing sites by reduced cost on the
+    way, then *probing*: sites still free are forced the other way, in order of their reduced
+    cost, and the dual re-optimised briefly from the best multipliers; where that bound reaches
+    the target the site is fixed (probing stops after ``PROBE_MISSES`` misses in a row).
+    ``upper``: the incumbent's cost; ``multipliers``: a start (else the incumbent's costs)."""
+    cost = prob.cost
+    n_s = cost.shape[1]
+    fixed_open = prob.must_open.copy()
+    fixed_closed = prob.closed.copy()
+    target = _target(prob, upper, gap)
+    if multipliers is not None:
+        lam = multipliers.copy()
+    elif upper_sites is not None:
+        lam = cost[:, np.flatnonzero(upper_sites)].min(axis=1).copy()
+    else:
+        lam = np.partition(cost, 1, axis=1)[:, 1].copy() if n_s > 1 else cost[:, 0].copy()
+    best, lam, iterations, candidates = _subgradient(prob, upper, target, lam, fixed_open, fixed_closed,
+                                                     deadline=deadline, max_iterations=max_iterations,
+                                                     theta=2.0 if multipliers is None else 0.5,
+                                                     keep_candidates=True)
+    probed = 0
+    while probe and best < target and time.perf_counter() < deadline:
+        free = np.flatnonzero(~(fixed_open | fixed_closed))
+        rho = np.minimum(cost - lam[:, None], 0.0).sum(axis=0)
+        q = prob.p - int(fixed_open.sum())
+        if q <= 0 or q >= len(free):
+            break
+        order = free[np.argsort(rho[free], kind="stable")]
+        ins, outs = order[:q], order[q:]
+        # what forcing each site the other way costs at these multipliers: probe the dearest first
+        penalty = np.concatenate([rho[order[q]] - rho[ins], rho[outs] - rho[order[q - 1]]])
+        sites = np.concatenate([ins, outs])[np.argsort(-penalty, kind="stable")]
+        chosen = set(ins.tolist())
+        changed, misses = False, 0
+        for j in sites:
+            if time.perf_counter() > deadline or misses >= PROBE_MISSES:
+                break
+            fo, fc = fixed_open.copy(), fixed_closed.copy()
+            if j in chosen:
+                fc[j] = True
+            else:
+                fo[j] = True
+            b, _, k, _ = _subgradient(prob, upper, target, lam.copy(), fo, fc, deadline=deadline,
+                                      max_iterations=PROBE_ITERATIONS, theta=0.5, fix=False)
+            iterations += k
+            if b >= target:
+                probed += 1
+                changed, misses = True, 0
+                if j in chosen:
+                    fixed_open[j] = True
+                else:
+                    fixed_closed[j] = True
+            else:
+                misses += 1
+        if not changed:
+            break
+        b, lam2, k, _ = _subgradient(prob, upper, target, lam.copy(), fixed_open, fixed_closed,
+                                     deadline=deadline, max_iterations=300, theta=0.5)
+        iterations += k
+        if b > best:
+            best, lam = b, lam2
+    return Bound(best, fixed_open, fixed_closed, target, iterations, candidates, lam, probed)
+
+
+# ---------------------------------------------------------------------------------------
+# the exact reduced instance
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reduced:
+    instance: Instance
+    sites: np.ndarray           # original site index of each reduced site
+    groups: int
+    zones: int
+
+
+def reduced_instance(inst: Instance, prob: Problem, fixed_open: np.ndarray, fixed_closed: np.ndarray) -> Reduced:
+    """Drop the sites fixed closed, keep the fixed-open ones open, and merge zones that use
+    their sites in the same order up to where it can matter (see the module docstring)."""
+    keep = np.flatnonzero(~fixed_closed)
+    is_f1 = fixed_open[keep]
+    n_free = int((~is_f1).sum())
+    q = prob.p - int(is_f1.sum())
+    depth = n_free - q + 1                       # one of each zone's first `depth` free sites is open
+    cost = prob.cost[:, keep]
+    order = np.argsort(cost, axis=1, kind="stable")
+    f1_sorted = is_f1[order]
+    free_rank = np.cumsum(~f1_sorted, axis=1)
+    stop = f1_sorted | ((~f1_sorted) & (free_rank >= depth))
+    length = np.argmax(stop, axis=1) + 1         # positions 0..length-1 matter
+    width = int(length.max())
+    pos = np.arange(width)
+    key = np.where(pos[None, :] < length[:, None], order[:, :width], -1).astype(np.int32)
+    _, group, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    n_g = len(counts)
+    summed = np.zeros((n_g, len(keep)))
+    np.add.at(summed, group, cost)
+    # beyond the positions that matter, a group's cost is its last one that matters
+    first_of = np.zeros(n_g, int)
+    first_of[group[::-1]] = np.arange(len(group))[::-1]
+    g_order = order[first_of]
+    g_len = length[first_of]
+    last_site = g_order[np.arange(n_g), g_len - 1]
+    last_value = summed[np.arange(n_g), last_site]
+    rank = np.empty_like(g_order)
+    rank[np.arange(n_g)[:, None], g_order] = np.arange(len(keep))[None, :]
+    summed = np.where(rank < g_len[:, None], summed, last_value[:, None])
+    demand = np.bincount(group, weights=inst.hospital_admissions[prob.zone_rows, 0], minlength=n_g)
+    travel = summed / demand[:, None]
+    ids = np.array([f"group_{g}" for g in range(n_g)], object)
+    reduced = Instance.p_median(travel, prob.p, demand, name=inst.name, zone_ids=ids,
+                                site_ids=inst.sites.ids[keep], solver=replace(inst.solver, alternatives=0))
+    status = np.where(is_f1, 1, 0).astype(np.int8)
+    reduced = replace(reduced, sites=replace(reduced.sites, status=status, names=inst.sites.names[keep]),
+                      weights=replace(reduced.weights, travel=1.0))
+    return Reduced(reduced, keep, n_g, len(group))
+
+
+def _solve_reduced(red: Reduced, start_open: np.ndarray | None, time_limit: float, gap: float):
+    """The reduced instance through the shared formulation and the chosen backend."""
+    inst = red.instance
+    f = build(inst)
+    hint = None
+    if start_open is not None and inst.solver.backend == "ortools":
+        hint = configuration_start(f, start_open[red.sites].astype(int), None)
+    program = f.lp.freeze(inst.weights.as_dict())
+    sv = inst.solver
+    res = solve_program(program, sv.backend, ortools_solver=sv.ortools_solver, time_limit=max(time_limit, 0.5),
+                        mip_gap=gap, hint=hint)
+    return f, res
+
+
+# ---------------------------------------------------------------------------------------
+# the answer on the original zones
+# ---------------------------------------------------------------------------------------
+
+def solution_from_sites(inst: Instance, is_open: np.ndarray, *, name: str, status: str, message: str,
+                        solver: str, seconds: float, gap: float | None, notes: tuple[str, ...] = ()) -> Solution:
+    """Tables and metrics of a set of open sites: every zone to its nearest open site (ties to
+    the first site in the instance's order), scored on the instance itself."""
+    open_idx = np.flatnonzero(is_open)
+    sub = inst.travel[:, open_idx]
+    nearest = open_idx[np.argmin(sub, axis=1)]
+    demand = inst.hospital_admissions[:, 0]
+    has = demand > 0
+    pid = inst.pathways.ids[0]
+    units = pd.DataFrame({"site_id": inst.sites.ids, "ward": inst.wards[0],
+                          "beds": is_open.astype(int)})
+    units = units[units["beds"] > 0].reset_index(drop=True)
+    assignment = pd.DataFrame({"zone_code": inst.zones.ids[has], "site_id": inst.sites.ids[nearest[has]],
+                               "pathway": pid, "share": 1.0})
+    empty = Tables(units, assignment, pd.DataFrame(columns=["zone_code", "pathway", "share"]),
+                   pd.DataFrame(columns=["district_code", "beds"]),
+                   pd.DataFrame(columns=["district_code", "site_id", "pathway", "admissions_per_year"]),
+                   pd.DataFrame(columns=["district_code", "pathway", "admissions_per_year"]))
+    minutes = inst.travel[np.arange(inst.n_zones), nearest]
+    objective = float(inst.weights.travel * (demand * minutes).sum())
+    metrics = p_median_metrics(inst, empty, minutes, demand, gap)
+    return Solution(name=name, status=status, status_message=message, objective=objective, tables=empty,
+                    metrics=metrics, solver=solver, solve_seconds=seconds, optimality_gap=gap,
+                    mode="p_median", notes=notes, _instance=inst)
+
+
+def p_median_metrics(inst: Instance, tables: Tables, minutes: np.ndarray, demand: np.ndarray,
+                     gap: float | None) -> dict:
+    """What a p-median user reads: the objective, demand-weighted mean and longest travel, the
+    sites opened. Capacity, cost and queueing metrics mean nothing here and are left out."""
+    m = compute_metrics(inst, tables)
+    for key in CAPACITY_METRICS:
+        m.pop(key, None)
+    has = demand > 0
+    m["weighted_travel"] = float((demand * minutes).sum())
+    m["mean_travel_minutes"] = float((demand * minutes).sum() / demand.sum()) if demand.sum() > 0 else float("nan")
+    m["max_travel_minutes"] = float(minutes[has].max()) if has.any() else float("nan")
+    m["open_sites"] = float(len(tables.units))
+    m["zones"] = float(inst.n_zones)
+    m["candidate_sites"] = float(inst.n_sites)
+    return m
+
+
+# ---------------------------------------------------------------------------------------
+# the two entry points
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class _Primal:
+    is_open: np.ndarray
+    value: float
+
+
+def _good_answer(prob: Problem, deadline: float, start: np.ndarray | None = None) -> _Primal:
+    candidates = [greedy(prob)]
+    if start is not None and start.sum() == prob.p and not (start & prob.closed).any() \
+            and (start | ~prob.must_open).all():
+        candidates.append(start.copy())
+    best = None
+    for c in candidates:
+        is_open, value = local_search(prob, c, deadline)
+        if best is None or value < best.value - 1e-9 * abs(value):
+            best = _Primal(is_open, value)
+    return best
+
+
+def _improve_from(prob: Problem, best: _Primal, candidates, deadline: float) -> _Primal:
+    """Interchange from the relaxation's site choices; keep the best answer."""
+    seen = {best.is_open.tobytes()}
+    for y in candidates:
+        if time.perf_counter() > deadline:
+            break
+        if y.tobytes() in seen or y.sum() != prob.p:
+            continue
+        seen.add(y.tobytes())
+        is_open, value = local_search(prob, y, deadline)
+        if value < best.value - 1e-9 * abs(best.value):
+            best = _Primal(is_open, value)
+    return best
+
+
+def _lower(prob: Problem, value: float) -> float:
+    return math.ceil(value - 1e-6) if prob.integral else value
+
+
+def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarray | None = None) -> Solution:
+    """Solve a classical p-median (see :func:`applies`) to the instance's gap tolerance within
+    its time limit: interchange, Lagrangian bound and fixing, then the exact reduced model on
+    the chosen backend. ``start_beds``: beds per unit of a previous answer (a start)."""
+    started = time.perf_counter()
+    start_open = None
+    if start_beds is not None:
+        start_open = np.zeros(inst.n_sites, bool)
+        start_open[inst.options.unit_site[np.asarray(start_beds) > 0]] = True
+    name = name or inst.name
+    sv = inst.solver
+    limit = float(sv.time_limit_seconds)
+    prob = problem_of(inst)
+    bound_deadline = started + min(BOUND_SECONDS, BOUND_SHARE_OF_TIME * limit)
+    primal = _good_answer(prob, bound_deadline, start_open)
+    first = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
+                             upper_sites=primal.is_open, probe=False)
+    primal = _improve_from(prob, primal, first.candidates, bound_deadline)
+    bound = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
+                             multipliers=first.multipliers, max_iterations=500)
+    bound.iterations += first.iterations
+    if first.value > bound.value:
+        bound.value = first.value
+    red = reduced_instance(inst, prob, bound.fixed_open, bound.fixed_closed)
+    remaining = limit - (time.perf_counter() - started)
+    fits = (primal.is_open[bound.fixed_open].all() and not primal.is_open[bound.fixed_closed].any())
+    f, res = _solve_reduced(red, primal.is_open if fits else None, remaining, sv.mip_gap)
+    answer, answer_value = primal.is_open, primal.value
+    if res.status.has_solution:
+        y = res.values[f.lp.variables("site_open")] > 0.5
+        reduced_open = np.zeros(inst.n_sites, bool)
+        reduced_open[red.sites[y]] = True
+        value = total_cost(prob.cost, reduced_open)
+        if value < answer_value - 1e-9 * abs(answer_value):
+            answer, answer_value = reduced_open, value
+        reduced_bound = res.bound if res.bound is not None else -np.inf
+    elif res.status == Status.INFEASIBLE:
+        reduced_bound = np.inf          # nothing below the target exists
+    else:
+        reduced_bound = -np.inf
+    lower = max(bound.value, min(bound.target, reduced_bound))
+    lower = _lower(prob, lower)
+    gap = max(0.0, (answer_value - lower) / answer_value) if answer_value > 0 else 0.0
+    proven = gap <= sv.mip_gap + 1e-12
+    seconds = time.perf_counter() - started
+    if proven:
+        status, message = "optimal", Status.OPTIMAL.describe()
+    else:
+        status, message = "feasible", Status.FEASIBLE.describe()
+        if res.status not in (Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION, Status.INFEASIBLE):
+            raise SolveError(f"The solver stopped without an answer ({res.solver} reported {res.message}); "
+                             "try the other backend (solver.backend: pulp or ortools).")
+    n_fixed = int((bound.fixed_open | bound.fixed_closed).sum())
+    notes = tuple(inst.notes) + (
+        f"p-median: interchange answer {primal.value * prob.scale:,.6g}, Lagrangian bound "
+        f"{bound.value * prob.scale:,.6g} after {bound.iterations} iterations; {n_fixed} of {inst.n_sites} "
+        f"sites fixed by reduced cost; {red.zones:,} zones merged exactly into {red.groups:,}; "
+        f"the reduced model solved by {res.solver} ({res.status.value}, {res.seconds:.2f} s)",)
+    if not proven:
+        notes += (f"the time limit ({limit:g} s) stopped the proof at a gap of {gap:.2%}",)
+    return solution_from_sites(inst, answer, name=name, status=status, message=message, solver=res.solver,
+                               seconds=seconds, gap=gap, notes=notes)
+
+
+def quick_p_median(inst: Instance, name: str | None = None, seconds: float = QUICK_SECONDS) -> Solution:
+    """The quick answer for a p-median: greedy and fast interchange, with the Lagrangian bound
+    for its gap; no solver is run (the full solve proves the answer)."""
+    started = time.perf_counter()
+    name = name or inst.name
+    prob = problem_of(inst)
+    deadline = started + min(seconds, float(inst.solver.time_limit_seconds))
+    primal = _good_answer(prob, deadline)
+    bound = lagrangian_bound(prob, primal.value, gap=0.0, deadline=deadline, upper_sites=primal.is_open)
+    primal = _improve_from(prob, primal, bound.candidates, deadline)
+    lower = _lower(prob, bound.value)
+    gap = max(0.0, (primal.value - lower) / primal.value) if primal.value > 0 else 0.0
+    how = ("a quick answer: greedy start and fast interchange (best single swaps), its gap measured "
+           "against the Lagrangian bound; no solver was run (solve without --quick to prove the answer)")
+    status = "optimal" if gap <= 1e-12 else "feasible"
+    return solution_from_sites(inst, primal.is_open, name=name, status=status, message=how,
+                               solver="p-median interchange (quick)", seconds=time.perf_counter() - started,
+                               gap=gap, notes=tuple(inst.notes) + (f"quick answer in {time.perf_counter() - started:.2f} s; "
+                                                                   f"Lagrangian bound {bound.value * prob.scale:,.6g}",))
+
+
+__all__ = ["Problem", "applies", "greedy", "lagrangian_bound", "local_search", "problem_of", "quick_p_median",
+           "reduced_instance", "solution_from_sites", "solve_p_median", "total_cost"]
+
