@@ -82,13 +82,18 @@ def quick_solve(scenario: Scenario, dataset: Dataset | None = None, previous: So
     gap is bounded by the relaxation. ``previous``: the last answer, from which the search
     starts (a workshop moves one setting at a time). Falls back to :func:`solve` (which also
     explains an infeasible scenario) when neither configuration meets the rules at full
-    resolution, and for single assignment, lexicographic objectives or no capacity rules."""
+    resolution, and for single assignment, lexicographic objectives or no capacity rules. For
+    the classical p-median it is greedy and fast interchange with the Lagrangian bound's gap
+    (no solver run; :func:`solve` proves the answer)."""
+    from optimiser.model import pmedian
     from optimiser.model.quick import quick_solve as _quick
-    from optimiser.model.solve import Configuration
+    from optimiser.model.solve import Configuration, solve_instance
 
-    inst = instance_for(scenario, dataset)
+    inst = instance_for(scenario, dataset)     # read and compiled once, whichever path follows
+    if pmedian.applies(inst):
+        return pmedian.quick_p_median(inst, scenario.name)
     if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
-        return solve(scenario, dataset)
+        return solve_instance(inst, scenario.name)
     start = Configuration.of(previous) if previous is not None else None
     sol = _quick(inst, scenario.name, start)
-    return sol if sol is not None else solve(scenario, dataset)
+    return sol if sol is not None else solve_instance(inst, scenario.name)
