@@ -45,26 +45,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from optimiser.errors import SolveError
 from optimiser.instance import Instance
 from optimiser.model.backends import Status, solve_program
 from optimiser.model.formulation import build, configuration_start
-from optimiser.solution import Solution, Tables, compute_metrics
+from optimiser.solution import Solution, Tables
 
 BOUND_SHARE_OF_TIME = 0.3        # at most this share of the time limit goes to the bound
 BOUND_SECONDS = 30.0             # ... and at most this long
 PROBE_ITERATIONS = 60          # subgradient steps per probed site
+PROBE_ABOVE = 30               # probe only while more sites than this are free
 PROBE_MISSES = 8               # probing stops after this many sites in a row that stay free
+DENSE_PAIRS = 1_000_000        # up to this many pairs whole-matrix passes beat the sorted prefixes
+CANDIDATES = 6                 # the relaxation's latest site choices the interchange starts from
 QUICK_SECONDS = 10.0             # the quick answer's budget for interchange and the bound
-CAPACITY_METRICS = ("patients_finding_no_free_bed_per_year", "virtual_patients_finding_no_free_bed_per_year",
-                    "mean_occupancy", "max_blocking_probability", "smallest_open_site_beds",
-                    "physical_beds", "virtual_beds", "total_beds", "annual_cost_gbp",
-                    "site_fixed_cost_gbp_per_year", "bed_cost_gbp_per_year",
-                    "virtual_bed_cost_gbp_per_year", "new_ward_capital_gbp",
-                    "new_ward_capital_annualised_gbp_per_year", "virtual_admissions_per_year",
-                    "worst_district_mean_travel_minutes", "worst_district")
 
 
 # ---------------------------------------------------------------------------------------
@@ -83,6 +78,8 @@ class Problem:
     closed: np.ndarray          # (S,) bool
     scale: float                # objective = scale * total cost (the travel weight)
     integral: bool              # every cost a whole number: a better answer is at least 1 lower
+    order: np.ndarray           # (Z, S) each zone's sites, cheapest first (ties: lower index)
+    sorted_cost: np.ndarray     # (Z, S) cost in that order
 
     @property
     def n_sites(self) -> int:
@@ -126,9 +123,12 @@ def problem_of(inst: Instance) -> Problem:
     rows = np.flatnonzero(demand > 0)
     cost = demand[rows, None] * inst.travel[rows]
     integral = bool(np.all(cost == np.round(cost))) and float(np.abs(cost).sum()) < 2 ** 52
+    index = np.int16 if cost.shape[1] < 2 ** 15 else np.int32
+    order = np.argsort(cost, axis=1, kind="stable").astype(index)
     return Problem(cost=np.ascontiguousarray(cost, float), zone_rows=rows, p=int(inst.rules.open_exactly),
                    must_open=inst.sites.status > 0, closed=inst.sites.status < 0,
-                   scale=float(inst.weights.travel), integral=integral)
+                   scale=float(inst.weights.travel), integral=integral, order=order,
+                   sorted_cost=np.take_along_axis(cost, order.astype(np.intp), axis=1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,67 +140,108 @@ def total_cost(cost: np.ndarray, open_sites: np.ndarray) -> float:
     return float(cost[:, np.flatnonzero(open_sites)].min(axis=1).sum())
 
 
-def _two_nearest(cost: np.ndarray, open_idx: np.ndarray, far: float):
-    sub = cost[:, open_idx]
-    if len(open_idx) == 1:
-        return sub[:, 0].copy(), np.full(len(cost), open_idx[0]), np.full(len(cost), far), np.full(len(cost), -1)
-    two = np.argpartition(sub, 1, axis=1)[:, :2]
-    rows = np.arange(len(cost))
-    a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
-    swap = (b < a) | ((b == a) & (two[:, 1] < two[:, 0]))
-    first = np.where(swap, two[:, 1], two[:, 0])
-    second = np.where(swap, two[:, 0], two[:, 1])
-    return sub[rows, first], open_idx[first], sub[rows, second], open_idx[second]
+def _prefix(length: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray]:
+    """(zone, flat index into the sorted arrays) of each zone's first ``length`` sites."""
+    zone = np.repeat(np.arange(len(length)), length)
+    start = np.repeat(np.cumsum(length) - length, length)
+    return zone, zone * n_s + (np.arange(len(zone)) - start)
+
+
+def _first_true(flags_of, n_z: int, n_s: int, width: int, need: int) -> np.ndarray:
+    """Position (in each zone's sorted order) of its ``need``-th site whose flag is set, looking
+    at the first ``width`` positions and widening only for the zones that need it; ``n_s``
+    where there is none. ``flags_of(rows, width)`` gives the flags of those rows' positions."""
+    rows = np.arange(n_z)
+    pos = np.full(n_z, n_s)
+    todo = rows
+    while len(todo):
+        flags = flags_of(todo, width)
+        count = np.cumsum(flags, axis=1, dtype=np.int32)
+        hit = count >= need
+        found = hit[:, -1]
+        pos[todo[found]] = np.argmax(hit[found], axis=1)
+        if width >= n_s:
+            break
+        todo = todo[~found]
+        width = min(n_s, 2 * width)
+    return pos
+
+
+class _Nearest:
+    """Each zone's nearest and second-nearest open site, read off its sorted order."""
+
+    def __init__(self, prob: Problem, is_open: np.ndarray, far: float):
+        n_z, n_s = prob.order.shape
+        width = min(n_s, 4 * max(1, -(-n_s // max(1, int(is_open.sum())))) + 4)
+
+        def flags_of(rows, w):
+            return is_open[prob.order[rows, :w]]
+
+        self.pos1 = _first_true(flags_of, n_z, n_s, width, 1)
+        self.pos2 = _first_true(flags_of, n_z, n_s, width, 2) if is_open.sum() > 1 else np.full(n_z, n_s)
+        rows = np.arange(n_z)
+        self.d1 = prob.sorted_cost[rows, self.pos1]
+        self.site1 = prob.order[rows, self.pos1].astype(np.intp)
+        has2 = self.pos2 < n_s
+        self.d2 = np.where(has2, prob.sorted_cost[rows, np.minimum(self.pos2, n_s - 1)], far)
+
+    @property
+    def value(self) -> float:
+        return float(self.d1.sum())
 
 
 def greedy(prob: Problem) -> np.ndarray:
-    """Open the forced sites, then repeatedly the site that saves the most."""
-    cost = prob.cost
+    """Open the forced sites, then repeatedly the site that saves the most (savings summed over
+    each zone's sites nearer than its nearest open one)."""
+    n_z, n_s = prob.order.shape
     is_open = prob.must_open.copy()
     allowed = ~prob.closed
-    d1 = cost[:, is_open].min(axis=1) if is_open.any() else np.full(len(cost), np.inf)
+    far = float(prob.sorted_cost[:, -1].max()) + 1.0
     while is_open.sum() < prob.p:
-        if np.isinf(d1).any():
-            saving = -cost.sum(axis=0)
+        if not is_open.any():
+            saving = -prob.cost.sum(axis=0)
         else:
-            saving = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)
+            near = _Nearest(prob, is_open, far)
+            zone, flat = _prefix(near.pos1, n_s)
+            saving = np.bincount(prob.order.ravel()[flat], weights=near.d1[zone] - prob.sorted_cost.ravel()[flat],
+                                 minlength=n_s)
         saving[is_open | ~allowed] = -np.inf
-        j = int(np.argmax(saving))
-        is_open[j] = True
-        d1 = np.minimum(d1, cost[:, j])
+        is_open[int(np.argmax(saving))] = True
     return is_open
 
 
 def local_search(prob: Problem, is_open: np.ndarray, deadline: float = math.inf) -> tuple[np.ndarray, float]:
     """Fast interchange from ``is_open``: the best swap while one improves. Never worse than
-    its start; deterministic (ties go to the lowest site index)."""
-    cost = prob.cost
-    n_z, n_s = cost.shape
+    its start; deterministic (ties go to the lowest site index). Only the sites nearer than a
+    zone's second-nearest open site enter its gain and extra terms, so each pass costs the
+    length of those lists, not zones x sites."""
+    n_z, n_s = prob.order.shape
     is_open = is_open.copy()
-    far = float(cost.max()) + 1.0
+    far = float(prob.sorted_cost[:, -1].max()) + 1.0
     can_in = ~prob.closed
     can_out = ~prob.must_open
-    value = total_cost(cost, is_open)
-    tol = 1e-9 * max(1.0, abs(value))
-    rows = np.arange(n_z)
+    order_flat, cost_flat = prob.order.ravel(), prob.sorted_cost.ravel()
+    near = _Nearest(prob, is_open, far)
+    tol = 1e-9 * max(1.0, abs(near.value))
     while time.perf_counter() < deadline:
-        open_idx = np.flatnonzero(is_open)
-        d1, phi1, d2, _ = _two_nearest(cost, open_idx, far)
-        gain = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)
-        loss = np.bincount(phi1, weights=d2 - d1, minlength=n_s)
-        extra_zone = np.maximum(d2[:, None] - np.maximum(cost, d1[:, None]), 0.0)
-        onehot = sp.csr_matrix((np.ones(n_z), (phi1, rows)), shape=(n_s, n_z))
-        extra = np.asarray(onehot @ extra_zone)            # (out r, in a)
-        delta = -gain[None, :] + loss[:, None] - extra      # (out r, in a)
-        delta[~(is_open & can_out), :] = np.inf
-        delta[:, is_open | ~can_in] = np.inf
+        zone, flat = _prefix(np.minimum(near.pos2, n_s), n_s)
+        site, c = order_flat[flat].astype(np.intp), cost_flat[flat]
+        d1, d2 = near.d1[zone], near.d2[zone]
+        gain = np.bincount(site, weights=np.maximum(d1 - c, 0.0), minlength=n_s)
+        loss = np.bincount(near.site1, weights=near.d2 - near.d1, minlength=n_s)
+        extra = np.bincount(near.site1[zone] * n_s + site, weights=np.maximum(d2 - np.maximum(c, d1), 0.0),
+                            minlength=n_s * n_s).reshape(n_s, n_s)
+        outs, ins = np.flatnonzero(is_open & can_out), np.flatnonzero(~is_open & can_in)
+        if not len(outs) or not len(ins):
+            break
+        delta = loss[outs, None] - gain[None, ins] - extra[np.ix_(outs, ins)]   # (out r, in a)
         k = int(np.argmin(delta))
-        r, a = divmod(k, n_s)
-        if not delta[r, a] < -tol:
+        r, a = outs[k // len(ins)], ins[k % len(ins)]
+        if not delta.flat[k] < -tol:
             break
         is_open[r], is_open[a] = False, True
-        value = total_cost(cost, is_open)
-    return is_open, value
+        near = _Nearest(prob, is_open, far)
+    return is_open, near.value
 
 
 # ---------------------------------------------------------------------------------------
@@ -229,6 +270,20 @@ def _target(prob: Problem, upper: float, gap: float) -> float:
     return t
 
 
+def _below(prob: Problem, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(zone, site, cost - multiplier) of every pair cheaper than the zone's multiplier: a
+    prefix of each zone's sorted sites."""
+    n_z, n_s = prob.order.shape
+    if n_z * n_s <= DENSE_PAIRS:
+        flat = np.flatnonzero(prob.sorted_cost < lam[:, None])
+        zone = flat // n_s
+    else:
+        k = _first_true(lambda rows, w: prob.sorted_cost[rows, :w] >= lam[rows, None], n_z, n_s,
+                        min(n_s, 16), 1)
+        zone, flat = _prefix(k, n_s)
+    return zone, prob.order.ravel()[flat].astype(np.intp), prob.sorted_cost.ravel()[flat] - lam[zone]
+
+
 def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fixed_open: np.ndarray,
                  fixed_closed: np.ndarray, *, deadline: float, max_iterations: int, theta: float,
                  keep_candidates: bool = False, fix: bool = True):
@@ -236,8 +291,7 @@ def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fi
     reduced cost on the way (in place) when ``fix``. Returns (best bound, its multipliers,
     iterations, candidates); it stops as soon as the bound reaches the target (nothing below the
     target has these fixings), and returns +inf when no answer has them."""
-    cost = prob.cost
-    n_z = cost.shape[0]
+    n_z, n_s = prob.cost.shape
     tol = 1e-9 * max(1.0, abs(upper))
     best, best_lam = -np.inf, lam.copy()
     stall = 0
@@ -247,9 +301,8 @@ def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fi
     for it in range(1, max_iterations + 1):
         if time.perf_counter() > deadline:
             break
-        below = cost - lam[:, None]
-        np.minimum(below, 0.0, out=below)
-        rho = below.sum(axis=0)
+        zone, site, gain = _below(prob, lam)
+        rho = np.bincount(site, weights=gain, minlength=n_s)
         free = ~(fixed_open | fixed_closed)
         q = prob.p - int(fixed_open.sum())
         free_idx = np.flatnonzero(free)
@@ -275,10 +328,11 @@ def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fi
             fixed_open[ins[value - rho[ins] + rho[order[q]] >= target + tol]] = True
         if q == 0 or q == len(free_idx):
             break
-        if keep_candidates and (it % 25 == 0 or it <= 3):
+        if keep_candidates and it % 50 == 0:
             candidates.append(y.copy())
+            del candidates[:-CANDIDATES]
         # subgradient: 1 - number of chosen sites cheaper than the zone's multiplier
-        g = 1.0 - ((cost[:, y] - lam[:, None]) < 0).sum(axis=1)
+        g = 1.0 - np.bincount(zone, weights=y[site], minlength=n_z)
         direction = g + 0.3 * direction
         norm = float(direction @ direction)
         if norm == 0:
@@ -321,7 +375,10 @@ def lagrangian_bound(prob: Problem, upper: float, *, gap: float = 0.0, deadline:
     probed = 0
     while probe and best < target and time.perf_counter() < deadline:
         free = np.flatnonzero(~(fixed_open | fixed_closed))
-        rho = np.minimum(cost - lam[:, None], 0.0).sum(axis=0)
+        if len(free) <= PROBE_ABOVE:
+            break           # the exact model with this few free sites is quicker than probing
+        _, site, gain = _below(prob, lam)
+        rho = np.bincount(site, weights=gain, minlength=n_s)
         q = prob.p - int(fixed_open.sum())
         if q <= 0 or q >= len(free):
             break
@@ -464,18 +521,24 @@ def solution_from_sites(inst: Instance, is_open: np.ndarray, *, name: str, statu
 
 def p_median_metrics(inst: Instance, tables: Tables, minutes: np.ndarray, demand: np.ndarray,
                      gap: float | None) -> dict:
-    """What a p-median user reads: the objective, demand-weighted mean and longest travel, the
-    sites opened. Capacity, cost and queueing metrics mean nothing here and are left out."""
-    m = compute_metrics(inst, tables)
-    for key in CAPACITY_METRICS:
-        m.pop(key, None)
+    """What a p-median user reads: the objective's travel term (demand x minutes), the
+    demand-weighted mean and the longest travel to the assigned site, the sites opened, and the
+    shares of demand within 20, 30 and 45 minutes. Capacity, cost and queueing metrics mean
+    nothing here and are left out. (The checker recomputes the objective, the longest journey
+    and the count of open sites with its own code.)"""
     has = demand > 0
-    m["weighted_travel"] = float((demand * minutes).sum())
-    m["mean_travel_minutes"] = float((demand * minutes).sum() / demand.sum()) if demand.sum() > 0 else float("nan")
-    m["max_travel_minutes"] = float(minutes[has].max()) if has.any() else float("nan")
-    m["open_sites"] = float(len(tables.units))
-    m["zones"] = float(inst.n_zones)
-    m["candidate_sites"] = float(inst.n_sites)
+    total = float(demand.sum())
+    m: dict[str, float] = {
+        "weighted_travel": float((demand * minutes).sum()),
+        "mean_travel_minutes": float((demand * minutes).sum() / total) if total > 0 else float("nan"),
+        "max_travel_minutes": float(minutes[has].max()) if has.any() else float("nan"),
+        "open_sites": float(len(tables.units)),
+        "candidate_sites": float(inst.n_sites),
+        "zones": float(inst.n_zones),
+        "demand_total": total,
+    }
+    for t in (20, 30, 45):
+        m[f"share_of_demand_within_{t}_minutes"] = float(demand[minutes <= t + 1e-9].sum() / total) if total else float("nan")
     return m
 
 
@@ -538,7 +601,8 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
     primal = _good_answer(prob, bound_deadline, start_open)
     first = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
                              upper_sites=primal.is_open, probe=False)
-    primal = _improve_from(prob, primal, first.candidates, bound_deadline)
+    if first.value < first.target:
+        primal = _improve_from(prob, primal, first.candidates[::-1], bound_deadline)
     bound = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
                              multipliers=first.multipliers, max_iterations=500)
     bound.iterations += first.iterations
