@@ -46,7 +46,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import SolveError
 from optimiser.instance import Instance
 from optimiser.model.backends import Status, solve_program
 from optimiser.model.formulation import build, configuration_start
@@ -55,7 +54,9 @@ from optimiser.solution import Solution, Tables
 BOUND_SHARE_OF_TIME = 0.3        # at most this share of the time limit goes to the bound
 BOUND_SECONDS = 30.0             # ... and at most this long
 PROBE_ITERATIONS = 60          # subgradient steps per probed site
-PROBE_ABOVE = 30               # probe only while more sites than this are free
+PROBE_ABOVE = 30               # probe while more sites than this are free,
+PROBE_GAP = 0.003              # ... or more than PROBE_BELOW when the bound is this far below the incumbent
+PROBE_BELOW = 12
 PROBE_MISSES = 8               # probing stops after this many sites in a row that stay free
 DENSE_PAIRS = 1_000_000        # up to this many pairs whole-matrix passes beat the sorted prefixes
 CANDIDATES = 6                 # the relaxation's latest site choices the interchange starts from
@@ -375,7 +376,7 @@ def lagrangian_bound(prob: Problem, upper: float, *, gap: float = 0.0, deadline:
     probed = 0
     while probe and best < target and time.perf_counter() < deadline:
         free = np.flatnonzero(~(fixed_open | fixed_closed))
-        if len(free) <= PROBE_ABOVE:
+        if len(free) <= PROBE_BELOW or (len(free) <= PROBE_ABOVE and (upper - best) < PROBE_GAP * upper):
             break           # the exact model with this few free sites is quicker than probing
         _, site, gain = _below(prob, lam)
         rho = np.bincount(site, weights=gain, minlength=n_s)
@@ -474,8 +475,9 @@ def reduced_instance(inst: Instance, prob: Problem, fixed_open: np.ndarray, fixe
     return Reduced(reduced, keep, n_g, len(group))
 
 
-def _solve_reduced(red: Reduced, start_open: np.ndarray | None, time_limit: float, gap: float):
-    """The reduced instance through the shared formulation and the chosen backend."""
+def _solve_reduced(red: Reduced, start_open: np.ndarray | None, deadline: float, gap: float):
+    """The reduced instance through the shared formulation and the chosen backend, which gets
+    whatever time is left before ``deadline`` once the model is built."""
     inst = red.instance
     f = build(inst)
     hint = None
@@ -483,7 +485,8 @@ def _solve_reduced(red: Reduced, start_open: np.ndarray | None, time_limit: floa
         hint = configuration_start(f, start_open[red.sites].astype(int), None)
     program = f.lp.freeze(inst.weights.as_dict())
     sv = inst.solver
-    res = solve_program(program, sv.backend, ortools_solver=sv.ortools_solver, time_limit=max(time_limit, 0.5),
+    left = deadline - time.perf_counter()
+    res = solve_program(program, sv.backend, ortools_solver=sv.ortools_solver, time_limit=max(left, 0.05),
                         mip_gap=gap, hint=hint)
     return f, res
 
@@ -601,17 +604,21 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
     primal = _good_answer(prob, bound_deadline, start_open)
     first = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
                              upper_sites=primal.is_open, probe=False)
+    bound = first
     if first.value < first.target:
+        before = primal.value
         primal = _improve_from(prob, primal, first.candidates[::-1], bound_deadline)
-    bound = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
-                             multipliers=first.multipliers, max_iterations=500)
-    bound.iterations += first.iterations
-    if first.value > bound.value:
-        bound.value = first.value
+        if primal.value < before or len(np.flatnonzero(~(first.fixed_open | first.fixed_closed))) > PROBE_BELOW:
+            bound = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
+                                     multipliers=first.multipliers, max_iterations=500)
+            bound.iterations += first.iterations
+            bound.value = max(bound.value, first.value)
+    bounded = time.perf_counter()
     red = reduced_instance(inst, prob, bound.fixed_open, bound.fixed_closed)
-    remaining = limit - (time.perf_counter() - started)
+    # the answer is scored on every zone after the solver: keep a little of the limit for it
+    deadline = started + limit - min(0.05 * limit, 2.0)
     fits = (primal.is_open[bound.fixed_open].all() and not primal.is_open[bound.fixed_closed].any())
-    f, res = _solve_reduced(red, primal.is_open if fits else None, remaining, sv.mip_gap)
+    f, res = _solve_reduced(red, primal.is_open if fits else None, deadline, sv.mip_gap)
     answer, answer_value = primal.is_open, primal.value
     if res.status.has_solution:
         y = res.values[f.lp.variables("site_open")] > 0.5
@@ -634,16 +641,17 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
         status, message = "optimal", Status.OPTIMAL.describe()
     else:
         status, message = "feasible", Status.FEASIBLE.describe()
-        if res.status not in (Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION, Status.INFEASIBLE):
-            raise SolveError(f"The solver stopped without an answer ({res.solver} reported {res.message}); "
-                             "try the other backend (solver.backend: pulp or ortools).")
     n_fixed = int((bound.fixed_open | bound.fixed_closed).sum())
     notes = tuple(inst.notes) + (
-        f"p-median: interchange answer {primal.value * prob.scale:,.6g}, Lagrangian bound "
-        f"{bound.value * prob.scale:,.6g} after {bound.iterations} iterations; {n_fixed} of {inst.n_sites} "
-        f"sites fixed by reduced cost; {red.zones:,} zones merged exactly into {red.groups:,}; "
-        f"the reduced model solved by {res.solver} ({res.status.value}, {res.seconds:.2f} s)",)
-    if not proven:
+        f"p-median: interchange answer {primal.value * prob.scale:,.6g} and Lagrangian bound "
+        f"{bound.value * prob.scale:,.6g} ({bound.iterations} iterations) in {bounded - started:.2f} s; "
+        f"{n_fixed} of {inst.n_sites} sites fixed by reduced cost ({bound.probed} by probing); "
+        f"{red.zones:,} zones merged exactly into {red.groups:,}; the reduced model solved by {res.solver} "
+        f"({res.status.value}, {res.seconds:.2f} s of {time.perf_counter() - bounded:.2f} s with building it)",)
+    if not proven and res.status in (Status.ERROR, Status.UNBOUNDED):
+        notes += (f"the solver stopped without an answer ({res.solver} reported {res.message}): the answer is "
+                  f"the interchange's, within {gap:.2%} of the best possible by the Lagrangian bound",)
+    elif not proven:
         notes += (f"the time limit ({limit:g} s) stopped the proof at a gap of {gap:.2%}",)
     return solution_from_sites(inst, answer, name=name, status=status, message=message, solver=res.solver,
                                seconds=seconds, gap=gap, notes=notes)
