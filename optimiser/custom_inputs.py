@@ -77,29 +77,67 @@ def _numbers(frame: pd.DataFrame) -> np.ndarray:
     return frame.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
 
 
-def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(position of each row's code among the sorted distinct codes, those codes), with
-    surrounding spaces dropped; the text work is done once per distinct code."""
-    rows, distinct = pd.factorize(column)
-    stripped = pd.Index(distinct).str.strip()
-    codes, uniques = pd.factorize(stripped, sort=True)
+def _sorted_codes(rows: np.ndarray, distinct) -> tuple[np.ndarray, np.ndarray]:
+    """Row codes re-numbered so that the distinct codes, with surrounding spaces dropped, come
+    out sorted; the text work is done once per distinct code, not once per row."""
+    codes, uniques = pd.factorize(pd.Index(distinct, dtype=object).str.strip(), sort=True)
     return codes[rows], np.asarray(uniques, object)
 
 
-def _read_long(path: Path, names: dict[str, str]) -> TravelMatrix:
-    zc, sc, mc = names["zone_code"], names["site_id"], names["minutes"]
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    return _sorted_codes(*pd.factorize(column))
+
+
+def _arrow_table(path: Path, header: list[str], types: dict):
+    """The file through pyarrow's multi-threaded CSV reader, or ``None`` when pyarrow is
+    missing or a cell does not convert (the pandas reader then finds and names it)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow comes with streamlit
+        return None
+    try:
+        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+                              convert_options=pacsv.ConvertOptions(
+                                  include_columns=list(types), column_types=types, strings_can_be_null=False,
+                                  null_values=[""], quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+
+
+def _arrow_codes(column) -> tuple[np.ndarray, np.ndarray]:
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    return _sorted_codes(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist())
+
+
+def _long_columns(path: Path, header: list[str], zc: str, sc: str, mc: str):
+    """(zone row codes, zones, site row codes, sites, minutes) of a long file."""
+    try:
+        import pyarrow as pa
+
+        table = _arrow_table(path, header, {zc: pa.string(), sc: pa.string(), mc: pa.float64()})
+    except ImportError:  # pragma: no cover - pyarrow comes with streamlit
+        table = None
+    if table is not None and table.num_rows:
+        minutes = table.column(mc).to_numpy().astype(np.float64)    # empty cells are NaN
+        return (*_arrow_codes(table.column(zc)), *_arrow_codes(table.column(sc)), minutes)
     raw = _read_csv(path, usecols=[zc, sc, mc], dtype={zc: str, sc: str}, keep_default_na=False,
                     na_values={mc: [""]}, low_memory=False)
     if raw.empty:
         raise InputError("no rows", file=path)
-    minutes = _numbers(raw[[mc]])[:, 0]
+    return (*_codes(raw[zc]), *_codes(raw[sc]), _numbers(raw[[mc]])[:, 0])
+
+
+def _read_long(path: Path, header: list[str], names: dict[str, str]) -> TravelMatrix:
+    zc, sc, mc = names["zone_code"], names["site_id"], names["minutes"]
+    zone_codes, zones, site_codes, sites, minutes = _long_columns(path, header, zc, sc, mc)
     bad = ~(minutes >= 0)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise InputError(f"travel time {_raw_cell(path, k, mc)!r} is not a number of minutes >= 0", file=path,
                          row=k + 2, column="minutes")
-    zone_codes, zones = _codes(raw[zc])
-    site_codes, sites = _codes(raw[sc])
     n_z, n_s = len(zones), len(sites)
     key = zone_codes.astype(np.int64) * n_s + site_codes
     count = np.bincount(key, minlength=n_z * n_s)
@@ -107,8 +145,8 @@ def _read_long(path: Path, names: dict[str, str]) -> TravelMatrix:
         order = np.argsort(key, kind="stable")
         repeat = order[1:][key[order][1:] == key[order][:-1]]
         k = int(repeat.min())
-        raise InputError(f"pair {raw[zc].iat[k]} -> {raw[sc].iat[k]} appears twice", file=path, row=k + 2,
-                         column="zone_code")
+        raise InputError(f"pair {zones[zone_codes[k]]} -> {sites[site_codes[k]]} appears twice", file=path,
+                         row=k + 2, column="zone_code")
     if (count == 0).any():
         z, s = divmod(int(np.flatnonzero(count == 0)[0]), n_s)
         raise InputError(f"no travel time for zone {zones[z]} to site {sites[s]}", file=path,
@@ -129,11 +167,21 @@ def _read_wide(path: Path, header: list[str]) -> TravelMatrix:
                              column=name)
         seen[name] = k
     first = header[0]
-    raw = _read_csv(path, dtype={first: str}, keep_default_na=False, na_values={c: [""] for c in header[1:]},
-                    low_memory=False)
-    if raw.empty:
-        raise InputError("no rows", file=path)
-    matrix = _numbers(raw[header[1:]])
+    try:
+        import pyarrow as pa
+
+        table = _arrow_table(path, header, {first: pa.string(), **{c: pa.float64() for c in header[1:]}})
+    except ImportError:  # pragma: no cover
+        table = None
+    if table is not None and table.num_rows:
+        matrix = np.column_stack([table.column(c).to_numpy().astype(np.float64) for c in header[1:]])
+        raw = pd.DataFrame({first: table.column(first).to_pylist()})
+    else:
+        raw = _read_csv(path, dtype={first: str}, keep_default_na=False, na_values={c: [""] for c in header[1:]},
+                        low_memory=False)
+        if raw.empty:
+            raise InputError("no rows", file=path)
+        matrix = _numbers(raw[header[1:]])
     bad = ~(matrix >= 0)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -149,8 +197,9 @@ def _read_wide(path: Path, header: list[str]) -> TravelMatrix:
 
 def read_travel(path: Path) -> TravelMatrix:
     """Zones x sites minutes from a long (zone_code, site_id, minutes) or wide (zone codes,
-    then one column per site) CSV, read once and checked with whole-column operations (time
-    linear in the file). Errors name the file, row and column. A long file's zones and sites
+    then one column per site) CSV, read once (pyarrow's multi-threaded reader; pandas where a
+    cell does not convert, to name it) and checked with whole-column operations (time linear
+    in the file). Errors name the file, row and column. A long file's zones and sites
     come out sorted by code; a wide file keeps its own order."""
     path = Path(path)
     if not path.exists():
@@ -158,7 +207,7 @@ def read_travel(path: Path) -> TravelMatrix:
     header = _header(path)
     names = {c.strip().lower(): c for c in header}
     if {"zone_code", "site_id", "minutes"} <= set(names):
-        return _read_long(path, names)
+        return _read_long(path, header, names)
     return _read_wide(path, header)
 
 
