@@ -149,18 +149,22 @@ def _prefix(length: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _first_true(flags_of, n_z: int, n_s: int, width: int, need: int) -> np.ndarray:
-    """Position (in each zone's sorted order) of its ``need``-th site whose flag is set, looking
-    at the first ``width`` positions and widening only for the zones that need it; ``n_s``
-    where there is none. ``flags_of(rows, width)`` gives the flags of those rows' positions."""
-    rows = np.arange(n_z)
+    """Position (in each zone's sorted order) of its ``need``-th (1st or 2nd) site whose flag
+    is set, looking at the first ``width`` positions and widening only for the zones that need
+    it; ``n_s`` where there is none. ``flags_of(rows, width)`` gives those rows' flags."""
     pos = np.full(n_z, n_s)
-    todo = rows
+    todo = np.arange(n_z)
     while len(todo):
         flags = flags_of(todo, width)
-        count = np.cumsum(flags, axis=1, dtype=np.int32)
-        hit = count >= need
-        found = hit[:, -1]
-        pos[todo[found]] = np.argmax(hit[found], axis=1)
+        local = np.arange(len(todo))
+        first = np.argmax(flags, axis=1)
+        found = flags[local, first]
+        if need == 2:
+            flags[local, first] = False
+            second = np.argmax(flags, axis=1)
+            found &= flags[local, second]
+            first = second
+        pos[todo[found]] = first[found]
         if width >= n_s:
             break
         todo = todo[~found]
@@ -171,15 +175,16 @@ def _first_true(flags_of, n_z: int, n_s: int, width: int, need: int) -> np.ndarr
 class _Nearest:
     """Each zone's nearest and second-nearest open site, read off its sorted order."""
 
-    def __init__(self, prob: Problem, is_open: np.ndarray, far: float):
+    def __init__(self, prob: Problem, is_open: np.ndarray, far: float, second: bool = True):
         n_z, n_s = prob.order.shape
         width = min(n_s, 4 * max(1, -(-n_s // max(1, int(is_open.sum())))) + 4)
 
         def flags_of(rows, w):
-            return is_open[prob.order[rows, :w]]
+            return is_open[prob.order[:, :w] if len(rows) == n_z else prob.order[rows, :w]]
 
         self.pos1 = _first_true(flags_of, n_z, n_s, width, 1)
-        self.pos2 = _first_true(flags_of, n_z, n_s, width, 2) if is_open.sum() > 1 else np.full(n_z, n_s)
+        self.pos2 = (_first_true(flags_of, n_z, n_s, width, 2) if second and is_open.sum() > 1
+                     else np.full(n_z, n_s))
         rows = np.arange(n_z)
         self.d1 = prob.sorted_cost[rows, self.pos1]
         self.site1 = prob.order[rows, self.pos1].astype(np.intp)
@@ -202,7 +207,7 @@ def greedy(prob: Problem) -> np.ndarray:
         if not is_open.any():
             saving = -prob.cost.sum(axis=0)
         else:
-            near = _Nearest(prob, is_open, far)
+            near = _Nearest(prob, is_open, far, second=False)
             zone, flat = _prefix(near.pos1, n_s)
             saving = np.bincount(prob.order.ravel()[flat], weights=near.d1[zone] - prob.sorted_cost.ravel()[flat],
                                  minlength=n_s)
@@ -279,8 +284,8 @@ def _below(prob: Problem, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         flat = np.flatnonzero(prob.sorted_cost < lam[:, None])
         zone = flat // n_s
     else:
-        k = _first_true(lambda rows, w: prob.sorted_cost[rows, :w] >= lam[rows, None], n_z, n_s,
-                        min(n_s, 16), 1)
+        k = _first_true(lambda rows, w: (prob.sorted_cost[:, :w] >= lam[:, None]) if len(rows) == n_z
+                        else (prob.sorted_cost[rows, :w] >= lam[rows, None]), n_z, n_s, min(n_s, 16), 1)
         zone, flat = _prefix(k, n_s)
     return zone, prob.order.ravel()[flat].astype(np.intp), prob.sorted_cost.ravel()[flat] - lam[zone]
 
