@@ -60,6 +60,8 @@ PROBE_BELOW = 12
 PROBE_MISSES = 8               # probing stops after this many sites in a row that stay free
 DENSE_PAIRS = 1_000_000        # up to this many pairs whole-matrix passes beat the sorted prefixes
 CANDIDATES = 6                 # the relaxation's latest site choices the interchange starts from
+LEAF_FREE = 16                 # branching stops at this many free sites: the formulation takes over
+NODE_ITERATIONS = 120          # subgradient steps per branching node
 QUICK_SECONDS = 10.0             # the quick answer's budget for interchange and the bound
 
 
@@ -496,6 +498,102 @@ def _solve_reduced(red: Reduced, start_open: np.ndarray | None, deadline: float,
     return f, res
 
 
+def _choice(prob: Problem, lam: np.ndarray, fixed_open: np.ndarray, fixed_closed: np.ndarray):
+    """The relaxation's sites at ``lam`` (forced ones, then the cheapest free by rho) and rho."""
+    _, site, gain = _below(prob, lam)
+    rho = np.bincount(site, weights=gain, minlength=prob.n_sites)
+    free = np.flatnonzero(~(fixed_open | fixed_closed))
+    q = prob.p - int(fixed_open.sum())
+    order = free[np.argsort(rho[free], kind="stable")]
+    y = fixed_open.copy()
+    y[order[:max(q, 0)]] = True
+    return y, rho, order
+
+
+@dataclass
+class Search:
+    """What the branching found: the best answer, the lowest bound still open (``inf`` when
+    every branch was closed: nothing below the final target exists), the final target."""
+
+    is_open: np.ndarray
+    value: float
+    target: float
+    unfinished: float
+    nodes: int
+    leaves: int
+    solver: str
+    leaf_seconds: float
+
+
+def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadline: float, gap: float) -> Search:
+    """Lagrangian branching on sites, the shared formulation at the leaves. Depth first: at each
+    node the dual is re-optimised from its parent's multipliers (with reduced-cost fixing);
+    a node whose bound reaches the target holds nothing better and is closed; a node with at
+    most ``LEAF_FREE`` free sites goes, reduced and aggregated, to the formulation and the
+    chosen backend, whose answer and bound settle it; otherwise the relaxation's most
+    attractive free site is forced open, then closed. Every improvement found lowers the
+    target for the rest of the search."""
+    best, upper = primal.is_open.copy(), primal.value
+    target = _target(prob, upper, gap)
+    stack = [(bound.fixed_open.copy(), bound.fixed_closed.copy(), bound.multipliers.copy(), bound.value)]
+    unfinished, nodes, leaves, solver, leaf_seconds = np.inf, 0, 0, "", 0.0
+    while stack:
+        fo, fc, lam, parent = stack.pop()
+        if parent >= target:
+            continue
+        if time.perf_counter() > deadline:
+            unfinished = min([unfinished, parent] + [n[3] for n in stack])
+            break
+        nodes += 1
+        value = parent
+        if len(np.flatnonzero(~(fo | fc))) > LEAF_FREE:
+            value, lam, _, _ = _subgradient(prob, upper, target, lam, fo, fc, deadline=deadline,
+                                            max_iterations=NODE_ITERATIONS, theta=0.25)
+            value = max(value, parent)
+            if value >= target:
+                continue
+            y, _, order = _choice(prob, lam, fo, fc)
+            if nodes % 8 == 2:
+                is_open, v = local_search(prob, y, deadline)
+                if v < upper - 1e-9 * abs(upper):
+                    best, upper = is_open, v
+                    target = _target(prob, upper, gap)
+                    if value >= target:
+                        continue
+        free = np.flatnonzero(~(fo | fc))
+        if len(free) <= LEAF_FREE:
+            leaves += 1
+            red = reduced_instance(inst, prob, fo, fc)
+            start = best if (best[fo].all() and not best[fc].any()) else None
+            t = time.perf_counter()
+            f, res = _solve_reduced(red, start, deadline, gap)
+            leaf_seconds += time.perf_counter() - t
+            solver = res.solver
+            if res.status.has_solution:
+                yy = res.values[f.lp.variables("site_open")] > 0.5
+                leaf_open = np.zeros(prob.n_sites, bool)
+                leaf_open[red.sites[yy]] = True
+                v = total_cost(prob.cost, leaf_open)
+                if v < upper - 1e-9 * abs(upper):
+                    best, upper = leaf_open, v
+                    target = _target(prob, upper, gap)
+            if res.status == Status.INFEASIBLE:
+                continue            # nothing below the target with these fixings
+            leaf_bound = res.bound if res.status.has_solution and res.bound is not None else -np.inf
+            leaf_bound = max(leaf_bound, value)
+            if leaf_bound < target:
+                unfinished = min(unfinished, leaf_bound)
+            continue
+        j = int(order[0]) if len(order) else int(free[0])    # the relaxation's most attractive free site
+        closed = fc.copy()
+        closed[j] = True
+        opened = fo.copy()
+        opened[j] = True
+        stack.append((fo.copy(), closed, lam.copy(), value))
+        stack.append((opened, fc.copy(), lam.copy(), value))
+    return Search(best, upper, target, unfinished, nodes, leaves, solver, leaf_seconds)
+
+
 # ---------------------------------------------------------------------------------------
 # the answer on the original zones
 # ---------------------------------------------------------------------------------------
@@ -619,25 +717,21 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
             bound.iterations += first.iterations
             bound.value = max(bound.value, first.value)
     bounded = time.perf_counter()
-    red = reduced_instance(inst, prob, bound.fixed_open, bound.fixed_closed)
     # the answer is scored on every zone after the solver: keep a little of the limit for it
     deadline = started + limit - min(0.05 * limit, 2.0)
-    fits = (primal.is_open[bound.fixed_open].all() and not primal.is_open[bound.fixed_closed].any())
-    f, res = _solve_reduced(red, primal.is_open if fits else None, deadline, sv.mip_gap)
-    answer, answer_value = primal.is_open, primal.value
-    if res.status.has_solution:
-        y = res.values[f.lp.variables("site_open")] > 0.5
-        reduced_open = np.zeros(inst.n_sites, bool)
-        reduced_open[red.sites[y]] = True
-        value = total_cost(prob.cost, reduced_open)
-        if value < answer_value - 1e-9 * abs(answer_value):
-            answer, answer_value = reduced_open, value
-        reduced_bound = res.bound if res.bound is not None else -np.inf
-    elif res.status == Status.INFEASIBLE:
-        reduced_bound = np.inf          # nothing below the target exists
-    else:
-        reduced_bound = -np.inf
-    lower = max(bound.value, min(bound.target, reduced_bound))
+    search = branch_and_bound(inst, prob, primal, bound, deadline, sv.mip_gap)
+    answer, answer_value = search.is_open, search.value
+    extra_notes: tuple[str, ...] = ()
+    if not search.leaves:
+        # the bound closed every branch: the chosen backend still scores the answer through the
+        # shared formulation (every site fixed, so a linear programme), as a cross-check
+        red = reduced_instance(inst, prob, answer, ~answer)
+        _, res = _solve_reduced(red, answer, max(deadline, time.perf_counter() + 1.0), 0.0)
+        search.solver = res.solver
+        if not res.status.has_solution or abs(res.objective - answer_value) > 1e-6 * max(1.0, abs(answer_value)):
+            extra_notes += (f"cross-check: {res.solver} scored the answer {res.objective} ({res.status.value}), "
+                            f"not {answer_value}",)
+    lower = max(bound.value, min(search.target, search.unfinished))
     lower = _lower(prob, lower)
     gap = max(0.0, (answer_value - lower) / answer_value) if answer_value > 0 else 0.0
     proven = gap <= sv.mip_gap + 1e-12
@@ -650,15 +744,14 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
     notes = tuple(inst.notes) + (
         f"p-median: interchange answer {primal.value * prob.scale:,.6g} and Lagrangian bound "
         f"{bound.value * prob.scale:,.6g} ({bound.iterations} iterations) in {bounded - started:.2f} s; "
-        f"{n_fixed} of {inst.n_sites} sites fixed by reduced cost ({bound.probed} by probing); "
-        f"{red.zones:,} zones merged exactly into {red.groups:,}; the reduced model solved by {res.solver} "
-        f"({res.status.value}, {res.seconds:.2f} s of {time.perf_counter() - bounded:.2f} s with building it)",)
-    if not proven and res.status in (Status.ERROR, Status.UNBOUNDED):
-        notes += (f"the solver stopped without an answer ({res.solver} reported {res.message}): the answer is "
-                  f"the interchange's, within {gap:.2%} of the best possible by the Lagrangian bound",)
-    elif not proven:
+        f"{n_fixed} of {inst.n_sites} sites fixed by reduced cost ({bound.probed} by probing); then "
+        f"{search.nodes} branching node(s) and {search.leaves} reduced exact model(s) solved by {search.solver or 'none'} "
+        f"({search.leaf_seconds:.2f} s of {time.perf_counter() - bounded:.2f} s)",)
+    notes += extra_notes
+    if not proven:
         notes += (f"the time limit ({limit:g} s) stopped the proof at a gap of {gap:.2%}",)
-    return solution_from_sites(inst, answer, name=name, status=status, message=message, solver=res.solver,
+    return solution_from_sites(inst, answer, name=name, status=status, message=message,
+                               solver=search.solver,
                                seconds=seconds, gap=gap, notes=notes)
 
 
