@@ -100,6 +100,16 @@ def test_p_median_path_matches_brute_force_and_the_plain_formulation(seed, backe
     assert not {inst.sites.ids[j] for j in np.flatnonzero(inst.sites.status < 0)} & opened
 
 
+@pytest.mark.parametrize("p", [1, 8, 9])
+def test_p_at_the_extremes(p):
+    """One site, all but one, all of them (9 candidate sites)."""
+    inst = random_instance(11, n=20, m=9, p=p)
+    best, _ = brute_force(inst)
+    sol = solve_instance(inst)
+    assert sol.status == "optimal" and sol.objective == pytest.approx(best, rel=1e-9)
+    assert sol.metrics["open_sites"] == p
+
+
 def test_same_inputs_same_answer():
     dist, p = read_pmed(PMED / "pmed6.txt")
     inst = Instance.p_median(dist, p, solver=SolverSettings(mip_gap=0.0))

@@ -143,6 +143,11 @@ def total_cost(cost: np.ndarray, open_sites: np.ndarray) -> float:
     return float(cost[:, np.flatnonzero(open_sites)].min(axis=1).sum())
 
 
+def _sums(index: np.ndarray, weights: np.ndarray, minlength: int) -> np.ndarray:
+    """np.bincount with weights, always float (an empty input would give integers)."""
+    return np.bincount(index, weights=weights, minlength=minlength).astype(float, copy=False)
+
+
 def _prefix(length: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray]:
     """(zone, flat index into the sorted arrays) of each zone's first ``length`` sites."""
     zone = np.repeat(np.arange(len(length)), length)
@@ -211,7 +216,7 @@ def greedy(prob: Problem) -> np.ndarray:
         else:
             near = _Nearest(prob, is_open, far, second=False)
             zone, flat = _prefix(near.pos1, n_s)
-            saving = np.bincount(prob.order.ravel()[flat], weights=near.d1[zone] - prob.sorted_cost.ravel()[flat],
+            saving = _sums(prob.order.ravel()[flat], weights=near.d1[zone] - prob.sorted_cost.ravel()[flat],
                                  minlength=n_s)
         saving[is_open | ~allowed] = -np.inf
         is_open[int(np.argmax(saving))] = True
@@ -235,9 +240,9 @@ def local_search(prob: Problem, is_open: np.ndarray, deadline: float = math.inf)
         zone, flat = _prefix(np.minimum(near.pos2, n_s), n_s)
         site, c = order_flat[flat].astype(np.intp), cost_flat[flat]
         d1, d2 = near.d1[zone], near.d2[zone]
-        gain = np.bincount(site, weights=np.maximum(d1 - c, 0.0), minlength=n_s)
-        loss = np.bincount(near.site1, weights=near.d2 - near.d1, minlength=n_s)
-        extra = np.bincount(near.site1[zone] * n_s + site, weights=np.maximum(d2 - np.maximum(c, d1), 0.0),
+        gain = _sums(site, weights=np.maximum(d1 - c, 0.0), minlength=n_s)
+        loss = _sums(near.site1, weights=near.d2 - near.d1, minlength=n_s)
+        extra = _sums(near.site1[zone] * n_s + site, weights=np.maximum(d2 - np.maximum(c, d1), 0.0),
                             minlength=n_s * n_s).reshape(n_s, n_s)
         outs, ins = np.flatnonzero(is_open & can_out), np.flatnonzero(~is_open & can_in)
         if not len(outs) or not len(ins):
@@ -310,7 +315,7 @@ def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fi
         if time.perf_counter() > deadline:
             break
         zone, site, gain = _below(prob, lam)
-        rho = np.bincount(site, weights=gain, minlength=n_s)
+        rho = _sums(site, weights=gain, minlength=n_s)
         free = ~(fixed_open | fixed_closed)
         q = prob.p - int(fixed_open.sum())
         free_idx = np.flatnonzero(free)
@@ -340,7 +345,7 @@ def _subgradient(prob: Problem, upper: float, target: float, lam: np.ndarray, fi
             candidates.append(y.copy())
             del candidates[:-CANDIDATES]
         # subgradient: 1 - number of chosen sites cheaper than the zone's multiplier
-        g = 1.0 - np.bincount(zone, weights=y[site], minlength=n_z)
+        g = 1.0 - _sums(zone, weights=y[site], minlength=n_z)
         direction = g + 0.3 * direction
         norm = float(direction @ direction)
         if norm == 0:
@@ -386,7 +391,7 @@ def lagrangian_bound(prob: Problem, upper: float, *, gap: float = 0.0, deadline:
         if len(free) <= PROBE_BELOW or (len(free) <= PROBE_ABOVE and (upper - best) < PROBE_GAP * upper):
             break           # the exact model with this few free sites is quicker than probing
         _, site, gain = _below(prob, lam)
-        rho = np.bincount(site, weights=gain, minlength=n_s)
+        rho = _sums(site, weights=gain, minlength=n_s)
         q = prob.p - int(fixed_open.sum())
         if q <= 0 or q >= len(free):
             break
@@ -501,7 +506,7 @@ def _solve_reduced(red: Reduced, start_open: np.ndarray | None, deadline: float,
 def _choice(prob: Problem, lam: np.ndarray, fixed_open: np.ndarray, fixed_closed: np.ndarray):
     """The relaxation's sites at ``lam`` (forced ones, then the cheapest free by rho) and rho."""
     _, site, gain = _below(prob, lam)
-    rho = np.bincount(site, weights=gain, minlength=prob.n_sites)
+    rho = _sums(site, weights=gain, minlength=prob.n_sites)
     free = np.flatnonzero(~(fixed_open | fixed_closed))
     q = prob.p - int(fixed_open.sum())
     order = free[np.argsort(rho[free], kind="stable")]
