@@ -768,8 +768,9 @@ def quick_p_median(inst: Instance, name: str | None = None, seconds: float = QUI
     prob = problem_of(inst)
     deadline = started + min(seconds, float(inst.solver.time_limit_seconds))
     primal = _good_answer(prob, deadline)
-    bound = lagrangian_bound(prob, primal.value, gap=0.0, deadline=deadline, upper_sites=primal.is_open)
-    primal = _improve_from(prob, primal, bound.candidates, deadline)
+    bound = lagrangian_bound(prob, primal.value, gap=0.0, deadline=deadline, upper_sites=primal.is_open,
+                             probe=False)
+    primal = _improve_from(prob, primal, bound.candidates[::-1], deadline)
     lower = _lower(prob, bound.value)
     gap = max(0.0, (primal.value - lower) / primal.value) if primal.value > 0 else 0.0
     how = ("a quick answer: greedy start and fast interchange (best single swaps), its gap measured "
