@@ -61,6 +61,7 @@ PROBE_MISSES = 8               # probing stops after this many sites in a row th
 DENSE_PAIRS = 1_000_000        # up to this many pairs whole-matrix passes beat the sorted prefixes
 CANDIDATES = 6                 # the relaxation's latest site choices the interchange starts from
 LEAF_FREE = 16                 # branching stops at this many free sites: the formulation takes over
+DIRECT_GAP = 0.001             # ... or straight away when the root bound is this close
 NODE_ITERATIONS = 120          # subgradient steps per branching node
 QUICK_SECONDS = 10.0             # the quick answer's budget for interchange and the bound
 
@@ -540,10 +541,10 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
     target for the rest of the search."""
     best, upper = primal.is_open.copy(), primal.value
     target = _target(prob, upper, gap)
-    stack = [(bound.fixed_open.copy(), bound.fixed_closed.copy(), bound.multipliers.copy(), bound.value)]
+    stack = [(bound.fixed_open.copy(), bound.fixed_closed.copy(), bound.multipliers.copy(), bound.value, True)]
     unfinished, nodes, leaves, solver, leaf_seconds = np.inf, 0, 0, "", 0.0
     while stack:
-        fo, fc, lam, parent = stack.pop()
+        fo, fc, lam, parent, root = stack.pop()
         if parent >= target:
             continue
         if time.perf_counter() > deadline:
@@ -551,7 +552,10 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
             break
         nodes += 1
         value = parent
-        if len(np.flatnonzero(~(fo | fc))) > LEAF_FREE:
+        # at the root, a bound within DIRECT_GAP of the incumbent: the exact model usually closes
+        # that at its own root, whatever the number of free sites
+        direct = root and upper - parent <= DIRECT_GAP * abs(upper)
+        if len(np.flatnonzero(~(fo | fc))) > LEAF_FREE and not direct:
             value, lam, _, _ = _subgradient(prob, upper, target, lam, fo, fc, deadline=deadline,
                                             max_iterations=NODE_ITERATIONS, theta=0.25)
             value = max(value, parent)
@@ -566,12 +570,15 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
                     if value >= target:
                         continue
         free = np.flatnonzero(~(fo | fc))
-        if len(free) <= LEAF_FREE:
+        if len(free) <= LEAF_FREE or direct:
             leaves += 1
             red = reduced_instance(inst, prob, fo, fc)
             start = best if (best[fo].all() and not best[fc].any()) else None
             t = time.perf_counter()
-            f, res = _solve_reduced(red, start, deadline, gap)
+            leaf_deadline = deadline
+            if direct and len(free) > LEAF_FREE:      # a quarter of the time left, then branching
+                leaf_deadline = t + 0.25 * (deadline - t)
+            f, res = _solve_reduced(red, start, leaf_deadline, gap)
             leaf_seconds += time.perf_counter() - t
             solver = res.solver
             if res.status.has_solution:
@@ -584,6 +591,9 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
                     target = _target(prob, upper, gap)
             if res.status == Status.INFEASIBLE:
                 continue            # nothing below the target with these fixings
+            if direct and len(free) > LEAF_FREE and res.status != Status.OPTIMAL and time.perf_counter() < deadline:
+                stack.append((fo, fc, lam, parent, False))
+                continue
             leaf_bound = res.bound if res.status.has_solution and res.bound is not None else -np.inf
             leaf_bound = max(leaf_bound, value)
             if leaf_bound < target:
@@ -594,8 +604,8 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
         closed[j] = True
         opened = fo.copy()
         opened[j] = True
-        stack.append((fo.copy(), closed, lam.copy(), value))
-        stack.append((opened, fc.copy(), lam.copy(), value))
+        stack.append((fo.copy(), closed, lam.copy(), value, False))
+        stack.append((opened, fc.copy(), lam.copy(), value, False))
     return Search(best, upper, target, unfinished, nodes, leaves, solver, leaf_seconds)
 
 
