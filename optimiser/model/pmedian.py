@@ -1,9 +1,9 @@
-r"""The classical p-median at scale: a Lagrangian bound, fast interchange, reduced-cost fixing
-and exact zone aggregation around the shared formulation.
+r"""The classical p-median at scale: a Lagrangian bound, fast interchange, reduced-cost fixing,
+branching on sites and exact zone aggregation around the shared formulation.
 
 The p-median (open exactly :math:`p` sites, send every zone to its nearest open site,
-minimise demand-weighted travel) is solved in four steps; only the last uses a solver, and it
-uses the one formulation (:mod:`optimiser.model.formulation`, radius form) and either backend:
+minimise demand-weighted travel) is solved in these steps; the exact models use the one
+formulation (:mod:`optimiser.model.formulation`, radius form) and either backend:
 
 1. **Good answers fast.** A greedy start, then *fast interchange* (the best single swap of an
    open and a closed site, repeated until none improves: Whitaker 1983; Resende & Werneck
@@ -13,25 +13,34 @@ uses the one formulation (:mod:`optimiser.model.formulation`, radius form) and e
    :math:`-\mathrm{gain}(a) + \mathrm{loss}(r) - \mathrm{extra}(a, r)` with
    :math:`\mathrm{gain}(a) = \sum_i (d^1_i - c_{ia})^+`,
    :math:`\mathrm{loss}(r) = \sum_{\phi_i = r} (d^2_i - d^1_i)` and
-   :math:`\mathrm{extra}(a, r) = \sum_{\phi_i = r} (d^2_i - \max(c_{ia}, d^1_i))^+`.
+   :math:`\mathrm{extra}(a, r) = \sum_{\phi_i = r} (d^2_i - \max(c_{ia}, d^1_i))^+`. Only a
+   zone's sites nearer than its second-nearest open one contribute, read off each zone's
+   sites sorted once by cost, so a pass costs the length of those lists, not zones x sites.
 2. **A bound that scales with sites, not zones x times.** Relaxing "every zone is served
    once" with multipliers :math:`\lambda_i` leaves
    :math:`L(\lambda) = \sum_i \lambda_i + \min_{|Y| = p} \sum_{j \in Y} \rho_j`,
    :math:`\rho_j = \sum_i \min(0, c_{ij} - \lambda_i)`: the :math:`p` sites of least
    :math:`\rho`. Subgradient steps on :math:`\lambda` (Held, Wolfe & Crowder 1974) drive it to
-   the linear relaxation's bound. Each iteration costs one pass over the cost matrix.
-3. **Reduced-cost fixing.** At any :math:`\lambda`, opening a site :math:`j \notin Y` costs at
-   least :math:`L + \rho_j - \rho_{[p]}` and closing :math:`j \in Y` at least
-   :math:`L - \rho_j + \rho_{[p+1]}`; where that reaches the target :math:`T` (the incumbent,
-   less half a unit when every cost is a whole number, less the gap tolerance) no answer better
-   than the target has that site otherwise, so it is fixed.
-4. **Exact zone aggregation, then the proof.** With the fixed sites settled, a zone only ever
-   uses one of its sites up to the first fixed-open one or the :math:`(|R| - q + 1)`-th free one
-   (:math:`q` of the free set :math:`R` open); zones whose sites come in the same order up to
-   that point always use the same site, so they merge into one zone whose cost to each site is
-   the sum of theirs. This exact, smaller instance goes to the shared formulation (radius
-   form) and the chosen backend, started from the incumbent. Its bound :math:`b` proves the
-   answer: the optimum is at least :math:`\max(L^*, \min(T, b))`.
+   the linear relaxation's bound; each step touches only the pairs cheaper than
+   :math:`\lambda_i` (a prefix of each zone's sorted sites). The relaxation's site choices
+   seed more interchange.
+3. **Reduced-cost fixing and probing.** At any :math:`\lambda`, opening a site
+   :math:`j \notin Y` costs at least :math:`L + \rho_j - \rho_{[p]}` and closing
+   :math:`j \in Y` at least :math:`L - \rho_j + \rho_{[p+1]}`; where that reaches the target
+   :math:`T` (the incumbent, less half a unit when every cost is a whole number, less the gap
+   tolerance) no answer better than the target has that site otherwise, so it is fixed.
+   Probing forces a free site the other way and re-optimises the dual briefly.
+4. **Branching on sites, exact models at the leaves.** Depth first, each node forces a site
+   open or closed and re-optimises the dual from its parent's multipliers (fixing more on
+   the way); a node whose bound reaches the target is closed. A node with few free sites (or
+   the root, when its bound is within 0.1% of the incumbent) is a leaf: with the fixed sites
+   settled, a zone only ever uses one of its sites up to the first fixed-open one or the
+   :math:`(|R| - q + 1)`-th free one (:math:`q` of the free set :math:`R` open); zones whose
+   sites come in the same order up to that point always use the same site, so they merge into
+   one zone whose cost to each site is the sum of theirs. That exact, smaller instance goes to
+   the shared formulation and the chosen backend, started from the incumbent. The optimum is
+   at least :math:`\max(L^*, \min(T, \text{lowest bound of an unfinished leaf}))`; when the
+   bound alone closes every branch the backend still scores the answer as a cross-check.
 
 Finally the open sites are scored on the original zones (every zone to its nearest open
 site), so the answer's tables and metrics never depend on the reductions.
