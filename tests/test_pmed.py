@@ -83,7 +83,6 @@ def _both_forms(inst):
     from dataclasses import replace
 
     from optimiser.model.formulation import build
-
     from optimiser.model.solve import _solve_direct
 
     shares = replace(inst, solver=replace(inst.solver, assignment_form="shares"))
