@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,7 @@ class Problem:
     integral: bool              # every cost a whole number: a better answer is at least 1 lower
     order: np.ndarray           # (Z, S) each zone's sites, cheapest first (ties: lower index)
     sorted_cost: np.ndarray     # (Z, S) cost in that order
+    width: list = field(default_factory=lambda: [1 << 30])   # how far the last multipliers reached
 
     @property
     def n_sites(self) -> int:
@@ -298,8 +299,15 @@ def _below(prob: Problem, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     prefix of each zone's sorted sites."""
     n_z, n_s = prob.order.shape
     if n_z * n_s <= DENSE_PAIRS:
-        flat = np.flatnonzero(prob.sorted_cost < lam[:, None])
-        zone = flat // n_s
+        below = prob.sorted_cost[:, :prob.width[0]] < lam[:, None]
+        if below.shape[1] < n_s and below[:, -1].any():
+            below = prob.sorted_cost < lam[:, None]
+        width = below.shape[1]
+        k = below.sum(axis=1)
+        prob.width[0] = min(n_s, int(k.max(initial=0)) + 8)      # the next call looks this far
+        flat = np.flatnonzero(below)
+        zone = flat // width
+        flat = zone * n_s + (flat - zone * width)
     else:
         k = _first_true(lambda rows, w: (prob.sorted_cost[:, :w] >= lam[:, None]) if len(rows) == n_z
                         else (prob.sorted_cost[rows, :w] >= lam[rows, None]), n_z, n_s, min(n_s, 16), 1)
