@@ -70,7 +70,8 @@ PROBE_MISSES = 8               # probing stops after this many sites in a row th
 DENSE_PAIRS = 1_000_000        # up to this many pairs whole-matrix passes beat the sorted prefixes
 CANDIDATES = 6                 # the relaxation's latest site choices the interchange starts from
 LEAF_FREE = 16                 # branching stops at this many free sites: the formulation takes over
-DIRECT_GAP = 0.001             # ... or straight away when the root bound is this close
+DIRECT_GAP = 0.001             # ... or straight away when the root bound is this close,
+DIRECT_FREE = 30               # or PROBE_GAP close with at most this many free sites
 NODE_ITERATIONS = 120          # subgradient steps per branching node
 QUICK_SECONDS = 10.0             # the quick answer's budget for interchange and the bound
 
@@ -571,8 +572,10 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
         value = parent
         # at the root, a bound within DIRECT_GAP of the incumbent: the exact model usually closes
         # that at its own root, whatever the number of free sites
-        direct = root and upper - parent <= DIRECT_GAP * abs(upper)
-        if len(np.flatnonzero(~(fo | fc))) > LEAF_FREE and not direct:
+        n_free = len(np.flatnonzero(~(fo | fc)))
+        direct = root and (upper - parent <= DIRECT_GAP * abs(upper)
+                           or (n_free <= DIRECT_FREE and upper - parent <= PROBE_GAP * abs(upper)))
+        if n_free > LEAF_FREE and not direct:
             value, lam, _, _ = _subgradient(prob, upper, target, lam, fo, fc, deadline=deadline,
                                             max_iterations=NODE_ITERATIONS, theta=0.25)
             value = max(value, parent)
@@ -743,9 +746,13 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
     if first.value < first.target:
         before = primal.value
         primal = _improve_from(prob, primal, first.candidates[::-1], bound_deadline)
-        if primal.value < before or len(np.flatnonzero(~(first.fixed_open | first.fixed_closed))) > PROBE_BELOW:
+        n_free = len(np.flatnonzero(~(first.fixed_open | first.fixed_closed)))
+        probing = n_free > PROBE_ABOVE or (n_free > PROBE_BELOW and primal.value - first.value >= PROBE_GAP * primal.value)
+        if primal.value < before or probing:
+            # the multipliers have converged: a few steps re-fix against the new target, unless probing
             bound = lagrangian_bound(prob, primal.value, gap=sv.mip_gap, deadline=bound_deadline,
-                                     multipliers=first.multipliers, max_iterations=500)
+                                     multipliers=first.multipliers, max_iterations=300 if probing else 30,
+                                     probe=probing)
             bound.iterations += first.iterations
             bound.value = max(bound.value, first.value)
     bounded = time.perf_counter()
