@@ -71,7 +71,8 @@ DENSE_PAIRS = 1_000_000        # up to this many pairs whole-matrix passes beat 
 CANDIDATES = 6                 # the relaxation's latest site choices the interchange starts from
 LEAF_FREE = 16                 # branching stops at this many free sites: the formulation takes over
 DIRECT_GAP = 0.001             # ... or straight away when the root bound is this close,
-DIRECT_FREE = 30               # or PROBE_GAP close with at most this many free sites
+DIRECT_FREE = 30               # or PROBE_GAP close with at most this many free sites,
+DIRECT_LEVELS = 200_000        # and the reduced model has at most this many levels
 NODE_ITERATIONS = 120          # subgradient steps per branching node
 QUICK_SECONDS = 10.0             # the quick answer's budget for interchange and the bound
 
@@ -461,6 +462,7 @@ class Reduced:
     sites: np.ndarray           # original site index of each reduced site
     groups: int
     zones: int
+    levels: int                 # distinct (group, travel time) levels: the radius form's size
 
 
 def reduced_instance(inst: Instance, prob: Problem, fixed_open: np.ndarray, fixed_closed: np.ndarray) -> Reduced:
@@ -503,7 +505,7 @@ def reduced_instance(inst: Instance, prob: Problem, fixed_open: np.ndarray, fixe
     status = np.where(is_f1, 1, 0).astype(np.int8)
     reduced = replace(reduced, sites=replace(reduced.sites, status=status, names=inst.sites.names[keep]),
                       weights=replace(reduced.weights, travel=1.0))
-    return Reduced(reduced, keep, n_g, len(group))
+    return Reduced(reduced, keep, n_g, len(group), int(length[first_of].sum()))
 
 
 def _solve_reduced(red: Reduced, start_open: np.ndarray | None, deadline: float, gap: float):
@@ -593,6 +595,9 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
         if len(free) <= LEAF_FREE or direct:
             leaves += 1
             red = reduced_instance(inst, prob, fo, fc)
+            if direct and len(free) > LEAF_FREE and red.levels > DIRECT_LEVELS:
+                stack.append((fo, fc, lam, parent, False))      # too large to go straight: branch
+                continue
             start = best if (best[fo].all() and not best[fc].any()) else None
             t = time.perf_counter()
             leaf_deadline = deadline
