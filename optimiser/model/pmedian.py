@@ -593,11 +593,11 @@ def branch_and_bound(inst: Instance, prob: Problem, primal, bound: Bound, deadli
                         continue
         free = np.flatnonzero(~(fo | fc))
         if len(free) <= LEAF_FREE or direct:
-            leaves += 1
             red = reduced_instance(inst, prob, fo, fc)
             if direct and len(free) > LEAF_FREE and red.levels > DIRECT_LEVELS:
                 stack.append((fo, fc, lam, parent, False))      # too large to go straight: branch
                 continue
+            leaves += 1
             start = best if (best[fo].all() and not best[fc].any()) else None
             t = time.perf_counter()
             leaf_deadline = deadline
