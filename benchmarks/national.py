@@ -4,6 +4,7 @@ Prints build seconds, solve seconds, gap and peak memory.
 
     python benchmarks/national.py [--zones 33000] [--sites 150] [--time-limit 600] [--backends ortools,pulp]
     python benchmarks/national.py --quick-only --runs 3 [--from-quick]   # the quick answer only
+    python benchmarks/national.py --p-median 30,60,100 [--gap 0.01]      # the same zones as a p-median
 
 Zones cluster around towns (seeded, reproducible); travel minutes = 8 + 1.2 x km; each site
 has bed options 0, 12, 16, ..., 64 with Erlang capacity at 5% blocking; fixed and per-bed
@@ -114,6 +115,25 @@ def time_quick(args, backend: str) -> None:
               f"gap {(full.optimality_gap or 0):.2%}, {time.perf_counter() - t:.1f} s", flush=True)
 
 
+def time_p_median(args, backend: str) -> None:
+    """The synthetic zones and sites as a classical p-median (admissions as weights, every site
+    a candidate, no travel limit), solved by the p-median path for each p."""
+    base = synthetic_instance(args.zones, args.sites)
+    for p in [int(x) for x in args.p_median.split(",")]:
+        t = time.perf_counter()
+        inst = Instance.p_median(base.travel, p, base.hospital_admissions[:, 0], name=f"{base.name} p-median p={p}",
+                                 zone_ids=base.zones.ids, site_ids=base.sites.ids,
+                                 solver=SolverSettings(backend=backend, time_limit_seconds=args.time_limit,
+                                                       mip_gap=args.gap))
+        sol = solve_instance(inst)
+        secs = time.perf_counter() - t
+        report = check(sol)
+        print(f"  {backend:8s} p={p:<4d} {sol.status:9s} objective {sol.objective:,.1f}  gap {(sol.optimality_gap or 0):.3%}  "
+              f"mean {sol.metrics['mean_travel_minutes']:.2f} min  {secs:.1f} s  peak memory {peak_rss_mb():,.0f} MB  "
+              f"checker {'ok' if report.ok else report.summary()}", flush=True)
+        print(f"           {sol.notes[-1] if len(sol.notes) else ''}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--zones", type=int, default=33_000)
@@ -127,7 +147,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1, help="quick answer runs (the median is printed)")
     ap.add_argument("--from-quick", action="store_true",
                     help="also solve the full model starting from the quick answer (OR-Tools uses the start)")
+    ap.add_argument("--p-median", default="", help="solve the same zones and sites as a p-median for these p")
+    ap.add_argument("--gap", type=float, default=0.01, help="the p-median's gap tolerance")
     args = ap.parse_args()
+    if args.p_median:
+        for backend in [b for b in args.backends.split(",") if b]:
+            time_p_median(args, backend)
+        return
     for backend in [b for b in args.backends.split(",") if b]:
         t = time.perf_counter()
         inst = synthetic_instance(args.zones, args.sites, backend=backend, time_limit=args.time_limit)

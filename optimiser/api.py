@@ -87,10 +87,15 @@ def with_provenance(solution: Solution, scenario: Scenario, dataset: Dataset | N
 def solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     """Optimise the scenario. Raises InfeasibleError with a plain-English explanation when no
     configuration meets every hard limit."""
-    from optimiser.model.solve import solve_instance
 
     ds = _dataset_or_none(scenario, dataset)
-    inst = instance_for(scenario, ds)
+    return _solved(instance_for(scenario, ds), scenario, ds)
+
+
+def _solved(inst: Instance, scenario: Scenario, ds: Dataset | None) -> Solution:
+    """The full solve of a compiled scenario, with its near-ties and provenance."""
+    from optimiser.model.solve import solve_instance
+
     return with_provenance(with_near_ties(inst, solve_instance(inst, scenario.name), scenario), scenario, ds)
 
 
@@ -137,12 +142,16 @@ def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
     earlier answer, which could tip a near-tie one way or the other). Falls back to
     :func:`solve` (which also explains an infeasible scenario) when neither configuration meets
     the rules at full resolution, and for single assignment, lexicographic objectives or no
-    capacity rules."""
+    capacity rules. For the classical p-median it is greedy and fast interchange with the
+    Lagrangian bound's gap (no solver run; :func:`solve` proves the answer)."""
+    from optimiser.model import pmedian
     from optimiser.model.quick import quick_solve as _quick
 
     ds = _dataset_or_none(scenario, dataset)
-    inst = instance_for(scenario, ds)
+    inst = instance_for(scenario, ds)     # read and compiled once, whichever path follows
+    if pmedian.applies(inst):
+        return with_provenance(pmedian.quick_p_median(inst, scenario.name), scenario, ds)
     if inst.rules.single_assignment or not inst.rules.capacity_limits or inst.weights.lexicographic:
-        return solve(scenario, ds)
+        return _solved(inst, scenario, ds)
     sol = _quick(inst, scenario.name)
-    return with_provenance(sol, scenario, ds) if sol is not None else solve(scenario, ds)
+    return with_provenance(sol, scenario, ds) if sol is not None else _solved(inst, scenario, ds)

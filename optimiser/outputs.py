@@ -17,7 +17,7 @@ from optimiser.dataset.store import atomic_path
 from optimiser.errors import OptimiserError
 from optimiser.solution import Solution, calibration_table
 
-RESULT_FILES = ("summary.json", "beds.csv", "virtual_beds.csv", "assignment.csv", "result.gpkg")
+RESULT_FILES = ("summary.json", "beds.csv", "virtual_beds.csv", "assignment.csv", "result.gpkg", "open_sites.csv")
 # summary.json carries "provenance" (optimiser.provenance); result.gpkg an "about" layer.
 
 
@@ -122,9 +122,16 @@ def excel_bytes(solution: Solution) -> bytes:
 def _write_files(solution: Solution, dataset: Dataset | None, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(summary_dict(solution), indent=2), encoding="utf-8")
-    if dataset is None:      # custom zone/travel inputs: no geography to write
-        return
     from optimiser.spreadsheets import safe_csv
+
+    if dataset is None:      # custom zone/travel inputs: no geography to write
+        if solution.mode == "p_median":
+            (folder / "open_sites.csv").write_text(safe_csv(solution.tables.units[["site_id"]], index=False),
+                                                   encoding="utf-8")
+            a = solution.assignment[["zone_code", "site_id", "travel_minutes", "admissions_per_year"]]
+            (folder / "assignment.csv").write_text(
+                safe_csv(a.rename(columns={"admissions_per_year": "demand"}), index=False), encoding="utf-8")
+        return
 
     tables = result_tables(solution)
     for name in ("beds", "virtual_beds", "assignment"):

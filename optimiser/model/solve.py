@@ -202,6 +202,10 @@ def solve_once(inst: Instance, name: str | None = None, start: Configuration | N
     plus its two nearest hospitals. The reported gap is measured against the split bound, so
     it stays honest; if the restricted model has no answer the full single model is solved.
     """
+    from optimiser.model import pmedian
+
+    if pmedian.applies(inst):   # the classical p-median: bound, fixing and aggregation first
+        return pmedian.solve_p_median(inst, name, None if start is None else start.arrays(inst)[0])
     if inst.rules.single_assignment and not inst.weights.lexicographic and inst.rules.capacity_limits:
         two_step = _solve_single_via_split(inst, name, extra)
         if two_step is not None:
