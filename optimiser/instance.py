@@ -128,6 +128,7 @@ class Rules:
     utilisation_target: float = 0.05
     virtual_target: float = 0.05
     onward_flow: bool = False     # patients refused by a full unit or hub go on to another
+    max_units: tuple[tuple[int, int], ...] = ()   # (ward index, most units of it with beds)
 
 
 @dataclass(frozen=True)
@@ -418,6 +419,8 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         capacity_limits=not p_median, utilisation_rule=rules_rule, utilisation_target=target,
         virtual_target=scenario.utilisation.virtual_blocking_target or target,
         onward_flow=scenario.utilisation.onward_flow and rules_rule == "erlang",
+        max_units=tuple((ward_ids.index(w), int(spec.max_units)) for w, spec in scenario.wards.items()
+                        if spec.max_units is not None),
     )
     o = scenario.objective
     weights = Weights(

@@ -106,6 +106,8 @@ class WardSpec(_Strict):
     smallest: int = _f(12, "Smallest ward that may open", "beds", assumption=True, ge=1)
     step: int = _f(4, "Step between allowed ward sizes", "beds", assumption=True, ge=1)
     largest: int | None = _f(None, "Largest ward size (blank = estate limit)", "beds", ge=1)
+    max_units: int | None = _f(None, "Most sites that may run a unit of this ward type (e.g. at most two "
+                               "stroke rehabilitation units); blank = no limit", "units", ge=0)
 
 
 class SiteSpec(_Strict):

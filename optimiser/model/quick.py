@@ -33,6 +33,7 @@ from optimiser.instance import BedOptions, Instance, Zones
 from optimiser.model.backends import solve_program
 from optimiser.model.formulation import Formulation, build, configuration_start
 from optimiser.model.solve import Configuration, solve_once
+from optimiser.rules import REGISTRY
 from optimiser.solution import Solution
 
 BAND_MINUTES = 12.0
@@ -120,24 +121,10 @@ def rounded_configuration(f: Formulation, values: np.ndarray) -> tuple[np.ndarra
         largest = np.zeros(n_units, int)
         np.maximum.at(largest, opt.option_unit, opt.option_beds)
         beds[none_fit] = largest[none_fit]
-    site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
-    for site in np.flatnonzero(site_beds > inst.sites.max_beds):
-        # rounding two wards up can pass the site's estate limit: step the larger ward down
-        units = np.flatnonzero(opt.unit_site == site)
-        while beds[units].sum() > inst.sites.max_beds[site]:
-            u = units[np.argmax(beds[units])]
-            lower = opt.option_beds[(opt.option_unit == u) & (opt.option_beds < beds[u])]
-            if not len(lower):
-                break
-            beds[u] = lower.max()
-    m = inst.rules.min_beds_open_site
-    site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
-    for site in np.flatnonzero((site_beds > 0) & (site_beds < m)):
-        units = np.flatnonzero(opt.unit_site == site)
-        u = units[np.argmax(beds[units])]
-        bigger = opt.option_beds[(opt.option_unit == u) & (opt.option_beds >= beds[u] + m - site_beds[site])]
-        if len(bigger):
-            beds[u] = bigger.min()
+    # Rounding can break a site-level rule (two wards rounded up past the estate limit, an
+    # open site below the minimum): each rule family repairs its own, in registry order.
+    for rule in REGISTRY:
+        beds = rule.repair(inst, beds)
     virtual = None
     if inst.virtual is not None:
         v = inst.virtual
