@@ -228,3 +228,17 @@ def test_result_downloads_are_excel_and_geopackage(llr_solution, llr_dataset):
         assert dict(zip(table["item"], table["value"]))["Dataset SHA-256"] == prov["dataset_sha256"]
         assert pyogrio.read_info(path, layer="about")["layer_metadata"]["Scenario SHA-256 (of its settings as YAML)"] \
             == prov["scenario_sha256"]
+
+
+def test_assumptions_page_a_figure_set_back_to_the_files_value_shows_its_note_again():
+    from optimiser.scenario import default_scenario
+
+    sc = default_scenario().with_changes(**{"travel.max_minutes": 35.0}).with_changes(**{"travel.max_minutes": 45.0})
+    assert "travel.max_minutes" not in sc.figures
+    at = page_app("assumptions_page")
+    at.session_state["scenario_yaml"] = sc.to_yaml()
+    at.run()
+    assert not at.exception
+    table = at.table[0].value
+    table = table.set_index("Setting") if "Setting" in table.columns else table
+    assert table.loc["travel.max_minutes", "Assumption"].startswith("Longest journey a patient is routed")

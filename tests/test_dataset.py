@@ -187,3 +187,17 @@ def test_cli_imports_the_reference_files_and_checks_them(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "llr_hospital_sites.csv" in r.stderr
     assert out.read_bytes() == before
+
+
+def test_the_instance_carries_each_zones_deprivation_decile(llr_dataset, llr_scenario):
+    import numpy as np
+
+    from optimiser import api
+    from optimiser.instance import Instance
+
+    inst = api.instance_for(llr_scenario, llr_dataset)
+    assert np.array_equal(inst.zones.deprivation_decile, llr_dataset.zones["imd_decile"].to_numpy())
+    assert set(inst.zones.deprivation_decile) == set(range(1, 11))
+    # an instance with no deprivation figures: 0 = unknown for every zone
+    pmed = Instance.p_median(np.ones((3, 2)), 1)
+    assert pmed.zones.deprivation_decile.tolist() == [0, 0, 0]

@@ -379,6 +379,8 @@ def test_beds_today_from_a_file_or_the_command_line_are_user_supplied():
     assert inline.current_beds().loc["alpha", "rehab"] == 25 and inline.sites.loc["alpha", "max_beds"] == 40
     assert inline.current_beds().loc["beta", "stroke"] == 6
     assert inline.provenance.set_index("key").loc["sites.beds_stroke.beta", "source"] == "command line"
+    with pytest.raises(InputError, match=r"alpha=20: say which beds, as site.pathway=beds \(e.g. alpha.rehab=20\)"):
+        _import(current_beds="alpha=20")
     # today's beds above an estate limit the user also gave
     with pytest.raises(InputError, match="site 'alpha' has 25 beds today but max_beds 20"):
         _import(current_beds="alpha.rehab=24, alpha.palliative=1, alpha.max_beds=20")

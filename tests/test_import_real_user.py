@@ -174,3 +174,18 @@ def test_imported_and_default_decisions_are_within_one_ward_step(readme_run, llr
     va = default.virtual_beds.set_index("district_code")["beds"]
     vb = imported.virtual_beds.set_index("district_code")["beds"].reindex(va.index)
     assert ((va - vb).abs() <= sc.virtual.step).all(), pd.DataFrame({"default": va, "imported": vb})
+
+
+def test_england_wide_deprivation_file_gives_the_llr_deciles(llr_dataset):
+    from optimiser.travel import estimator_from_metadata
+
+    with pytest.warns(DataWarning, match="4 invalid polygon"):
+        ds = import_dataset(population=REFERENCE / "population" / "llr_population20_lsoa11_mid2020_syoa.csv",
+                            boundaries=REFERENCE / "boundaries" / "llr_lsoa11.geojson",
+                            sites=REFERENCE / "sites" / "llr_hospital_sites.csv",
+                            estimator=estimator_from_metadata(llr_dataset.metadata),
+                            deprivation=REFERENCE / "deprivation" / "england_imd2019_lsoa11_file1.csv.gz")
+    pd.testing.assert_frame_equal(pd.DataFrame(ds.zones[["imd_rank", "imd_decile"]]),
+                                  pd.DataFrame(llr_dataset.zones.loc[ds.zones.index, ["imd_rank", "imd_decile"]]),
+                                  check_dtype=False)
+    assert "32233 rows for other areas skipped" in ds.provenance.set_index("key").loc["zones.imd", "note"]

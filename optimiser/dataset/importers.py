@@ -1704,6 +1704,10 @@ def _beds_today(spec, frame: gpd.GeoDataFrame, rows: pd.DataFrame) -> tuple[gpd.
                 raise InputError(f"site {site_label!r} is not among the imported sites ({', '.join(frame.index)})",
                                  file="command line", column="--current-beds",
                                  expected="site.pathway=beds with a site id, ODS code or name")
+            if not column:
+                raise InputError(f"{site_label}={value}: say which beds, as site.pathway=beds (e.g. "
+                                 f"{site_label}.rehab={value})", file="command line", column="--current-beds",
+                                 expected="site.pathway=beds")
             col = column if column in ("max_beds", "can_add_beds") else f"{BEDS_PREFIX}{_slug(pd.Series([column])).iloc[0]}"
             if col == "can_add_beds":
                 given.append((site, col, int(value.lower() in _TRUE), "command line", "command line"))
@@ -1775,8 +1779,8 @@ def _virtual_today(spec, districts: gpd.GeoDataFrame, log: ProvenanceLog) -> tup
             given[code] = (_whole_beds(record[beds_col], table.file, int(row), beds_col), text)
         origin = name
     else:
-        for label, _, value in _inline(str(spec).replace(".", " "), "home-based beds",
-                                       "district=beds, e.g. E07000130=20"):
+        for head, tail, value in _inline(str(spec), "home-based beds", "district=beds, e.g. E07000130=20"):
+            label = f"{head}.{tail}" if tail else head
             code = lookup.get(_key(pd.Series([label])).iloc[0])
             if code is None:
                 raise InputError(f"district {label!r} is not a district of the imported zones "
@@ -1829,8 +1833,8 @@ def _deprivation(path, zones: gpd.GeoDataFrame, log: ProvenanceLog) -> str:
     ours = codes.isin(zones.index)
     if not ours.any():
         raise InputError(f"none of the {len(zones)} imported zones is in the deprivation file (its codes look "
-                         f"like '{codes.iloc[0]}', the zones like '{zones.index[0]}': the same census "
-                         "year's LSOAs are needed)", file=table.file, column=code_col,
+                         f"like '{codes.iloc[0]}', the zones' like '{zones.index[0]}': the file and the "
+                         "zones must be the same small areas, e.g. both LSOA 2011)", file=table.file, column=code_col,
                          expected="the zone codes of the import")
     frame = table.frame[ours]
     labels = "zone '" + codes[ours] + "'"

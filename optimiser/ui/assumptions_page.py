@@ -44,16 +44,22 @@ def _figure_rows(sc, base) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(figures with their notes, other settings) of the scenario in use. A figure changed in
     this session has lost its note; it says what it was changed from."""
     figures, others = [], []
+    dump = sc.model_dump(mode="json")
     for r in setting_rows(sc):
         note = None
-        if r["status"] == "no note" or (r["status"] in ("", "default") and r["key"] in base.figures):
-            old = base.figures.get(r["key"])
+        old = base.figures.get(r["key"])
+        if old is not None and r["key"] not in sc.figures and old.matches(_value(dump, r["key"])):
+            r = {**r, "status": "noted", "source": old.source, "assumption": old.assumption}   # set back
+            sc_note = old
+        else:
+            sc_note = sc.figures.get(r["key"])
+        if r["status"] == "no note" or (r["status"] in ("", "default") and old is not None and sc_note is None):
             if old is not None:
                 was = ", ".join(f"{v:g}" for v in old.value) if isinstance(old.value, tuple) else f"{old.value:g}"
                 note = f"Changed in this session from {was} (the scenario file's note: {old.describe()})"
             else:
                 note = "No source or assumption given for this figure"
-        source = sc.figures[r["key"]].source_text() if r["source"] else ""
+        source = sc_note.source_text() if r["source"] and sc_note is not None else r["source"]
         row = {"Setting": r["key"], "Value in use": r["value"] or "–", "Unit": r["unit"],
                "Meaning": r["meaning"], "Source": source, "Assumption": note or r["assumption"]}
         if r["low"]:
@@ -62,6 +68,15 @@ def _figure_rows(sc, base) -> tuple[pd.DataFrame, pd.DataFrame]:
             row["Assumption"] += f" (variants: {r['variants']})"
         (figures if note or r["source"] or r["assumption"] else others).append(row)
     return pd.DataFrame(figures, columns=FIGURE_COLUMNS), pd.DataFrame(others, columns=FIGURE_COLUMNS[:4])
+
+
+def _value(dump: dict, key: str):
+    node = dump
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def page() -> None:

@@ -120,7 +120,7 @@ def page() -> None:
                 st.markdown(f"- {note}")
     quick = st.radio("Answer", ["quick", "best"], horizontal=True, key="answer_mode",
                      format_func=lambda v: {"quick": "Quick (about a second)",
-                                            "best": "Best (within 0.5% of the best possible; about 20 seconds)"}[v]
+                                            "best": "Best (within 0.5% of the best possible; under a minute)"}[v]
                      ) == "quick"
     queue_notice = st.empty()      # the place in the solve queue, if others are solving
     with st.status("Finding the best configuration…", expanded=False) as status:
