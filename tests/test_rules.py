@@ -27,7 +27,7 @@ def _instance(**rule_changes):
 
 
 def test_every_row_family_of_the_formulation_has_a_home_in_the_registry():
-    inst = _instance(min_beds_open_site=5, coverage=(CoverageRule(0, 10.0, 0.5, "all"),), open_at_most=3,
+    inst = _instance(min_beds_open_site=5, coverage=(CoverageRule(pathway=0, threshold_minutes=10.0, share=0.5, population="all"),), open_at_most=3,
                      budget=1e6, max_units=((0, 3),))
     f = build(inst)
     families = set(f.lp._row_blocks)
@@ -46,7 +46,7 @@ def _corrupt(sol, **tables):
 
 
 def test_the_checker_catches_each_corrupted_solution(monkeypatch):
-    inst = _instance(min_beds_open_site=5, coverage=(CoverageRule(0, 10.0, 0.9, "all"),), budget=1e6)
+    inst = _instance(min_beds_open_site=5, coverage=(CoverageRule(pathway=0, threshold_minutes=10.0, share=0.9, population="all"),), budget=1e6)
     sol = solve_instance(inst)
     assert check(sol).ok, check(sol).summary()
     units = sol.tables.units

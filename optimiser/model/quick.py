@@ -58,7 +58,8 @@ def aggregate_zones(inst: Instance, band_minutes: float = BAND_MINUTES) -> Insta
     district = np.zeros(n, int)
     district[group] = inst.zones.district
     ids = np.array([f"group_{g}" for g in range(n)], object)
-    zones = Zones(ids, ids, district, total(inst.zones.population), total(inst.zones.population_65))
+    zones = Zones(ids=ids, names=ids.copy(), district=district, population=total(inst.zones.population),
+                  population_65=total(inst.zones.population_65))
     return replace(inst, zones=zones, travel=travel, hospital_admissions=total(inst.hospital_admissions),
                    virtual_admissions=total(inst.virtual_admissions),
                    solver=replace(inst.solver, alternatives=0))
@@ -68,8 +69,9 @@ def with_configuration(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.n
     """The instance with each unit's beds and each district's virtual beds fixed."""
     opt = inst.options
     keep = opt.option_beds == unit_beds[opt.option_unit]
-    options = BedOptions(opt.unit_site, opt.unit_ward, opt.unit_current, opt.option_unit[keep],
-                         opt.option_beds[keep], opt.option_capacity[keep], opt.option_capital[keep])
+    options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
+                         option_unit=opt.option_unit[keep], option_beds=opt.option_beds[keep],
+                         option_capacity=opt.option_capacity[keep], option_capital=opt.option_capital[keep])
     site_beds = np.bincount(opt.unit_site, weights=unit_beds, minlength=inst.n_sites)
     sites = replace(inst.sites, status=np.where(site_beds > 0, 1, -1).astype(np.int8))
     virtual = inst.virtual
