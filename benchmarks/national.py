@@ -17,25 +17,20 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from optimiser.checker import check
 from optimiser.instance import (
-    BedOptions,
     CoverageRule,
-    Districts,
     Instance,
-    Pathways,
     Rules,
-    Sites,
     SolverSettings,
     Weights,
-    Zones,
 )
 from optimiser.model.formulation import build
 from optimiser.model.solve import solve_instance
-from optimiser.queueing import capacity_steps
 
 
 def synthetic_instance(n_zones: int, n_sites: int, seed: int = 2026, backend: str = "ortools",
@@ -57,27 +52,19 @@ def synthetic_instance(n_zones: int, n_sites: int, seed: int = 2026, backend: st
     n_d = 40
     district = np.minimum((xy[:, 0] // (450_000 / 8)).astype(int) * 5 + (xy[:, 1] // (600_000 / 5)).astype(int), n_d - 1)
     district = np.clip(district, 0, n_d - 1)
-    steps = [0] + list(range(12, 65, 4))
-    caps = capacity_steps(steps, "erlang", 0.05)
-    k = len(steps)
-    options = BedOptions(np.arange(n_sites), np.zeros(n_sites, int), np.zeros(n_sites, int),
-                         np.repeat(np.arange(n_sites), k), np.tile(steps, n_sites), np.tile(caps, n_sites),
-                         np.zeros(k * n_sites))
-    zones = Zones(np.array([f"Z{i:05d}" for i in range(n_zones)], object), np.array([f"Zone {i}" for i in range(n_zones)], object),
-                  district, pop, pop65)
-    sites = Sites(np.array([f"S{j:03d}" for j in range(n_sites)], object), np.array([f"Site {j}" for j in range(n_sites)], object),
-                  np.zeros(n_sites, np.int8), np.full(n_sites, 750_000.0), np.full(n_sites, 110_000.0),
-                  np.full(n_sites, 64), np.zeros(n_sites, int))
-    pathways = Pathways(("rehab",), ("Rehabilitation",), np.zeros(1, int), np.array([25.0]), np.array([21.0]),
-                        np.ones((1, n_sites), bool), np.array([60.0]))
-    return Instance(
-        name=f"synthetic {n_zones} x {n_sites}", zones=zones,
-        districts=Districts(np.array([f"D{d}" for d in range(n_d)], object), np.array([f"District {d}" for d in range(n_d)], object)),
-        sites=sites, pathways=pathways, wards=("general",), travel=travel, hospital_admissions=adm[:, None],
-        virtual_admissions=np.zeros((n_zones, 1)), district_site_travel=np.zeros((n_d, n_sites)), options=options,
-        virtual=None, rules=Rules(single_assignment=False, coverage=(CoverageRule(0, 30.0, share30, "65_plus"),)),
+    inst = Instance.from_arrays(
+        travel, adm, bed_steps=[0] + list(range(12, 65, 4)), los_days=25.0, fixed_cost=750_000.0,
+        cost_per_bed=110_000.0, max_beds=np.full(n_sites, 64), max_travel=60.0, population=pop, population_65=pop65,
+        district=district, zone_ids=[f"Z{i:05d}" for i in range(n_zones)],
+        site_ids=[f"S{j:03d}" for j in range(n_sites)], name=f"synthetic {n_zones} x {n_sites}", ward="general",
+        rules=Rules(single_assignment=False,
+                    coverage=(CoverageRule(pathway=0, threshold_minutes=30.0, share=share30, population="65_plus"),)),
         weights=Weights(cost=1.0, travel=5.0, unmet=5000.0),
         solver=SolverSettings(backend=backend, time_limit_seconds=time_limit, mip_gap=gap))
+    return replace(inst, pathways=replace(inst.pathways, ids=("rehab",), labels=("Rehabilitation",)),
+                   districts=replace(inst.districts, ids=np.array([f"D{d}" for d in range(n_d)], object),
+                                     names=np.array([f"District {d}" for d in range(n_d)], object)),
+                   district_site_travel=np.zeros((n_d, n_sites)))
 
 
 def peak_rss_mb() -> float:

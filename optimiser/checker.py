@@ -1,11 +1,16 @@
-"""An independent check of a solution: every constraint and the objective recomputed from the
-solution's tables and the instance, without the solver or the formulation.
+"""An independent check of a solution: every rule and the key metrics recomputed from the
+instance and the solution's tables with this module's own code — not the solver, not the
+formulation, not :func:`optimiser.solution.compute_metrics`.
 
-``check(solution)`` returns a :class:`CheckReport`; tests run it on every solve. Capacity is
-checked against the true queueing model (the Erlang loss formula evaluated afresh), not the
-precomputed steps the model used, so a wrong table of steps would be caught too.
-``rule_breaks`` lists, in plain English, the scenario rules a hand-drafted option does not
-meet (evaluate mode).
+``check(solution)`` returns a :class:`CheckReport`; tests run it on every solve. The tables
+are first read into plain arrays (:class:`~optimiser.rules.RawSolution`); each rule family
+in :data:`optimiser.rules.REGISTRY` then measures its own violations on them. The patient
+flow is verified rather than re-run: with the chances of no free bed the solution reports,
+the load offered to every unit is recomputed in one pass (first choices, the plan's onward
+shares or each zone's next nearest, the hubs' refusals) and must equal what is reported,
+and each reported chance must equal the Erlang loss formula at that load. The cost, travel,
+unmet-demand and access metrics and the objective are recomputed and compared.
+``rule_breaks`` lists, in plain English, the scenario rules a measured option does not meet.
 """
 
 from __future__ import annotations
@@ -16,23 +21,17 @@ import numpy as np
 import pandas as pd
 
 from optimiser.instance import Instance
-from optimiser.solution import (
-    Tables,
-    compute_metrics,
-    unit_table,
-    virtual_table,
-    weighted_objective,
-)
+from optimiser.rules import REGISTRY, RawSolution, Violation
+from optimiser.solution import Tables, flow_of
+
+__all__ = ["CheckReport", "Violation", "check", "raw_solution", "rule_breaks"]
 
 TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class Violation:
-    rule: str          # constraint family, as named in the formulation
-    where: str         # the site, zone, district ... it concerns
-    amount: float      # by how much (in the rule's own unit)
-    message: str
+CHECKED_METRICS = ("annual_cost_gbp", "physical_beds", "virtual_beds", "open_sites", "new_ward_capital_gbp",
+                   "patient_travel_admission_minutes_per_year", "unmet_bed_days_per_year",
+                   "worst_district_mean_travel_minutes", "mean_travel_minutes_65_plus", "mean_travel_minutes_all",
+                   "share_within_30_minutes_65_plus", "share_within_30_minutes_all",
+                   "patients_finding_no_free_bed_per_year")
 
 
 @dataclass(frozen=True)
@@ -59,292 +58,358 @@ def _erlang_b(servers: int, load: float) -> float:
     return b
 
 
-def _capacity_ok(beds: np.ndarray, load: np.ndarray, rule: str, target: float) -> np.ndarray:
-    beds = np.asarray(beds, int)
-    load = np.asarray(load, float)
-    if rule == "occupancy":
-        return load <= beds * target * (1 + TOL) + TOL
-    blocking = np.array([_erlang_b(c, a) for c, a in zip(beds, load, strict=True)])
-    ok = blocking <= target * (1 + 1e-4) + 1e-9
-    return np.where(beds > 0, ok, load <= TOL)
+# ---- the tables as arrays ---------------------------------------------------------------
+
+def _positions(inst: Instance):
+    return ({z: i for i, z in enumerate(inst.zones.ids)}, {s: j for j, s in enumerate(inst.sites.ids)},
+            {p: k for k, p in enumerate(inst.pathways.ids)}, {d: k for k, d in enumerate(inst.districts.ids)},
+            {w: k for k, w in enumerate(inst.wards)})
 
 
-def _planned_offered(inst: Instance, tables: Tables, units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(first-choice erlangs a plan sends each unit, erlangs it plans onward into each unit),
-    recomputed from the tables: shares x admissions x stay, plus virtual-suitable patients
-    sent to hospital, plus the onward plan."""
-    key = {(s, w): k for k, (s, w) in enumerate(zip(units["site_id"], units["ward"], strict=True))}
-    first = np.zeros(len(units))
-    pids = list(inst.pathways.ids)
-    zpos = {z: i for i, z in enumerate(inst.zones.ids)}
-    for r in tables.assignment.itertuples(index=False):
-        p = pids.index(r.pathway)
-        k = key.get((r.site_id, inst.wards[inst.pathways.ward[p]]))
-        if k is not None:
-            first[k] += inst.hospital_admissions[zpos[r.zone_code], p] * r.share * inst.pathways.los_days[p] / 365.0
-    for r in tables.overflow.itertuples(index=False):
-        p = pids.index(r.pathway)
-        k = key.get((r.site_id, inst.wards[inst.pathways.ward[p]]))
-        if k is not None:
-            first[k] += r.admissions_per_year * inst.pathways.los_days[p] / 365.0
-    onward_in = np.zeros(len(units))
-    for r in tables.onward.itertuples(index=False):
-        k = key.get((r.to_site_id, r.to_ward))
-        if k is not None:
-            onward_in[k] += r.erlangs
-    return first, onward_in
-
-
-def constraint_violations(inst: Instance, tables: Tables, *, fixed_rules: bool = True) -> list[Violation]:
-    """Every constraint of the formulation, recomputed. With ``fixed_rules=False`` only the
-    physical ones (routing, capacity) are checked — used for options drafted by hand."""
-    out: list[Violation] = []
+def _units(inst: Instance) -> dict[tuple[int, int], int]:
     opt = inst.options
-    units = unit_table(inst, tables)
-    site_ids = list(inst.sites.ids)
-    wards = list(inst.wards)
+    return {(int(s), int(w)): u for u, (s, w) in enumerate(zip(opt.unit_site, opt.unit_ward, strict=True))}
 
-    # Units named in the tables exist, and each unit's beds are one of its options.
-    known = set(zip(units["site_id"], units["ward"]))
+
+def _stay_of_sources(inst: Instance) -> np.ndarray:
+    """Mean stay (days) of each unit's patients: its pathways' stays weighted by their total
+    load (how the plan turns its onward erlangs into journeys)."""
+    pw, opt = inst.pathways, inst.options
+    load = inst.hospital_load.sum(axis=0) + inst.virtual_load.sum(axis=0) + 1e-12
+    out = np.zeros(len(opt.unit_site))
+    for u, (s, w) in enumerate(zip(opt.unit_site, opt.unit_ward, strict=True)):
+        ps = [p for p in range(len(pw.ids)) if pw.ward[p] == w and pw.site_allowed[p, s]]
+        if ps:
+            out[u] = float((pw.los_days[ps] * load[ps]).sum() / load[ps].sum())
+    return out
+
+
+def raw_solution(inst: Instance, tables: Tables, *, unit_offered: np.ndarray, hub_offered: np.ndarray) -> RawSolution:
+    """The tables read into arrays on ``inst``, with the patient-flow loads as reported."""
+    zpos, spos, ppos, dpos, wpos = _positions(inst)
+    units = _units(inst)
+    n_z, n_s, n_p, n_d = inst.n_zones, inst.n_sites, len(inst.pathways.ids), len(inst.districts.ids)
+    unit_beds = np.zeros(len(inst.options.unit_site))
+    site_beds = np.zeros(n_s)
     for r in tables.units.itertuples(index=False):
-        if (r.site_id, r.ward) not in known and r.beds > 0:
-            out.append(Violation("one_bed_option", f"{r.site_id}/{r.ward}", r.beds,
-                                 "beds on a ward type the site may not host"))
-    for u, r in enumerate(units.itertuples(index=False)):
-        allowed = opt.option_beds[opt.option_unit == u]
-        if r.beds not in set(allowed.tolist()):
-            out.append(Violation("one_bed_option", f"{r.site_id}/{r.ward}", r.beds,
-                                 f"{r.beds} beds is not an allowed option ({sorted(set(allowed.tolist()))})"))
-    site_beds = units.groupby("site_id")["beds"].sum().reindex(site_ids, fill_value=0).to_numpy()
-    is_open = site_beds > 0
-    for j, sid in enumerate(site_ids):
-        if inst.sites.status[j] < 0 and is_open[j]:
-            out.append(Violation("site_open", sid, site_beds[j], "a site set to close has beds"))
-        if inst.sites.status[j] > 0 and not is_open[j]:
-            out.append(Violation("site_open", sid, 0, "a site that must stay open has no beds"))
-    if fixed_rules:
-        out += _site_rule_violations(inst, site_beds)
+        j = spos[r.site_id]
+        site_beds[j] += r.beds
+        u = units.get((j, wpos[r.ward]))
+        if u is not None:
+            unit_beds[u] += r.beds
+    virtual = np.zeros(n_d)
+    for r in tables.virtual_beds.itertuples(index=False):
+        virtual[dpos[r.district_code]] = r.beds
+    assignment = np.zeros((n_z, n_s, n_p))
+    for r in tables.assignment.itertuples(index=False):
+        assignment[zpos[r.zone_code], spos[r.site_id], ppos[r.pathway]] += r.share
+    unmet = np.zeros((n_z, n_p))
+    for r in tables.unmet.itertuples(index=False):
+        unmet[zpos[r.zone_code], ppos[r.pathway]] += r.share
+    overflow = np.zeros((n_d, n_s, n_p))
+    for r in tables.overflow.itertuples(index=False):
+        overflow[dpos[r.district_code], spos[r.site_id], ppos[r.pathway]] += r.admissions_per_year
+    virtual_unmet = np.zeros((n_d, n_p))
+    for r in tables.virtual_unmet.itertuples(index=False):
+        virtual_unmet[dpos[r.district_code], ppos[r.pathway]] += r.admissions_per_year
+    # first-choice load per unit: shares x admissions x stay; virtual-suitable sent to hospital
+    stay = inst.pathways.los_days / 365.0
+    planned = np.zeros(len(unit_beds))
+    for (j, w), u in units.items():
+        ps = [p for p in range(n_p) if inst.pathways.ward[p] == w]
+        for p in ps:
+            planned[u] += float((assignment[:, j, p] * inst.hospital_admissions[:, p]).sum() * stay[p])
+            planned[u] += float(overflow[:, j, p].sum() * stay[p])
+    sent, received = np.zeros(len(unit_beds)), np.zeros(len(unit_beds))
+    for r in tables.onward.itertuples(index=False):
+        if r.from_site_id:
+            sent[units[(spos[r.from_site_id], wpos[r.from_ward])]] += r.erlangs
+        if r.to_site_id:
+            received[units[(spos[r.to_site_id], wpos[r.to_ward])]] += r.erlangs
+    raw = RawSolution(unit_beds=unit_beds, site_beds=site_beds, virtual_beds=virtual, assignment=assignment,
+                      unmet=unmet, overflow=overflow, virtual_unmet=virtual_unmet, planned_first=planned,
+                      onward_sent=sent, onward_received=received, unit_offered=np.asarray(unit_offered, float),
+                      hub_offered=np.asarray(hub_offered, float), annual_cost=0.0, travel_term=0.0)
+    cost, _ = _cost(inst, raw)
+    travel = _travel_term(inst, tables, raw)
+    return RawSolution(**{**raw.__dict__, "annual_cost": cost, "travel_term": travel})
 
-    # Demand served exactly once.
-    pids = list(inst.pathways.ids)
-    zpos = pd.Index(inst.zones.ids)
-    a, un = tables.assignment, tables.unmet
-    total = np.zeros(inst.hospital_admissions.shape)
-    if len(a):
-        np.add.at(total, (zpos.get_indexer(a["zone_code"]), pd.Index(pids).get_indexer(a["pathway"])),
-                  a["share"].to_numpy(float))
-    if len(un):
-        np.add.at(total, (zpos.get_indexer(un["zone_code"]), pd.Index(pids).get_indexer(un["pathway"])),
-                  un["share"].to_numpy(float))
-    need = inst.hospital_admissions > 0
-    bad = need & (np.abs(total - 1.0) > 1e-5)
-    for zi, pi in zip(*np.nonzero(bad)):
-        out.append(Violation("serve_demand", f"{inst.zones.ids[zi]}/{pids[pi]}", total[zi, pi] - 1,
-                             f"shares sum to {total[zi, pi]:.6f}, not 1"))
-    if inst.rules.single_assignment and len(a):
-        frac = a["share"].to_numpy(float)
-        for r in a[(frac > 1e-5) & (frac < 1 - 1e-5)].itertuples(index=False):
-            out.append(Violation("single_assignment", f"{r.zone_code}/{r.pathway}", r.share,
-                                 "zone split between hospitals under single assignment"))
 
-    # Assignments only where allowed: pathway hosted, unit open, within the travel limit.
-    if len(a):
-        zi = zpos.get_indexer(a["zone_code"])
-        si = pd.Index(site_ids).get_indexer(a["site_id"])
-        pi = pd.Index(pids).get_indexer(a["pathway"])
-        live = a["share"].to_numpy(float) > 1e-6
-        minutes = inst.travel[zi, si]
-        too_far = live & (minutes > inst.pathways.max_travel[pi] + 1e-6)
-        not_hosted = live & ~inst.pathways.site_allowed[pi, si]
-        ubeds = units.set_index(["site_id", "ward"])["beds"]
-        wards_of = np.asarray(wards, object)[inst.pathways.ward[pi]]
-        unit_beds = ubeds.reindex(pd.MultiIndex.from_arrays([a["site_id"], wards_of])).fillna(0).to_numpy()
-        closed = live & (unit_beds <= 0)
-        for mask, rule, text in ((too_far, "travel_limit", "assigned beyond the travel limit"),
-                                 (not_hosted, "pathway_sites", "assigned to a site that does not host the pathway"),
-                                 (closed, "strong_link", "assigned to a unit with no beds")):
-            for k in np.flatnonzero(mask)[:50]:
-                out.append(Violation(rule, f"{a['zone_code'].iat[k]}->{a['site_id'].iat[k]}/{a['pathway'].iat[k]}",
-                                     float(minutes[k]), text))
+# ---- metrics, recomputed ------------------------------------------------------------------
 
-    # The plan's own capacity rule: first-choice and onward load within each bed option's
-    # capacity at the target; a share 'target' of every unit's planned load sent onward.
-    if inst.rules.capacity_limits and len(tables.onward):
-        first, onward_in = _planned_offered(inst, tables, units)
-        planned = first + onward_in
-        ok = _capacity_ok(units["beds"].to_numpy(), planned, inst.rules.utilisation_rule, inst.rules.utilisation_target)
-        for k in np.flatnonzero(~ok):
-            out.append(Violation("capacity", f"{units['site_id'].iat[k]}/{units['ward'].iat[k]}", planned[k],
-                                 f"the plan offers {planned[k]:.2f} erlangs to {units['beds'].iat[k]} beds, more "
-                                 "than they carry at the blocking target"))
-        sent = np.zeros(len(units))
-        key = {(s, w): k for k, (s, w) in enumerate(zip(units["site_id"], units["ward"], strict=True))}
+def _cost(inst: Instance, raw: RawSolution) -> tuple[float, float]:
+    """(annual cost, one-off capital) of the configuration."""
+    opt = inst.options
+    open_sites = raw.site_beds > 0
+    capital = 0.0
+    for u, beds in enumerate(raw.unit_beds):
+        mine = np.flatnonzero((opt.option_unit == u) & (opt.option_beds == beds))
+        if len(mine):
+            capital += float(opt.option_capital[mine[0]])
+    virtual = float(inst.virtual.cost_per_bed * raw.virtual_beds.sum()) if inst.virtual is not None else 0.0
+    cost = (float((inst.sites.fixed_cost * open_sites).sum()) + float((inst.sites.cost_per_bed * raw.site_beds).sum())
+            + capital / inst.weights.capital_annualisation_years + virtual)
+    return cost, capital
+
+
+def _travel_term(inst: Instance, tables: Tables, raw: RawSolution) -> float:
+    """Admission-minutes a year: first journeys, virtual-suitable patients sent to hospital,
+    and the plan's onward journeys."""
+    total = float((raw.assignment * inst.travel[:, :, None] * inst.hospital_admissions[:, None, :]).sum())
+    total += float((raw.overflow * inst.district_site_travel[:, :, None]).sum())
+    if len(tables.onward):
+        zpos, spos, ppos, dpos, wpos = _positions(inst)
+        units = _units(inst)
+        stays = _stay_of_sources(inst)
+        site_minutes = inst.site_travel if inst.site_travel is not None else np.zeros((inst.n_sites,) * 2)
         for r in tables.onward.itertuples(index=False):
-            k = key.get((r.from_site_id, r.from_ward))
-            if k is not None:
-                sent[k] += r.erlangs
-        due = inst.rules.utilisation_target * planned
-        for k in np.flatnonzero(np.abs(sent - due) > 1e-4 * np.maximum(1.0, due)):
-            out.append(Violation("onward_balance", f"{units['site_id'].iat[k]}/{units['ward'].iat[k]}", sent[k] - due[k],
-                                 f"the plan sends {sent[k]:.3f} erlangs onward, not the target share of its "
-                                 f"load ({due[k]:.3f})"))
-        # The flow model can only offer a unit less than the plan (its blocking is at most the target).
-        over = units["load_erlangs"].to_numpy() > planned * (1 + 1e-6) + 1e-6
-        for k in np.flatnonzero(over):
-            out.append(Violation("patient_flow", f"{units['site_id'].iat[k]}/{units['ward'].iat[k]}",
-                                 units["load_erlangs"].iat[k] - planned[k],
-                                 "the patient-flow model offers the unit more than the plan"))
+            if not r.to_site_id:
+                continue
+            to = spos[r.to_site_id]
+            if r.from_site_id:
+                frm = spos[r.from_site_id]
+                total += r.erlangs * 365.0 / stays[units[(frm, wpos[r.from_ward])]] * site_minutes[frm, to]
+            else:
+                p = ppos[r.from_pathway]
+                total += r.erlangs * 365.0 / inst.pathways.los_days[p] * inst.district_site_travel[dpos[r.from_district_code], to]
+    return total
 
-    # Capacity under the true queueing model, with patients refused elsewhere included.
-    if inst.rules.capacity_limits:
-        ok = _capacity_ok(units["beds"].to_numpy(), units["load_erlangs"].to_numpy(),
-                          inst.rules.utilisation_rule, inst.rules.utilisation_target)
-        for r in units[~ok].itertuples(index=False):
-            out.append(Violation("capacity", f"{r.site_id}/{r.ward}", r.load_erlangs,
-                                 f"{r.beds} beds carry {r.load_erlangs:.2f} erlangs: blocking "
-                                 f"{r.blocking_probability:.3%} exceeds the target"))
 
-    # Virtual beds.
-    if inst.virtual is not None:
-        v = inst.virtual
-        vt = virtual_table(inst, tables)
-        beds = vt["beds"].to_numpy()
-        for k, r in enumerate(vt.itertuples(index=False)):
-            if beds[k] > 0 and (beds[k] < v.lo[k] or beds[k] > v.hi[k] or beds[k] % v.step):
-                out.append(Violation("virtual_beds", r.district_code, beds[k],
-                                     f"{beds[k]} virtual beds outside {v.lo[k]}..{v.hi[k]} in steps of {v.step}"))
-            if beds[k] == 0 and v.must_run[k]:
-                out.append(Violation("virtual_min_beds", r.district_code, 0, "district must run virtual beds"))
-        eligible = inst.virtual_admissions_by_district().sum(axis=1)
-        sent = vt["to_hospital_admissions_per_year"].to_numpy() + vt["unmet_admissions_per_year"].to_numpy()
-        for k in np.flatnonzero(sent > eligible + 1e-5):
-            out.append(Violation("virtual_balance", vt["district_code"].iat[k], sent[k] - eligible[k],
-                                 "more virtual-suitable patients routed elsewhere than exist"))
-        ok = _capacity_ok(beds, vt["load_erlangs"].to_numpy(), inst.rules.utilisation_rule, inst.rules.virtual_target)
-        for k in np.flatnonzero(~ok if inst.rules.capacity_limits else []):
-            out.append(Violation("virtual_capacity", vt["district_code"].iat[k], vt["load_erlangs"].iat[k],
-                                 f"{beds[k]} virtual beds carry {vt['load_erlangs'].iat[k]:.2f} erlangs: "
-                                 f"blocking {vt['blocking_probability'].iat[k]:.3%} exceeds the target"))
-    if fixed_rules:
-        out += _coverage_violations(inst, tables)
+def _unmet(inst: Instance, tables: Tables, raw: RawSolution) -> tuple[float, float]:
+    """(admissions, bed-days) a year the plan places nowhere."""
+    adm = float((raw.unmet * inst.hospital_admissions).sum()) + float(raw.virtual_unmet.sum())
+    days = float((raw.unmet * inst.hospital_admissions * inst.pathways.los_days[None, :]).sum())
+    days += float((raw.virtual_unmet * inst.pathways.los_days[None, :]).sum())
+    turned = sum(r.erlangs for r in tables.onward.itertuples(index=False) if not r.to_site_id)
+    return adm, days + 365.0 * float(turned)
+
+
+def _access(inst: Instance, raw: RawSolution) -> dict[str, float]:
+    """Mean travel and share within 30 minutes by population, for the reference pathway (the
+    first the travel standard names, else the first), and the worst district's mean."""
+    out = {}
+    ref = inst.rules.coverage[0].pathway if inst.rules.coverage else 0
+    share = raw.assignment[:, :, ref]                                    # (Z, S)
+    for label, pop in (("all", inst.zones.population), ("65_plus", inst.zones.population_65)):
+        w = pop[:, None] * share
+        out[f"mean_travel_minutes_{label}"] = float((w * inst.travel).sum() / w.sum()) if w.sum() > 0 else float("nan")
+        out[f"share_within_30_minutes_{label}"] = (float((w * (inst.travel <= 30 + 1e-9)).sum() / pop.sum())
+                                                   if pop.sum() > 0 else float("nan"))
+    minutes = (raw.assignment * inst.travel[:, :, None] * inst.hospital_admissions[:, None, :]).sum(axis=(1, 2))
+    demand = inst.hospital_admissions.sum(axis=1)
+    n_d = len(inst.districts.ids)
+    by_d, tot_d = np.zeros(n_d), np.zeros(n_d)
+    np.add.at(by_d, inst.zones.district, minutes)
+    np.add.at(tot_d, inst.zones.district, demand)
+    means = np.divide(by_d, tot_d, out=np.zeros(n_d), where=tot_d > 0)
+    out["worst_district_mean_travel_minutes"] = float(means.max()) if n_d else float("nan")
     return out
 
 
-def _site_rule_violations(inst: Instance, site_beds: np.ndarray) -> list[Violation]:
-    out = []
-    r = inst.rules
-    is_open = site_beds > 0
-    for j, sid in enumerate(inst.sites.ids):
-        if is_open[j] and site_beds[j] < r.min_beds_open_site:
-            out.append(Violation("min_beds_open_site", sid, r.min_beds_open_site - site_beds[j],
-                                 f"{inst.sites.names[j]} has {site_beds[j]:.0f} beds, below the minimum "
-                                 f"of {r.min_beds_open_site} for an open site"))
-        if site_beds[j] > inst.sites.max_beds[j]:
-            out.append(Violation("estate_limit", sid, site_beds[j] - inst.sites.max_beds[j],
-                                 f"{inst.sites.names[j]} has {site_beds[j]:.0f} beds, above its estate "
-                                 f"limit of {inst.sites.max_beds[j]}"))
-    n_open = int(is_open.sum())
-    if r.open_exactly is not None and n_open != r.open_exactly:
-        out.append(Violation("open_sites_exactly", "all", n_open - r.open_exactly,
-                             f"{n_open} sites open, not exactly {r.open_exactly}"))
-    if r.open_at_least is not None and n_open < r.open_at_least:
-        out.append(Violation("open_sites_at_least", "all", r.open_at_least - n_open,
-                             f"{n_open} sites open, fewer than {r.open_at_least}"))
-    if r.open_at_most is not None and n_open > r.open_at_most:
-        out.append(Violation("open_sites_at_most", "all", n_open - r.open_at_most,
-                             f"{n_open} sites open, more than {r.open_at_most}"))
+# ---- the patient flow, verified --------------------------------------------------------------
+
+def _flow_violations(inst: Instance, tables: Tables, units: pd.DataFrame, hubs: pd.DataFrame,
+                     reported_turned_away: float) -> list[Violation]:
+    """With the reported chances of no free bed, recompute in one pass the load offered to
+    every unit and the patients turned away; both must match, and each chance must be the
+    Erlang loss formula at its load."""
+    out: list[Violation] = []
+    beds = units["beds"].to_numpy(int)
+    blocking = np.where(beds > 0, units["blocking_probability"].to_numpy(float), 1.0)
+    reported = units["load_erlangs"].to_numpy(float)
+    offered, turned = _one_pass(inst, tables, beds, blocking, hubs)
+    names = [f"{s}/{w}" for s, w in zip(units["site_id"], units["ward"], strict=True)]
+    for u in np.flatnonzero(np.abs(offered - reported) > 1e-6 * np.maximum(1.0, reported)):
+        out.append(Violation("patient_flow", names[u], reported[u] - offered[u],
+                             f"reported load {reported[u]:.6f} erlangs, recomputed {offered[u]:.6f}"))
+    for u in np.flatnonzero(beds > 0):
+        b = _erlang_b(beds[u], reported[u])
+        if abs(b - blocking[u]) > 1e-7:
+            out.append(Violation("patient_flow", names[u], blocking[u] - b,
+                                 f"reported chance of no free bed {blocking[u]:.8f}, the Erlang formula gives {b:.8f}"))
+    if abs(turned - reported_turned_away) > 1e-6 * max(1.0, turned):
+        out.append(Violation("patient_flow", "all", reported_turned_away - turned,
+                             f"reported {reported_turned_away:.4f} patients a year turned away, recomputed {turned:.4f}"))
     return out
 
 
-def coverage_shares(inst: Instance, tables: Tables) -> list[tuple[object, float]]:
-    """(rule, achieved share) for each travel standard."""
-    a = tables.assignment
-    out = []
-    for rule in inst.rules.coverage:
-        w = inst.zones.population_65 if rule.population == "65_plus" else inst.zones.population
-        pid = inst.pathways.ids[rule.pathway]
-        ra = a[a["pathway"] == pid]
-        zi = pd.Index(inst.zones.ids).get_indexer(ra["zone_code"])
-        si = pd.Index(inst.sites.ids).get_indexer(ra["site_id"])
-        near = inst.travel[zi, si] <= rule.threshold_minutes + 1e-9
-        has_demand = inst.hospital_admissions[:, rule.pathway] > 0
-        # The model counts zones whose demand is all virtual-suitable as served by the hub.
-        denom = w[has_demand].sum()
-        achieved = float((w[zi] * ra["share"].to_numpy(float) * near).sum() / denom) if denom > 0 else 1.0
-        out.append((rule, achieved))
-    return out
+def _one_pass(inst: Instance, tables: Tables, beds: np.ndarray, blocking: np.ndarray,
+              hubs: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """(offered erlangs per unit, turned away a year) given every unit's chance of no free bed."""
+    zpos, spos, ppos, dpos, wpos = _positions(inst)
+    units = _units(inst)
+    pw = inst.pathways
+    n_u = len(beds)
+    plan = tables.routing == "plan"
+    fallback = pw.fallback_ward if pw.fallback_ward is not None else np.full(len(pw.ids), -1)
+
+    def chain(z: int, p: int, first: int | None) -> list[int]:
+        """The units a patient tries, in order: the first choice, then the rest within reach."""
+        if not inst.rules.onward_flow:
+            return [first] if first is not None else []
+        order = sorted(range(inst.n_sites), key=lambda j: (inst.travel[z, j], j))
+        own = [units[(j, int(pw.ward[p]))] for j in order
+               if (j, int(pw.ward[p])) in units and pw.site_allowed[p, j] and inst.travel[z, j] <= pw.max_travel[p] + 1e-9
+               and beds[units[(j, int(pw.ward[p]))]] > 0]
+        spare = [units[(j, int(fallback[p]))] for j in order
+                 if fallback[p] >= 0 and (j, int(fallback[p])) in units and inst.travel[z, j] <= pw.max_travel[p] + 1e-9
+                 and beds[units[(j, int(fallback[p]))]] > 0]
+        rest = [u for u in own + spare if u != first]
+        return ([first] if first is not None else []) + rest
+
+    # a plan's onward shares (unit -> unit), if it has them
+    share = None
+    if plan and len(tables.onward) and inst.rules.onward_flow:
+        share = np.zeros((n_u, n_u))
+        total = np.zeros(n_u)
+        hub_share: dict[tuple[int, int], np.ndarray] = {}
+        hub_total: dict[tuple[int, int], float] = {}
+        for r in tables.onward.itertuples(index=False):
+            to = units[(spos[r.to_site_id], wpos[r.to_ward])] if r.to_site_id else None
+            if r.from_site_id:
+                u = units[(spos[r.from_site_id], wpos[r.from_ward])]
+                total[u] += r.erlangs
+                if to is not None:
+                    share[u, to] += r.erlangs
+            else:
+                key = (dpos[r.from_district_code], ppos[r.from_pathway])
+                hub_total[key] = hub_total.get(key, 0.0) + r.erlangs
+                hub_share.setdefault(key, np.zeros(n_u))
+                if to is not None:
+                    hub_share[key][to] += r.erlangs
+        share = np.divide(share, total[:, None], out=np.zeros_like(share), where=total[:, None] > 0)
+        visits = np.linalg.inv(np.eye(n_u) - blocking[:, None] * share)     # expected arrivals from each start
+
+    offered = np.zeros(n_u)
+    turned = 0.0
+    stay = pw.los_days / 365.0
+
+    def send(weight: float, p: int, start: np.ndarray | None, tries: list[int]) -> None:
+        nonlocal turned
+        if weight <= 0:
+            return
+        if share is not None and start is not None:
+            arrivals = weight * (start @ visits)
+            offered[:] += arrivals * stay[p]
+            turned += weight - float((arrivals * (1 - blocking)).sum())
+            return
+        reach = weight
+        for u in tries:
+            offered[u] += reach * stay[p]
+            reach *= blocking[u]
+        turned += reach
+
+    assigned = np.zeros(inst.hospital_admissions.shape)
+    for r in tables.assignment.itertuples(index=False):
+        z, j, p = zpos[r.zone_code], spos[r.site_id], ppos[r.pathway]
+        u = units.get((j, int(pw.ward[p])))
+        if u is None or beds[u] <= 0 or r.share <= 0:
+            continue
+        assigned[z, p] += r.share
+        w = inst.hospital_admissions[z, p] * r.share
+        send(w, p, np.eye(n_u)[u] if share is not None else None, chain(z, p, u))
+    rest = inst.hospital_admissions * np.clip(1 - assigned, 0, 1)
+    for z, p in zip(*np.nonzero(rest > 1e-12), strict=True):
+        if plan:
+            turned += rest[z, p]
+        else:
+            send(rest[z, p], p, None, chain(z, p, None))
+    # virtual-suitable patients: the plan's hospital share, the unplaced, the hubs' refusals
+    by_d = np.zeros((len(inst.districts.ids), len(pw.ids)))
+    np.add.at(by_d, inst.zones.district, inst.virtual_admissions)
+    to_hub = inst.virtual_admissions.copy()
+    for r in tables.virtual_unmet.itertuples(index=False):
+        d, p = dpos[r.district_code], ppos[r.pathway]
+        members = np.flatnonzero((inst.zones.district == d) & (inst.virtual_admissions[:, p] > 0))
+        part = np.minimum(r.admissions_per_year * inst.virtual_admissions[members, p] / by_d[d, p], to_hub[members, p])
+        to_hub[members, p] -= part
+        turned += float(part.sum())
+    for r in tables.overflow.itertuples(index=False):
+        d, j, p = dpos[r.district_code], spos[r.site_id], ppos[r.pathway]
+        u = units.get((j, int(pw.ward[p])))
+        members = np.flatnonzero((inst.zones.district == d) & (inst.virtual_admissions[:, p] > 0))
+        part = np.minimum(r.admissions_per_year * inst.virtual_admissions[members, p] / by_d[d, p], to_hub[members, p])
+        to_hub[members, p] -= part
+        for z, w in zip(members, part, strict=True):
+            ok = u is not None and beds[u] > 0
+            send(w, p, np.eye(n_u)[u] if (share is not None and ok) else None, chain(z, p, u if ok else None))
+    hub_beds = hubs["beds"].to_numpy(int)
+    hub_load = np.zeros(len(inst.districts.ids))
+    np.add.at(hub_load, inst.zones.district, (to_hub * (pw.virtual_los_days / 365.0)[None, :]).sum(axis=1))
+    hub_block = np.array([_erlang_b(c, a) if c > 0 else (1.0 if a > 0 else 0.0) for c, a in zip(hub_beds, hub_load,
+                                                                                                 strict=True)])
+    for z, p in zip(*np.nonzero(to_hub > 1e-12), strict=True):
+        refused = to_hub[z, p] * hub_block[inst.zones.district[z]]
+        if not inst.rules.onward_flow:
+            turned += refused
+            continue
+        if share is not None:        # the plan's hub shares (none planned: turned away)
+            key = (int(inst.zones.district[z]), int(p))
+            start = hub_share.get(key, np.zeros(n_u))
+            send(refused, p, start / hub_total[key] if hub_total.get(key, 0) > 0 else start, [])
+            continue
+        send(refused, p, None, chain(z, p, None))
+    return offered, turned
 
 
-def _coverage_violations(inst: Instance, tables: Tables) -> list[Violation]:
-    out = []
-    for rule, achieved in coverage_shares(inst, tables):
-        if achieved < rule.share - 1e-6:
-            label = "aged 65+" if rule.population == "65_plus" else "residents"
-            out.append(Violation("travel_standard", inst.pathways.ids[rule.pathway], rule.share - achieved,
-                                 f"{achieved:.1%} of {label} are within {rule.threshold_minutes:g} minutes of "
-                                 f"their {inst.pathways.labels[rule.pathway].lower()} hospital; the standard "
-                                 f"is {rule.share:.0%}"))
-    return out
-
-
-def _budget_violation(inst: Instance, metrics) -> list[Violation]:
-    b = inst.rules.budget
-    if b is not None and metrics["annual_cost_gbp"] > b * (1 + 1e-9) + 1:
-        return [Violation("budget", "all", metrics["annual_cost_gbp"] - b,
-                          f"annual cost £{metrics['annual_cost_gbp']:,.0f} is over the budget of £{b:,.0f}")]
-    return []
-
+# ---- the check ------------------------------------------------------------------------------
 
 def check(solution, *, objective_rtol: float = 1e-5) -> CheckReport:
-    """Recompute every constraint and the objective of ``solution``."""
+    """Recompute every rule, the patient flow, the key metrics and the objective of ``solution``."""
     inst = solution.instance
     tables = solution.tables
-    evaluate = getattr(solution, "mode", "optimise") == "evaluate"
-    violations = constraint_violations(inst, tables, fixed_rules=not evaluate)
-    metrics = compute_metrics(inst, tables)
-    if not evaluate:
-        violations += _budget_violation(inst, metrics)
-    recomputed = weighted_objective(inst, metrics) if not inst.weights.lexicographic else None
+    units, hubs = solution.units, solution.virtual_beds
+    raw = raw_solution(inst, tables, unit_offered=units["load_erlangs"].to_numpy(float),
+                       hub_offered=hubs["load_erlangs"].to_numpy(float))
+    measuring = getattr(solution, "mode", "optimise") == "evaluate"
+    violations: list[Violation] = []
+    for rule in REGISTRY:
+        if measuring and rule.measured:
+            continue          # a measured option is not held to the scenario's rules (its breaks say)
+        violations += rule.violations(inst, raw)
+    violations += _flow_violations(inst, tables, units, hubs, float(solution.metrics["patients_finding_no_free_bed_per_year"]))
+    mine = _own_metrics(inst, tables, raw)
+    for key, value in mine.items():
+        reported = solution.metrics.get(key)
+        if isinstance(reported, float) and not (np.isnan(value) and np.isnan(reported)):
+            if abs(value - reported) > 1e-6 * max(1.0, abs(reported)):
+                violations.append(Violation("metrics", key, value - reported,
+                                            f"metric {key} recomputed as {value} not {reported}"))
+    recomputed = None
+    if not inst.weights.lexicographic:
+        w = inst.weights
+        recomputed = (w.cost * mine["annual_cost_gbp"] + w.travel * mine["patient_travel_admission_minutes_per_year"]
+                      + w.unmet * mine["unmet_bed_days_per_year"] + w.equity * mine["worst_district_mean_travel_minutes"])
     reported = solution.objective
     if recomputed is not None and reported is not None:
         if abs(recomputed - reported) > objective_rtol * max(1.0, abs(reported)) + 1e-3:
             violations.append(Violation("objective", "all", recomputed - reported,
                                         f"objective recomputed {recomputed:,.4f} differs from the "
                                         f"solver's {reported:,.4f}"))
-    for key, value in solution.metrics.items():
-        if isinstance(value, float) and key in metrics and isinstance(metrics[key], float):
-            if not (np.isnan(value) and np.isnan(metrics[key])) and abs(value - metrics[key]) > 1e-6 * max(1, abs(value)):
-                violations.append(Violation("metrics", key, metrics[key] - value,
-                                            f"metric {key} recomputed as {metrics[key]} not {value}"))
     return CheckReport(tuple(violations), recomputed, reported)
 
 
-def rule_breaks(inst: Instance, tables: Tables) -> list[str]:
-    """Plain-English list of the scenario rules a configuration does not meet (evaluate mode):
-    minimum beds, estate limits, open-site counts, the travel standard, the budget, and demand
-    left unserved. (Beds off the scenario's ward-size steps are allowed for a drafted option.)"""
-    units = unit_table(inst, tables)
-    site_beds = units.groupby("site_id")["beds"].sum().reindex(list(inst.sites.ids), fill_value=0).to_numpy()
-    out = [v.message for v in _site_rule_violations(inst, site_beds)]
-    out += [v.message for v in _coverage_violations(inst, tables)]
-    metrics = compute_metrics(inst, tables)
-    out += [v.message for v in _budget_violation(inst, metrics)]
-    units = unit_table(inst, tables)
-    for r in units[units["beds"] > 0].itertuples(index=False):
-        if inst.rules.utilisation_rule == "erlang" and r.blocking_probability > inst.rules.utilisation_target + 1e-4:
-            out.append(f"{r.site_name} ({r.ward.replace('_', ' ')}): a {r.blocking_probability:.0%} chance a "
-                       f"patient finds no free bed (target {inst.rules.utilisation_target:.0%})")
-        elif inst.rules.utilisation_rule == "occupancy" and r.occupancy_offered > inst.rules.utilisation_target + 1e-4:
-            out.append(f"{r.site_name} ({r.ward.replace('_', ' ')}): occupancy {r.occupancy_offered:.0%} "
-                       f"(target {inst.rules.utilisation_target:.0%})")
-    from optimiser.solution import virtual_table as _vt
+def _own_metrics(inst: Instance, tables: Tables, raw: RawSolution) -> dict[str, float]:
+    cost, capital = _cost(inst, raw)
+    _, unmet_days = _unmet(inst, tables, raw)
+    out = {"annual_cost_gbp": cost, "physical_beds": float(raw.site_beds.sum()),
+           "virtual_beds": float(raw.virtual_beds.sum()), "open_sites": float(raw.open_sites.sum()),
+           "new_ward_capital_gbp": capital, "patient_travel_admission_minutes_per_year": raw.travel_term,
+           "unmet_bed_days_per_year": unmet_days}
+    out.update(_access(inst, raw))
+    return out
 
-    if inst.virtual is not None:
-        for r in _vt(inst, tables).itertuples(index=False):
-            if r.beds > 0 and r.blocking_probability > inst.rules.virtual_target + 1e-4:
-                out.append(f"{r.district_name} home-based beds: a {r.blocking_probability:.0%} chance a "
-                           f"patient finds no free bed (target {inst.rules.virtual_target:.0%})")
-    if metrics["unmet_admissions_per_year"] > 0.5:
-        out.append(f"{metrics['unmet_admissions_per_year']:.0f} admissions a year are not served (no "
-                   "hospital with their pathway within the travel limit, or none in the option's routing)")
+
+def rule_breaks(inst: Instance, tables: Tables) -> list[str]:
+    """Plain-English list of the scenario rules a configuration does not meet (a measured
+    option): every rule family held against options (minimum beds, estate limits, site
+    statuses, the travel standard, open-site counts, the budget, the blocking target and
+    hubs), and demand it leaves unserved."""
+    flow = flow_of(inst, tables)
+    raw = raw_solution(inst, tables, unit_offered=flow.unit_offered, hub_offered=flow.hub_offered)
+    out = [v.message for rule in REGISTRY if rule.measured for v in rule.violations(inst, raw)]
+    adm, _ = _unmet(inst, tables, raw)
+    if adm > 0.5:
+        out.append(f"{adm:.0f} admissions a year are not served (no hospital with their pathway within the "
+                   "travel limit, or none in the option's routing)")
     return out

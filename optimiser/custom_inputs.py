@@ -256,8 +256,7 @@ def instance_from_custom_inputs(scenario, dataset=None) -> Instance:
         raise ScenarioError("the p-median needs a travel matrix", key="inputs.travel_file")
     tpath = scenario.resolve_path(scenario.inputs.travel_file)
     sv = scenario.solver
-    solver = SolverSettings(sv.backend, sv.ortools_solver, sv.time_limit_seconds, sv.mip_gap, sv.alternatives,
-                            sv.strong_linking, sv.assignment_form)
+    solver = SolverSettings.of(sv)
     p = scenario.open_sites.exactly
     if tpath.exists() and _is_orlib(tpath):
         dist, _ = read_pmed(tpath)

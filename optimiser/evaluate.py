@@ -92,8 +92,9 @@ def fixed_instance(inst: Instance, option: Option, current_virtual: pd.Series | 
         above = mine[opt.option_beds[mine] >= beds[u]]
         pick = above[np.argmin(opt.option_beds[above])] if len(above) else mine[np.argmax(opt.option_beds[mine])]
         capital[u] = opt.option_capital[pick] if beds[u] > opt.unit_current[u] else 0.0
-    options = BedOptions(opt.unit_site, opt.unit_ward, opt.unit_current, np.arange(len(beds)), beds,
-                         capacity_steps(beds, rule, target), capital)
+    options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
+                         option_unit=np.arange(len(beds)), option_beds=beds,
+                         option_capacity=capacity_steps(beds, rule, target), option_capital=capital)
     site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
     status = np.where(site_beds > 0, 1, -1).astype(np.int8)
     sites = replace(inst.sites, status=status, max_beds=np.maximum(inst.sites.max_beds, site_beds.astype(int)))

@@ -9,13 +9,19 @@ spopt's ``PMedian.from_cost_matrix`` does, for the classical p-median benchmarks
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from pyproj import Transformer
 
 from optimiser.calibration import Calibration, calibrate
 from optimiser.dataset.core import CRS, Dataset
+from optimiser.defaults import (
+    DEFAULT_BACKEND,
+    DEFAULT_MIP_GAP,
+    DEFAULT_ORTOOLS_SOLVER,
+    DEFAULT_TIME_LIMIT_SECONDS,
+)
 from optimiser.demand import pathway_demand
 from optimiser.errors import ScenarioError
 from optimiser.queueing import capacity_steps
@@ -24,65 +30,126 @@ from optimiser.scenario import Scenario
 STATUS_CODES = {"free": 0, "keep_open": 1, "close": -1}
 
 
-@dataclass(frozen=True)
+def _read_only(obj) -> None:
+    """Make every numpy array a frozen dataclass holds read-only (its values are facts of the
+    instance: nothing downstream may change them in place)."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Zones:
+    """The small areas (LSOAs) whose residents need beds."""
+
     ids: np.ndarray
+    """Zone codes (e.g. LSOA 2011 codes)."""
     names: np.ndarray
-    district: np.ndarray          # index into Districts
+    """Zone names, for people."""
+    district: np.ndarray
+    """Index into :class:`Districts` of each zone's district."""
     population: np.ndarray
+    """Residents, all ages."""
     population_65: np.ndarray
-    deprivation_decile: np.ndarray | None = None   # IMD 2019 decile 1-10 (1 = most deprived); 0 = unknown
+    """Residents aged 65 and over."""
+    deprivation_decile: np.ndarray | None = None
+    """IMD 2019 decile, 1 (most deprived) to 10; 0 where unknown."""
 
     def __post_init__(self) -> None:
         if self.deprivation_decile is None:
             object.__setattr__(self, "deprivation_decile", np.zeros(len(self.ids), int))
+        _read_only(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Districts:
+    """The districts (local authorities) that run home-based beds."""
+
     ids: np.ndarray
+    """District codes."""
     names: np.ndarray
-    current_virtual_beds: np.ndarray | None = None   # home-based beds today, if known
+    """District names, for people."""
+    current_virtual_beds: np.ndarray | None = None
+    """Home-based beds today, where known."""
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Sites:
+    """The hospitals that may hold community beds."""
+
     ids: np.ndarray
+    """Site ids (e.g. ``st_lukes``)."""
     names: np.ndarray
-    status: np.ndarray            # 0 free, 1 keep open, -1 close
-    fixed_cost: np.ndarray        # GBP/year when the site keeps beds
-    cost_per_bed: np.ndarray      # GBP/year per bed
-    max_beds: np.ndarray          # estate limit over all wards
+    """Site names, for people."""
+    status: np.ndarray
+    """0 free for the model to decide, 1 must keep beds, -1 must close."""
+    fixed_cost: np.ndarray
+    """GBP a year when the site keeps inpatient beds."""
+    cost_per_bed: np.ndarray
+    """GBP a year per bed."""
+    max_beds: np.ndarray
+    """Estate limit on beds over all the site's wards."""
     current_beds: np.ndarray
+    """Beds today."""
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pathways:
+    """Care pathways (rehabilitation, stroke, palliative, ...)."""
+
     ids: tuple[str, ...]
+    """Pathway ids."""
     labels: tuple[str, ...]
-    ward: np.ndarray              # index into Instance.wards
+    """Pathway names, for people."""
+    ward: np.ndarray
+    """Index into ``Instance.wards`` of the ward type each pathway's beds belong to."""
     los_days: np.ndarray
+    """Mean length of stay in a hospital bed, days."""
     virtual_los_days: np.ndarray
-    site_allowed: np.ndarray      # (P, S) bool
-    max_travel: np.ndarray        # (P,) minutes
-    fallback_ward: np.ndarray | None = None   # (P,) ward used when the pathway's own are full; -1 none
+    """Mean length of stay on a home-based bed, days."""
+    site_allowed: np.ndarray
+    """(P, S) whether each site may host each pathway."""
+    max_travel: np.ndarray
+    """(P,) longest journey to a hospital, minutes."""
+    fallback_ward: np.ndarray | None = None
+    """(P,) ward a patient is placed on when the pathway's own are full; -1 none."""
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BedOptions:
     """Allowed bed counts for each unit (a ward type on a site), with the load each can
     carry under the utilisation rule and its one-off capital cost."""
 
     unit_site: np.ndarray
+    """(U,) site of each unit."""
     unit_ward: np.ndarray
+    """(U,) ward type of each unit."""
     unit_current: np.ndarray
+    """(U,) beds on each unit today."""
     option_unit: np.ndarray
+    """(K,) unit of each bed option."""
     option_beds: np.ndarray
-    option_capacity: np.ndarray   # erlangs
-    option_capital: np.ndarray    # GBP one-off
+    """(K,) beds of each option (0 = the unit has none)."""
+    option_capacity: np.ndarray
+    """(K,) erlangs each option carries at the utilisation target."""
+    option_capital: np.ndarray
+    """(K,) one-off GBP to build each option's new wards."""
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VirtualSizing:
     """Virtual beds per district: an integer number of ``step``-bed blocks in [lo, hi].
 
@@ -92,90 +159,164 @@ class VirtualSizing:
     queueing target allows, and is exact at the size the district's demand needs. A district
     may also run no virtual beds at all (then it carries no virtual load)."""
 
-    lo: np.ndarray                # fewest beds if any are run (multiple of step)
-    hi: np.ndarray                # most beds
+    lo: np.ndarray
+    """Fewest beds if any are run (a multiple of step)."""
+    hi: np.ndarray
+    """Most beds."""
     step: int
-    anchor: np.ndarray            # beds at which the chord touches the Erlang curve
-    anchor_capacity: np.ndarray   # erlangs carried at anchor
-    slope: np.ndarray             # erlangs per extra bed along the chord
-    must_run: np.ndarray          # bool: min_beds > 0
+    """Beds per block."""
+    anchor: np.ndarray
+    """Beds at which the chord touches the Erlang curve."""
+    anchor_capacity: np.ndarray
+    """Erlangs carried at the anchor."""
+    slope: np.ndarray
+    """Erlangs per extra bed along the chord."""
+    must_run: np.ndarray
+    """Whether each district must run home-based beds (its minimum is above 0)."""
     cost_per_bed: float
+    """GBP a year per home-based bed."""
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
     def capacity(self, beds) -> np.ndarray:
         """The chord's capacity (erlangs) at ``beds`` (what the model uses)."""
         return self.anchor_capacity + self.slope * (np.asarray(beds, float) - self.anchor)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CoverageRule:
+    """A travel standard: ``share`` of the population within ``threshold_minutes``."""
+
     pathway: int
+    """Index of the pathway it applies to."""
     threshold_minutes: float
+    """Travel threshold, minutes."""
     share: float
-    population: str               # "65_plus" | "all"
+    """Share of the population that must be within it."""
+    population: str
+    """Which population counts: "65_plus" or "all"."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rules:
+    """The scenario's limits, as the rule families read them (see :mod:`optimiser.rules`)."""
+
     min_beds_open_site: int = 0
+    """Fewest beds on a site that keeps beds."""
     coverage: tuple[CoverageRule, ...] = ()
+    """Travel standards."""
     open_exactly: int | None = None
+    """Number of sites with beds (None: free)."""
     open_at_least: int | None = None
+    """Fewest sites with beds."""
     open_at_most: int | None = None
+    """Most sites with beds."""
     budget: float | None = None
+    """Most the configuration may cost a year, GBP."""
     single_assignment: bool = True
+    """Each zone goes to one hospital per pathway (else its patients may be shared)."""
     capacity_limits: bool = True
+    """Size beds by the utilisation rule (off for the p-median)."""
     utilisation_rule: str = "erlang"
+    """"erlang" (blocking target) or "occupancy" (occupancy ceiling)."""
     utilisation_target: float = 0.05
+    """Blocking probability (erlang) or occupancy ceiling (occupancy)."""
     virtual_target: float = 0.05
-    onward_flow: bool = False     # patients refused by a full unit or hub go on to another
+    """Blocking target of home-based beds."""
+    onward_flow: bool = False
+    """Patients refused by a full unit or hub go on to another (and the plan sizes for them)."""
+    max_units: tuple[tuple[int, int], ...] = ()
+    """(ward index, most units of that ward type with beds)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Weights:
+    """The objective's weights (GBP per unit of each term) or its lexicographic order."""
+
     cost: float = 1.0
+    """Per GBP of annual cost."""
     travel: float = 0.0
+    """Per admission-minute of travel."""
     unmet: float = 0.0
+    """Per bed-day of demand placed nowhere."""
     equity: float = 0.0
+    """Per minute of the worst district's mean travel."""
     lexicographic: tuple[str, ...] | None = None
+    """Terms in order of priority instead of a weighted sum."""
     lexicographic_tolerance: float = 1e-3
+    """Relative slack kept on earlier terms."""
     capital_annualisation_years: float = 25.0
+    """Years one-off capital is spread over in the annual cost."""
 
     def as_dict(self) -> dict[str, float]:
         return {"cost": self.cost, "travel": self.travel, "unmet": self.unmet,
                 "equity": self.equity}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SolverSettings:
-    backend: str = "ortools"
-    ortools_solver: str = "highs"
-    time_limit_seconds: float = 60.0
-    mip_gap: float = 1e-4
+    """How to solve (defaults: :mod:`optimiser.defaults`, the same as the scenario's)."""
+
+    backend: str = DEFAULT_BACKEND
+    """"ortools" or "pulp"."""
+    ortools_solver: str = DEFAULT_ORTOOLS_SOLVER
+    """Solver through OR-Tools: "highs", "scip" or "sat"."""
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS
+    """A safety net: a solve normally ends when proven within mip_gap."""
+    mip_gap: float = DEFAULT_MIP_GAP
+    """Relative gap at which a solve stops."""
     alternatives: int = 0
+    """Next-best distinct configurations to find as well."""
     strong_linking: str = "auto"
+    """Links x <= open for every zone-site pair: "auto", "on" or "off"."""
     assignment_form: str = "auto"
+    """"auto" (radius form where exact) or "shares"."""
+
+    @classmethod
+    def of(cls, spec) -> SolverSettings:
+        """From a scenario's ``solver`` section."""
+        return cls(backend=spec.backend, ortools_solver=spec.ortools_solver, time_limit_seconds=spec.time_limit_seconds,
+                   mip_gap=spec.mip_gap, alternatives=spec.alternatives, strong_linking=spec.strong_linking,
+                   assignment_form=spec.assignment_form)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Instance:
+    """Everything the formulation needs and nothing it doesn't (no geometry, no files)."""
+
     name: str
+    """Shown in results."""
     zones: Zones
     districts: Districts
     sites: Sites
     pathways: Pathways
     wards: tuple[str, ...]
-    travel: np.ndarray                    # (Z, S) minutes
-    hospital_admissions: np.ndarray       # (Z, P) per year, must use a hospital bed
-    virtual_admissions: np.ndarray        # (Z, P) per year, suitable for and reachable by a virtual bed
-    district_site_travel: np.ndarray      # (D, S) minutes, for virtual overflow to hospital
+    """Ward type ids."""
+    travel: np.ndarray
+    """(Z, S) minutes from each zone to each site."""
+    hospital_admissions: np.ndarray
+    """(Z, P) admissions a year that must use a hospital bed."""
+    virtual_admissions: np.ndarray
+    """(Z, P) admissions a year suitable for, and within reach of, a home-based bed."""
+    district_site_travel: np.ndarray
+    """(D, S) minutes, for virtual-suitable patients who go to hospital."""
     options: BedOptions
+    """The units and their allowed bed counts."""
     virtual: VirtualSizing | None
+    """Home-based bed sizing; None when the scenario plans none."""
     rules: Rules
     weights: Weights
     solver: SolverSettings = field(default_factory=SolverSettings)
     notes: tuple[str, ...] = ()
-    site_travel: np.ndarray | None = None       # (S, S) minutes from each site to each site
-    calibration: Calibration | None = None      # how demand was matched to today's beds
+    """Plain-English notes carried into every result."""
+    site_travel: np.ndarray | None = None
+    """(S, S) minutes from each site to each site (onward journeys)."""
+    calibration: Calibration | None = None
+    """How demand was matched to today's beds."""
+
+    def __post_init__(self) -> None:
+        _read_only(self)
 
     # ---- derived quantities ----------------------------------------------------------
     @property
@@ -226,6 +367,51 @@ class Instance:
 
     # ---- the classical p-median ------------------------------------------------------
     @classmethod
+    def from_arrays(cls, travel, admissions, *, bed_steps=(0, 5, 10), capacities=None, los_days: float = 36.5,
+                    fixed_cost: float = 0.0, cost_per_bed: float = 0.0, max_beds=None, max_travel: float = np.inf,
+                    status=None, population=None, population_65=None, district=None, zone_ids=None,
+                    site_ids=None, rules: Rules | None = None, weights: Weights | None = None,
+                    solver: SolverSettings | None = None, name: str = "instance", ward: str = "ward",
+                    blocking: float = 0.05) -> Instance:
+        """A one-pathway, one-ward instance straight from arrays (tests, benchmarks, the
+        p-median): ``travel`` (Z, S) minutes, ``admissions`` (Z,) a year, the same bed steps
+        at every site with their capacity from the Erlang loss model at ``blocking`` (or
+        ``capacities``), no home-based beds."""
+        travel = np.array(travel, float)          # copies: the instance freezes its arrays
+        n, m = travel.shape
+        adm = np.array(admissions, float)
+        district = np.zeros(n, int) if district is None else np.asarray(district, int)
+        n_d = int(district.max()) + 1 if n else 1
+        pop = adm * 100.0 if population is None else np.asarray(population, float)
+        zone_ids = np.asarray(zone_ids if zone_ids is not None else [f"Z{i}" for i in range(n)], object)
+        site_ids = np.asarray(site_ids if site_ids is not None else [f"S{j}" for j in range(m)], object)
+        steps = np.asarray(bed_steps, int)
+        caps = capacity_steps(steps, "erlang", blocking) if capacities is None else np.asarray(capacities, float)
+        k = len(steps)
+        return cls(
+            name=name,
+            zones=Zones(ids=zone_ids, names=zone_ids.copy(), district=district, population=pop,
+                        population_65=pop.copy() if population_65 is None else np.asarray(population_65, float)),
+            districts=Districts(ids=np.array([f"D{d}" for d in range(n_d)], object),
+                                names=np.array([f"District {d}" for d in range(n_d)], object)),
+            sites=Sites(ids=site_ids, names=site_ids.copy(),
+                        status=np.zeros(m, np.int8) if status is None else np.asarray(status, np.int8),
+                        fixed_cost=np.full(m, float(fixed_cost)), cost_per_bed=np.full(m, float(cost_per_bed)),
+                        max_beds=np.full(m, int(steps.max())) if max_beds is None else np.asarray(max_beds, int),
+                        current_beds=np.zeros(m, int)),
+            pathways=Pathways(ids=("care",), labels=("Care",), ward=np.zeros(1, int), los_days=np.array([float(los_days)]),
+                              virtual_los_days=np.array([float(los_days)]), site_allowed=np.ones((1, m), bool),
+                              max_travel=np.array([float(max_travel)])),
+            wards=(ward,), travel=travel, hospital_admissions=adm[:, None].copy(), virtual_admissions=np.zeros((n, 1)),
+            district_site_travel=np.zeros((n_d, m)),
+            options=BedOptions(unit_site=np.arange(m), unit_ward=np.zeros(m, int), unit_current=np.zeros(m, int),
+                               option_unit=np.repeat(np.arange(m), k), option_beds=np.tile(steps, m),
+                               option_capacity=np.tile(caps, m), option_capital=np.zeros(k * m)),
+            virtual=None, rules=rules or Rules(single_assignment=False, utilisation_target=blocking),
+            weights=weights or Weights(cost=1.0, travel=1.0, unmet=1000.0), solver=solver or SolverSettings())
+
+    # ---- the classical p-median ------------------------------------------------------
+    @classmethod
     def p_median(cls, cost: np.ndarray, p: int, weights: np.ndarray | None = None,
                  name: str = "p-median", zone_ids=None, site_ids=None,
                  solver: SolverSettings | None = None) -> Instance:
@@ -235,26 +421,16 @@ class Instance:
         cost = np.asarray(cost, float)
         n, m = cost.shape
         w = np.ones(n) if weights is None else np.asarray(weights, float)
-        zone_ids = np.asarray(zone_ids if zone_ids is not None else [str(i + 1) for i in range(n)], object)
-        site_ids = np.asarray(site_ids if site_ids is not None else [str(j + 1) for j in range(m)], object)
-        zones = Zones(zone_ids, zone_ids, np.zeros(n, int), w, w)
-        sites = Sites(site_ids, site_ids, np.zeros(m, np.int8), np.zeros(m), np.zeros(m),
-                      np.ones(m, int), np.zeros(m, int))
-        pathways = Pathways(("demand",), ("Demand",), np.zeros(1, int), np.array([365.0]),
-                            np.array([365.0]), np.ones((1, m), bool), np.array([np.inf]))
-        options = BedOptions(
-            unit_site=np.arange(m), unit_ward=np.zeros(m, int), unit_current=np.zeros(m, int),
-            option_unit=np.repeat(np.arange(m), 2), option_beds=np.tile([0, 1], m),
-            option_capacity=np.tile([0.0, np.inf], m), option_capital=np.zeros(2 * m))
-        return cls(
-            name=name, zones=zones, districts=Districts(np.array(["all"], object), np.array(["All"], object)),
-            sites=sites, pathways=pathways, wards=("facility",), travel=cost,
-            hospital_admissions=w[:, None].copy(), virtual_admissions=np.zeros((n, 1)),
-            district_site_travel=cost.mean(axis=0, keepdims=True), options=options, virtual=None,
+        base = cls.from_arrays(
+            cost, w, bed_steps=(0, 1), capacities=(0.0, np.inf), los_days=365.0, population=w,
+            zone_ids=zone_ids if zone_ids is not None else [str(i + 1) for i in range(n)],
+            site_ids=site_ids if site_ids is not None else [str(j + 1) for j in range(m)],
+            max_beds=np.ones(m, int), name=name, ward="facility",
             rules=Rules(open_exactly=int(p), single_assignment=False, capacity_limits=False),
-            weights=Weights(cost=0.0, travel=1.0, unmet=1e3 * float(cost.max() + 1)),
-            solver=solver or SolverSettings(),
-        )
+            weights=Weights(cost=0.0, travel=1.0, unmet=1e3 * float(cost.max() + 1)), solver=solver)
+        return replace(base, districts=Districts(ids=np.array(["all"], object), names=np.array(["All"], object)),
+                       pathways=replace(base.pathways, ids=("demand",), labels=("Demand",)),
+                       district_site_travel=cost.mean(axis=0, keepdims=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -309,9 +485,9 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     pop65 = zones[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1).to_numpy(float)
     decile = (zones["imd_decile"].fillna(0).to_numpy(int) if "imd_decile" in zones.columns
               else np.zeros(len(zones), int))
-    z = Zones(zones.index.to_numpy(object), zones["zone_name"].to_numpy(object),
-              zones["district_code"].map(district_pos).to_numpy(int),
-              zones["pop_total"].to_numpy(float), pop65, decile)
+    z = Zones(ids=zones.index.to_numpy(object), names=zones["zone_name"].to_numpy(object),
+              district=zones["district_code"].map(district_pos).to_numpy(int),
+              population=zones["pop_total"].to_numpy(float), population_65=pop65, deprivation_decile=decile)
 
     # Sites: status, costs, estate limit.
     d = scenario.site_defaults
@@ -321,8 +497,9 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     ward_cost = np.array([_site_value(scenario, s, "new_ward_cost", d.new_ward_cost) for s in sites.index], float)
     max_beds = np.array([_site_value(scenario, s, "max_beds", int(sites.loc[s, "max_beds"])) for s in sites.index], int)
     current = dataset.current_beds()
-    s_arr = Sites(sites.index.to_numpy(object), sites["site_name"].to_numpy(object), status, fixed,
-                  per_bed, max_beds, current.sum(axis=1).to_numpy(int))
+    s_arr = Sites(ids=sites.index.to_numpy(object), names=sites["site_name"].to_numpy(object), status=status,
+                  fixed_cost=fixed, cost_per_bed=per_bed, max_beds=max_beds,
+                  current_beds=current.sum(axis=1).to_numpy(int))
 
     # Pathways.
     allowed = np.zeros((n_p, n_s), bool)
@@ -399,15 +576,16 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
             opt_beds += steps
             opt_cap += list(caps)
             opt_capital += list(wards_added * ward_cost[j])
-    options = BedOptions(np.array(unit_site, int), np.array(unit_ward, int), np.array(unit_current, int),
-                         np.array(opt_unit, int), np.array(opt_beds, int), np.array(opt_cap, float),
-                         np.array(opt_capital, float))
+    options = BedOptions(unit_site=np.array(unit_site, int), unit_ward=np.array(unit_ward, int),
+                         unit_current=np.array(unit_current, int), option_unit=np.array(opt_unit, int),
+                         option_beds=np.array(opt_beds, int), option_capacity=np.array(opt_cap, float),
+                         option_capital=np.array(opt_capital, float))
 
     coverage = ()
     if scenario.travel.standard is not None:
         st = scenario.travel.standard
-        coverage = tuple(CoverageRule(pathway_ids.index(p), st.threshold_minutes, st.share, st.population)
-                         for p in st.pathways)
+        coverage = tuple(CoverageRule(pathway=pathway_ids.index(p), threshold_minutes=st.threshold_minutes,
+                                      share=st.share, population=st.population) for p in st.pathways)
     p_median = scenario.mode == "p_median"
     rules = Rules(
         min_beds_open_site=scenario.min_beds_per_open_site,
@@ -418,6 +596,8 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         capacity_limits=not p_median, utilisation_rule=rules_rule, utilisation_target=target,
         virtual_target=scenario.utilisation.virtual_blocking_target or target,
         onward_flow=scenario.utilisation.onward_flow and rules_rule == "erlang",
+        max_units=tuple((ward_ids.index(w), int(spec.max_units)) for w, spec in scenario.wards.items()
+                        if spec.max_units is not None),
     )
     o = scenario.objective
     weights = Weights(
@@ -427,13 +607,13 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         lexicographic_tolerance=o.lexicographic_tolerance,
         capital_annualisation_years=d.capital_annualisation_years)
     sv = scenario.solver
-    solver = SolverSettings(sv.backend, sv.ortools_solver, sv.time_limit_seconds, sv.mip_gap,
-                            sv.alternatives, sv.strong_linking, sv.assignment_form)
+    solver = SolverSettings.of(sv)
     current_virtual = (districts["current_virtual_beds"].to_numpy(float).round().astype(int)
                        if "current_virtual_beds" in districts else None)
     inst = Instance(
         name=scenario.name, zones=z,
-        districts=Districts(district_ids, districts["district_name"].to_numpy(object), current_virtual),
+        districts=Districts(ids=district_ids, names=districts["district_name"].to_numpy(object),
+                            current_virtual_beds=current_virtual),
         sites=s_arr, pathways=p_arr, wards=ward_ids, travel=travel,
         hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
         district_site_travel=dist_travel, options=options, virtual=None, rules=rules,
@@ -544,4 +724,5 @@ def _virtual_sizing(scenario: Scenario, district_ids, virtual_adm, vlos, zone_di
     cap_a = capacity_steps(anchor, rule, target)
     cap_b = capacity_steps(anchor + step, rule, target)
     slope = (cap_b - cap_a) / step
-    return VirtualSizing(lo, hi, step, anchor, cap_a, slope, lo > 0, v.cost_per_bed_per_year)
+    return VirtualSizing(lo=lo, hi=hi, step=step, anchor=anchor, anchor_capacity=cap_a, slope=slope,
+                         must_run=lo > 0, cost_per_bed=v.cost_per_bed_per_year)

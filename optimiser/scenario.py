@@ -24,6 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from optimiser.defaults import (
+    DEFAULT_BACKEND,
+    DEFAULT_MIP_GAP,
+    DEFAULT_ORTOOLS_SOLVER,
+    DEFAULT_TIME_LIMIT_SECONDS,
+)
 from optimiser.errors import ScenarioError, short_repr, shorten
 from optimiser.figures import (
     FigureNote,
@@ -106,6 +112,8 @@ class WardSpec(_Strict):
     smallest: int = _f(12, "Smallest ward that may open", "beds", assumption=True, ge=1)
     step: int = _f(4, "Step between allowed ward sizes", "beds", assumption=True, ge=1)
     largest: int | None = _f(None, "Largest ward size (blank = estate limit)", "beds", ge=1)
+    max_units: int | None = _f(None, "Most sites that may run a unit of this ward type (e.g. at most two "
+                               "stroke rehabilitation units); blank = no limit", "units", ge=0)
 
 
 class SiteSpec(_Strict):
@@ -214,14 +222,14 @@ class OpenSitesSpec(_Strict):
 
 
 class SolverSpec(_Strict):
-    backend: Literal["ortools", "pulp"] = _f("ortools", "ortools (HiGHS, bundled) or pulp (CBC, "
+    backend: Literal["ortools", "pulp"] = _f(DEFAULT_BACKEND, "ortools (HiGHS, bundled) or pulp (CBC, "
                                              "bundled)")
-    ortools_solver: Literal["highs", "scip", "sat"] = _f("highs", "Solver used through OR-Tools")
+    ortools_solver: Literal["highs", "scip", "sat"] = _f(DEFAULT_ORTOOLS_SOLVER, "Solver used through OR-Tools")
     time_limit_seconds: float = _f(
-        600.0, "Safety net: stop after this long with the best answer found so far. A solve "
+        DEFAULT_TIME_LIMIT_SECONDS, "Safety net: stop after this long with the best answer found so far. A solve "
         "normally ends on mip_gap; an answer the time limit cut short is reported as such "
         "(stopped_by_time_limit) and never cached as the answer", "seconds", gt=0)
-    mip_gap: float = _f(0.005, "Stop when within this relative gap of optimal", "share", ge=0,
+    mip_gap: float = _f(DEFAULT_MIP_GAP, "Stop when within this relative gap of optimal", "share", ge=0,
                         lt=1)
     alternatives: int = _f(0, "Also find this many next-best distinct configurations",
                            "count", ge=0, le=20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 
 import numpy as np
@@ -478,13 +479,22 @@ def calibration_records(inst: Instance | None) -> dict:
                       for r in table.to_dict("records")]}
 
 
+class SolutionStatus(StrEnum):
+    """What an answer is (a ``str``: compares equal to its value)."""
+
+    OPTIMAL = "optimal"        # proven within the solve's mip_gap
+    FEASIBLE = "feasible"      # the time limit stopped the search first (stopped_by_time_limit)
+    QUICK = "quick"            # the workshop's quick answer, with its own proven gap
+    EVALUATED = "evaluated"    # an option measured, not optimised
+
+
 @dataclass(frozen=True)
 class Solution:
     """An immutable result. Tables are pandas DataFrames (treat them as read-only; the
     accessors return copies); metrics are a read-only mapping with units in the keys."""
 
     name: str
-    status: str
+    status: SolutionStatus
     status_message: str
     objective: float | None
     tables: Tables
@@ -506,6 +516,7 @@ class Solution:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+        object.__setattr__(self, "status", SolutionStatus(self.status))
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
 
     @property

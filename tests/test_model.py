@@ -100,7 +100,7 @@ def test_small_line_matches_enumeration(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_travel_standard_and_minimum_beds_match_enumeration(backend):
     rules = Rules(single_assignment=False, min_beds_open_site=10,
-                  coverage=(__import__("optimiser.instance", fromlist=["CoverageRule"]).CoverageRule(0, 6.0, 0.6, "65_plus"),))
+                  coverage=(__import__("optimiser.instance", fromlist=["CoverageRule"]).CoverageRule(pathway=0, threshold_minutes=6.0, share=0.6, population="65_plus"),))
     inst = make_instance(LINE, [40, 25, 60, 35, 50], steps=(0, 5, 10, 15, 20), fixed_cost=50.0,
                          cost_per_bed=8.0, backend=backend, rules=rules,
                          weights=Weights(cost=1.0, travel=1.0, unmet=500.0))
@@ -149,7 +149,7 @@ def test_infeasible_scenario_is_explained_in_plain_english():
     # Zones at 0, 4, 9, 15, 22 km; sites at 2, 12, 20. Within 2.5 minutes of a site: zones
     # 0 and 1 (site 0, 65 of 210 people) and zone 4 (site 2, 50 people). With one site open
     # at most 65/210 = 31.0% can be within 2.5 minutes; two sites reach 115/210 = 54.8%.
-    rule = CoverageRule(0, 2.5, 0.5, "65_plus")
+    rule = CoverageRule(pathway=0, threshold_minutes=2.5, share=0.5, population="65_plus")
     rules = Rules(single_assignment=False, open_at_most=1, coverage=(rule,))
     inst = make_instance(LINE, [40, 25, 60, 35, 50], steps=(0, 5, 10, 15, 20), rules=rules)
     with pytest.raises(InfeasibleError) as err:

@@ -31,7 +31,7 @@ def instances(draw):
     share = draw(st.sampled_from([0.0, 0.5, 0.8]))
     threshold = draw(st.sampled_from([10.0, 20.0]))
     rules = Rules(single_assignment=False, min_beds_open_site=draw(st.sampled_from([0, 10])),
-                  coverage=(CoverageRule(0, threshold, share, "65_plus"),) if share else ())
+                  coverage=(CoverageRule(pathway=0, threshold_minutes=threshold, share=share, population="65_plus"),) if share else ())
     return make_instance(travel, adm, steps=(0, 5, 10, 15, 20, 25), fixed_cost=draw(st.sampled_from([0.0, 50.0])),
                          cost_per_bed=10.0, max_travel=draw(st.sampled_from([25.0, 60.0])), rules=rules,
                          weights=Weights(cost=1.0, travel=1.0, unmet=200.0))

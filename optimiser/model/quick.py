@@ -33,6 +33,7 @@ from optimiser.instance import BedOptions, Instance, Zones
 from optimiser.model.backends import solve_program
 from optimiser.model.formulation import Formulation, build, configuration_start
 from optimiser.model.solve import Configuration, solve_once
+from optimiser.rules import REGISTRY
 from optimiser.solution import Solution
 
 BAND_MINUTES = 12.0
@@ -57,7 +58,8 @@ def aggregate_zones(inst: Instance, band_minutes: float = BAND_MINUTES) -> Insta
     district = np.zeros(n, int)
     district[group] = inst.zones.district
     ids = np.array([f"group_{g}" for g in range(n)], object)
-    zones = Zones(ids, ids, district, total(inst.zones.population), total(inst.zones.population_65))
+    zones = Zones(ids=ids, names=ids.copy(), district=district, population=total(inst.zones.population),
+                  population_65=total(inst.zones.population_65))
     return replace(inst, zones=zones, travel=travel, hospital_admissions=total(inst.hospital_admissions),
                    virtual_admissions=total(inst.virtual_admissions),
                    solver=replace(inst.solver, alternatives=0))
@@ -67,8 +69,9 @@ def with_configuration(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.n
     """The instance with each unit's beds and each district's virtual beds fixed."""
     opt = inst.options
     keep = opt.option_beds == unit_beds[opt.option_unit]
-    options = BedOptions(opt.unit_site, opt.unit_ward, opt.unit_current, opt.option_unit[keep],
-                         opt.option_beds[keep], opt.option_capacity[keep], opt.option_capital[keep])
+    options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
+                         option_unit=opt.option_unit[keep], option_beds=opt.option_beds[keep],
+                         option_capacity=opt.option_capacity[keep], option_capital=opt.option_capital[keep])
     site_beds = np.bincount(opt.unit_site, weights=unit_beds, minlength=inst.n_sites)
     sites = replace(inst.sites, status=np.where(site_beds > 0, 1, -1).astype(np.int8))
     virtual = inst.virtual
@@ -120,24 +123,10 @@ def rounded_configuration(f: Formulation, values: np.ndarray) -> tuple[np.ndarra
         largest = np.zeros(n_units, int)
         np.maximum.at(largest, opt.option_unit, opt.option_beds)
         beds[none_fit] = largest[none_fit]
-    site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
-    for site in np.flatnonzero(site_beds > inst.sites.max_beds):
-        # rounding two wards up can pass the site's estate limit: step the larger ward down
-        units = np.flatnonzero(opt.unit_site == site)
-        while beds[units].sum() > inst.sites.max_beds[site]:
-            u = units[np.argmax(beds[units])]
-            lower = opt.option_beds[(opt.option_unit == u) & (opt.option_beds < beds[u])]
-            if not len(lower):
-                break
-            beds[u] = lower.max()
-    m = inst.rules.min_beds_open_site
-    site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
-    for site in np.flatnonzero((site_beds > 0) & (site_beds < m)):
-        units = np.flatnonzero(opt.unit_site == site)
-        u = units[np.argmax(beds[units])]
-        bigger = opt.option_beds[(opt.option_unit == u) & (opt.option_beds >= beds[u] + m - site_beds[site])]
-        if len(bigger):
-            beds[u] = bigger.min()
+    # Rounding can break a site-level rule (two wards rounded up past the estate limit, an
+    # open site below the minimum): each rule family repairs its own, in registry order.
+    for rule in REGISTRY:
+        beds = rule.repair(inst, beds)
     virtual = None
     if inst.virtual is not None:
         v = inst.virtual

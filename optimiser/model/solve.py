@@ -17,6 +17,7 @@ import pandas as pd
 from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import Instance
 from optimiser.model.backends import RawResult, Status, solve_program
+from optimiser.model.diagnose import Explanation, explain_infeasibility
 from optimiser.model.formulation import Formulation, add_exclusion_cut, build, configuration_start
 from optimiser.solution import Solution, Tables, compute_metrics, empty_onward
 
@@ -163,8 +164,6 @@ def _to_solution(f: Formulation, result: RawResult, name: str, started: float,
 
 def _fail(f: Formulation, result: RawResult, explain: bool = True) -> None:
     if result.status == Status.INFEASIBLE:
-        from optimiser.model.diagnose import Explanation, explain_infeasibility
-
         if not explain:
             raise InfeasibleError(Explanation("No configuration meets every limit."))
 
