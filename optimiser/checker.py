@@ -367,7 +367,9 @@ def check(solution, *, objective_rtol: float = 1e-5) -> CheckReport:
         if measuring and rule.measured:
             continue          # a measured option is not held to the scenario's rules (its breaks say)
         violations += rule.violations(inst, raw)
-    violations += _flow_violations(inst, tables, units, hubs, float(solution.metrics["patients_finding_no_free_bed_per_year"]))
+    if "patients_finding_no_free_bed_per_year" in solution.metrics:      # not for the p-median
+        violations += _flow_violations(inst, tables, units, hubs,
+                                       float(solution.metrics["patients_finding_no_free_bed_per_year"]))
     mine = _own_metrics(inst, tables, raw)
     for key, value in mine.items():
         reported = solution.metrics.get(key)
