@@ -191,6 +191,7 @@ class OptionStore:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or database_url()
         self.engine = _engine(self.url)
+        self.import_problems: list[str] = []     # option files a folder import could not read
 
     @property
     def where(self) -> str:
@@ -446,5 +447,5 @@ def default_store() -> OptionStore:
         if fresh:
             folder = Path(sa.engine.make_url(url).database).parent
             if any(folder.glob("*.yaml")):
-                store.import_folder(folder)
+                store.import_problems = store.import_folder(folder)
     return store
