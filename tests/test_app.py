@@ -106,7 +106,7 @@ def test_compare_page_table_appraisal_and_damaged_file(option_library):
     assert (option_library / "broken.yaml").read_text() == "name: [unclosed\n"   # nothing lost
     assert "Kept" in at.multiselect(key="compare_chosen").options
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Best configuration", "Status quo", "West Leicestershire proposal"]
+    assert list(table.columns) == ["Workshop answer", "Status quo", "West Leicestershire proposal"]
     assert table.loc["Annual cost (£ a year)", "Status quo"].startswith("£")
     assert len(at.get("plotly_chart")) == 3, "beds per site, cost, travel distribution"
     scores = [d.value for d in at.dataframe if "Weighted score (0–10)" in d.value.columns]
@@ -134,7 +134,7 @@ def test_maps_page_draws_the_map_and_district_sheet():
 def test_maps_page_option_changes_the_map():
     at = page_app("maps_page").run()
     title = at.get("plotly_chart")[0].proto.spec
-    assert "Best configuration for the current settings" in title
+    assert "Workshop answer for the current settings" in title
     at.selectbox(key="map_option").set_value("Status quo").run()
     assert not at.exception
     assert "Travel time to community hospital beds: Status quo" in at.get("plotly_chart")[0].proto.spec
@@ -188,7 +188,7 @@ def test_infeasible_workshop_offers_and_applies_the_nearest_setting():
     assert not at.error, [e.value for e in at.error]
     share = at.sidebar.slider(key="coverage_share").value
     assert 50 <= share < 95
-    assert _metric(at, "Residents 65+ within 30 minutes")
+    assert _metric(at, "Residents 65+ within 20 minutes")
 
 
 def test_result_downloads_are_excel_and_geopackage(llr_solution, llr_dataset):

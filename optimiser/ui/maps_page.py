@@ -20,7 +20,7 @@ def _pick(label: str, key: str, options, sc, default: int = 0):
         sol, err = state.solution_for(name, options, sc)
     if sol is not None and name == state.BEST:
         # Titles say what it is, not the scenario file's name.
-        sol = dataclasses.replace(sol, name="Best configuration for the current settings")
+        sol = dataclasses.replace(sol, name="Workshop answer for the current settings")
     return sol, err
 
 

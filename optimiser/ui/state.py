@@ -308,11 +308,12 @@ def show_error(err: Exception) -> None:
         st.error(str(err))
 
 
-BEST = "Best configuration (current settings)"
+BEST = "Workshop answer (current settings)"
 
 
 def solution_for(name: str, options: dict, sc):
-    """(solution, error) for an option name, or the optimiser's answer for ``BEST``."""
+    """(solution, error) for an option name, or for ``BEST`` the optimiser's answer in the
+    Workshop's mode (quick or best): every page shows the one answer for the settings."""
     if name == BEST:
-        return solve(sc)
+        return solve(sc, quick=st.session_state.get("answer_mode", "quick") == "quick")
     return evaluate(sc, options[name])
