@@ -83,7 +83,7 @@ def test_saving_an_option_in_the_workshop_and_reloading_it_on_compare(option_lib
     assert "Council briefing A" in cmp_.multiselect(key="compare_chosen").options
     cmp_.multiselect(key="compare_chosen").set_value(["Status quo", "Council briefing A"]).run()
     assert not cmp_.exception
-    table = cmp_.dataframe[0].value
+    table = cmp_.table[0].value
     assert list(table.columns) == ["Status quo", "Council briefing A"]
     # the option keeps the workshop answer's beds: same totals, and the same beds per hospital
     for label in ("Community hospital beds", "Home-based (virtual) beds", "Annual cost"):
@@ -105,14 +105,39 @@ def test_compare_page_table_appraisal_and_damaged_file(option_library):
     assert any("broken.yaml" in w.value for w in at.warning)
     assert (option_library / "broken.yaml").read_text() == "name: [unclosed\n"   # nothing lost
     assert "Kept" in at.multiselect(key="compare_chosen").options
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table.columns) == ["Workshop answer", "Status quo", "West Leicestershire proposal"]
     assert table.loc["Annual cost (£ a year)", "Status quo"].startswith("£")
     assert len(at.get("plotly_chart")) == 3, "beds per site, cost, travel distribution"
-    scores = [d.value for d in at.dataframe if "Weighted score (0–10)" in d.value.columns]
+    scores = [t.value for t in at.table if "Weighted score (0-10)" in t.value.columns]
     assert scores and set(scores[0].index) == set(table.columns)
-    assert scores[0]["Weighted score (0–10)"].between(0, 10).all()
-    assert list(scores[0].columns[:2]) == ["Weighted score (0–10)", "Rank"]
+    assert scores[0]["Weighted score (0-10)"].astype(float).between(0, 10).all()
+    assert list(scores[0].columns[:2]) == ["Rank", "Weighted score (0-10)"]
+    # the status quo breaks rules of the settings: it is marked and ranked after the workshop answer
+    assert scores[0].loc["Status quo", "Rank"].endswith("rules)")
+    assert scores[0].loc["Workshop answer", "Rank"] == "1"
+    assert any(c.value.startswith("Scales in use: Annual cost (£ a year): 0 at £60,000,000") for c in at.caption)
+
+
+def test_compare_page_sets_any_number_of_options_side_by_side_and_saves_the_weights(option_library):
+    from optimiser.library import OptionStore
+
+    store = OptionStore()
+    shipped = list(__import__("optimiser.api", fromlist=["x"]).shipped_options().values())
+    for k, name in enumerate(["Workshop A: 40 min, Melton kept", "Plan B", "Plan C"]):
+        store.save(__import__("dataclasses").replace(shipped[k % len(shipped)], name=name), author="test")
+    at = page_app("compare_page").run()
+    chosen = ["Status quo", "West Leicestershire proposal", "Workshop A: 40 min, Melton kept", "Plan B", "Plan C"]
+    at.multiselect(key="compare_chosen").set_value(chosen).run()
+    assert not at.exception
+    tables = [t.value for t in at.table if "Annual cost (£ a year)" in t.value.index]
+    assert [list(t.columns) for t in tables] == [chosen[:4], chosen[4:]]          # four to a table
+    assert "Rules of these settings it breaks" in tables[0].index
+    at.text_input(key="comparison_name").set_value("Board, March")
+    at.button(key="save_comparison").click().run()
+    assert any("Saved the comparison 'Board, March' (version 1), with its weights" in s.value for s in at.success)
+    kept = store.comparisons()["Board, March"]["payload"]
+    assert kept["options"] == chosen and kept["criteria"]["annual_cost_gbp"]["weight"] == 30
 
 
 def test_maps_page_draws_the_map_and_district_sheet():
@@ -121,7 +146,7 @@ def test_maps_page_draws_the_map_and_district_sheet():
     assert len(at.get("plotly_chart")) == 3, "the map, and the district before and after"
     assert {b.proto.label for b in at.get("download_button")} >= {
         "Map for slides (PNG)", "Map for printing (PDF)", "Interactive map (HTML, opens offline)",
-        "District sheet (PNG)", "District sheet (PDF)", "District sheet (HTML, opens offline)"}
+        "PNG", "PDF", "HTML (offline)", "Figures (CSV)", "District pack (PDF)"}
     at.selectbox(key="district_pick").set_value("E07000133").run()
     at.selectbox(key="after_option").set_value("West Leicestershire proposal").run()
     assert not at.exception
