@@ -35,7 +35,7 @@ html, body {{ font-size: 16px; }}
 [data-testid="stMetricLabel"] p, [data-testid="stSidebarNav"] span, [data-testid="stRadio"] label p,
 [data-testid="stCheckbox"] label p {{ font-size: 1rem !important; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, .stCaption {{
-  color: {SECONDARY_TEXT} !important; font-size: 1rem !important; }}
+  color: {SECONDARY_TEXT} !important; font-size: 1rem !important; opacity: 1 !important; }}
 [data-testid="stMetricValue"] > div {{ white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; overflow-wrap: anywhere; }}
 [data-testid="stMetricLabel"] > div, [data-testid="stMetricLabel"] p {{ white-space: normal !important;
