@@ -3,7 +3,16 @@ the README's "Security" for serving it to a network)."""
 
 import streamlit as st
 
-from optimiser.ui import access, assumptions_page, compare_page, data_page, look, maps_page, state, workshop
+from optimiser.ui import (
+    access,
+    assumptions_page,
+    compare_page,
+    data_page,
+    look,
+    maps_page,
+    state,
+    workshop,
+)
 
 st.set_page_config(page_title="LLR community bed optimiser", page_icon=access.page_icon(), layout="wide")
 access.require_sign_in()

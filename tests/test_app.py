@@ -269,8 +269,9 @@ def test_back_to_the_default_resets_the_controls_the_answer_and_the_link():
     # the next Find solves the default settings, not the old ones
     at.sidebar.button(key="find").click().run()
     assert at.session_state["scenario_yaml"] is not None
-    from optimiser.scenario import scenario_from_dict
     import yaml
+
+    from optimiser.scenario import scenario_from_dict
 
     sc = scenario_from_dict(yaml.safe_load(at.session_state["scenario_yaml"]))
     assert sc.travel.max_minutes == 45 and sc.min_beds_per_open_site == 16

@@ -37,7 +37,7 @@ def _criteria():
 
 def test_comparison_excel_has_numbers_units_about_weights_and_settings(pairs, llr_scenario):
     crit = _criteria()
-    scores = appraisal([(label, s.metrics) for label, s in pairs], crit, breaks={l: len(s.breaks) for l, s in pairs})
+    scores = appraisal([(label, s.metrics) for label, s in pairs], crit, breaks={n: len(s.breaks) for n, s in pairs})
     data = compare_report.excel_bytes(pairs, llr_scenario, crit, scores, "plan for 2030", "test data")
     sheets = pd.read_excel(io.BytesIO(data), sheet_name=None)
     assert list(sheets)[:7] == ["About", "Comparison", "Appraisal", "Weights", "Settings", "Near-ties", "Rule breaks"]
@@ -76,7 +76,7 @@ def test_comparison_excel_has_numbers_units_about_weights_and_settings(pairs, ll
 
 def test_comparison_pdf_prints_every_option_with_settings_weights_and_provenance(pairs, llr_scenario):
     crit = _criteria()
-    scores = appraisal([(label, s.metrics) for label, s in pairs], crit, breaks={l: len(s.breaks) for l, s in pairs})
+    scores = appraisal([(label, s.metrics) for label, s in pairs], crit, breaks={n: len(s.breaks) for n, s in pairs})
     data = compare_report.pdf_bytes(pairs, llr_scenario, crit, scores, "plan for 2030", "test data", compress=False)
     assert data.startswith(b"%PDF")
     text = data.decode("latin-1")
