@@ -57,6 +57,14 @@ section[data-testid="stSidebar"] [data-testid="stForm"] [data-testid="stFormSubm
 .llr-footer {{ border-top: 4px solid {NHS_BLUE}; margin-top: 2rem; padding: 0.8rem 0; color: {TEXT};
   font-size: 1rem; }}
 .llr-footer p {{ margin: 0.2rem 0; color: {TEXT}; }}
+@media (max-width: 1200px), (max-height: 800px) {{   /* a projector: the map stays above the fold */
+  [data-testid="stMain"] h1 {{ font-size: 1.4rem; padding: 0 0 0.2rem 0; }}
+  .llr-header {{ padding: 0.3rem 0.8rem; }}
+  .llr-header .llr-org {{ display: none; }}
+  [data-testid="stMainBlockContainer"] {{ padding-top: 0.5rem; }}
+  [data-testid="stMain"] [data-testid="stAlert"] > div {{ padding-top: 0.5rem; padding-bottom: 0.5rem; }}
+  [data-testid="stMetric"] {{ padding: 0; }}
+}}
 @media print {{
   section[data-testid="stSidebar"], header[data-testid="stHeader"], div[data-testid="stToolbar"],
   div[data-testid="stDecoration"], button, [data-testid="stDownloadButton"] {{ display: none !important; }}
@@ -78,9 +86,9 @@ def header() -> None:
         f'<div class="llr-header" role="banner"><span class="llr-service">{SERVICE_NAME}</span>'
         '<span class="llr-org">Leicester, Leicestershire and Rutland community services redesign, '
         'Phase 2</span></div>'
-        f'<div class="llr-phase"><span class="llr-tag">{PHASE}</span>This is a new decision tool: its '
-        'answers rest on the figures on the Assumptions page. Questions or feedback: '
-        f'{html.escape(contact())}.</div>', unsafe_allow_html=True)
+        f'<div class="llr-phase"><span class="llr-tag">{PHASE}</span>A new decision tool: its answers rest '
+        'on the figures on the Assumptions page. Contact and data sources: foot of the page.</div>',
+        unsafe_allow_html=True)
 
 
 def footer() -> None:

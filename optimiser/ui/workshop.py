@@ -61,6 +61,9 @@ def page() -> None:
     base = state.scenario()
     ids = list(ds.sites.index)
     with st.sidebar:
+        mode = st.radio("Answer", list(settings.ANSWER_MODES), horizontal=True, key="answer_mode",
+                        format_func=lambda v: {"quick": "Quick (seconds)",
+                                               "best": "Best (within 0.5%; about a minute)"}[v])
         with st.form("workshop_controls", border=False):
             submitted = st.form_submit_button(FIND, type="primary", width="stretch", key="find")
             controls(base, ds)
@@ -84,12 +87,6 @@ def page() -> None:
             state.show_error(exc)
             return
     current = state.scenario()
-    top = st.columns([3, 2])
-    top[0].caption(f"**Data:** {ds.data_line()} ({ds.name}). Change a limit in the sidebar, then press "
-                   f"**{FIND}**.")
-    mode = top[1].radio("Answer", list(settings.ANSWER_MODES), horizontal=True, key="answer_mode",
-                        format_func=lambda v: {"quick": "Quick (seconds)",
-                                               "best": "Best (within 0.5%; about a minute)"}[v])
     values["answer_mode"] = mode
     state.sync_query(values, ds)
     notes = state.site_notes()
@@ -120,7 +117,8 @@ def page() -> None:
         maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
     st.plotly_chart(fig, width="stretch", key="workshop_map")
     common.answer_warnings(sol, current.budget_per_year)
-    st.caption(common.solution_caption(sol))
+    st.caption(f"{common.solution_caption(sol)} **Data:** {ds.data_line()} ({ds.name}). Change a limit in the "
+               f"sidebar, then press **{FIND}**.")
     if previous is not None:
         with st.expander("What changed since the previous run", expanded=True):
             st.caption("Arrows on the figures above show the change from the previous run.")
