@@ -7,6 +7,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+# axe-core (the accessibility checker the browser test runs on the rendered pages), from npm
+AXE    := .tools/node_modules/axe-core/axe.min.js
 PORT   ?= 8501
 
 .PHONY: run serve test solve bench lint clean-venv
@@ -34,7 +36,10 @@ serve: $(STAMP)
 solve: $(STAMP)
 	$(PY) -m optimiser solve --out out/default
 
-test: $(TSTAMP)
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix .tools axe-core@4
+
+test: $(TSTAMP) $(AXE)
 	$(PY) -m ruff check optimiser tests app.py benchmarks
 	$(PY) -m pytest -q
 

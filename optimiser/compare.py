@@ -119,52 +119,135 @@ def differences(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return num.sub(num[baseline], axis=0)
 
 
-def appraisal(items: Sequence, criteria: Mapping[str, tuple[float, str]]) -> pd.DataFrame:
-    """Weighted-score options appraisal. ``criteria``: metric key -> (weight, "lower" or
-    "higher" is better). Each criterion is scored 0–10 across the options being compared
-    (best = 10, worst = 0, linear between; all equal = 10); the total is the weight-averaged
-    score. Returns one row per option: the criterion scores, then ``weighted_score``."""
-    if not criteria:
-        raise InputError("choose at least one criterion for the appraisal")
-    table = compare_table(items, list(criteria))
-    scores = pd.DataFrame(index=table.columns)
-    total_w = 0.0
-    weighted = np.zeros(len(table.columns))
-    for key, (weight, better) in criteria.items():
+@dataclass(frozen=True)
+class Criterion:
+    """One appraisal criterion: its weight and a fixed, stated scale: the value that scores 0
+    and the value that scores 10 (in the measure's own unit, e.g. £ a year or a share 0-1);
+    linear between, and held at 0 or 10 beyond. Whether lower or higher is better follows
+    from the scale."""
+
+    key: str
+    weight: float
+    score_0_at: float
+    score_10_at: float
+
+    @property
+    def better(self) -> str:
+        return "lower" if self.score_10_at < self.score_0_at else "higher"
+
+    def score(self, value: float) -> float:
+        if value is None or not np.isfinite(value):
+            return 0.0
+        s = 10 * (float(value) - self.score_0_at) / (self.score_10_at - self.score_0_at)
+        return float(min(10.0, max(0.0, s)))
+
+    def scale_text(self) -> str:
+        return f"0 at {format_value(self.key, self.score_0_at)}, 10 at {format_value(self.key, self.score_10_at)}"
+
+
+# Fixed scales (an assumption for the group to set): the value scoring 0, the value scoring 10.
+DEFAULT_SCALES: dict[str, tuple[float, float]] = {
+    "annual_cost_gbp": (60e6, 40e6),
+    "share_within_20_minutes_65_plus": (0.6, 1.0), "share_within_30_minutes_65_plus": (0.8, 1.0),
+    "share_within_45_minutes_65_plus": (0.9, 1.0), "share_within_20_minutes_all": (0.6, 1.0),
+    "share_within_30_minutes_all": (0.8, 1.0), "share_within_45_minutes_all": (0.9, 1.0),
+    "worst_district_mean_travel_minutes": (45.0, 15.0),
+    "patients_finding_no_free_bed_per_year": (500.0, 0.0),
+    "unmet_admissions_per_year": (500.0, 0.0),
+    "smallest_open_site_beds": (0.0, 40.0),
+    "new_ward_capital_gbp": (20e6, 0.0),
+}
+
+
+def default_scale(key: str) -> tuple[float, float]:
+    """The stated scale a criterion starts with (0 at the first value, 10 at the second)."""
+    if key in DEFAULT_SCALES:
+        return DEFAULT_SCALES[key]
+    info = METRICS.get(key)
+    if info is None:
+        raise InputError(f"'{key}' is not a measure the appraisal knows", column=key)
+    if info.fmt == "pct":
+        return (0.0, 1.0) if info.better == "higher" else (1.0, 0.0)
+    if info.fmt == "min":
+        return (60.0, 0.0) if info.better == "lower" else (0.0, 60.0)
+    if info.fmt == "gbp":
+        return (60e6, 0.0) if info.better == "lower" else (0.0, 60e6)
+    return (1000.0, 0.0) if info.better == "lower" else (0.0, 1000.0)
+
+
+def criteria_from(spec: Mapping) -> list[Criterion]:
+    """Criteria from ``key -> (weight, better)`` (the default scale, turned to suit), ``key ->
+    (weight, score_0_at, score_10_at)`` or ``key -> {"weight", "score_0_at", "score_10_at"}``."""
+    if not isinstance(spec, Mapping):
+        return [c if isinstance(c, Criterion) else Criterion(*c) for c in spec]
+    out = []
+    for key, value in spec.items():
+        if isinstance(value, Mapping):
+            weight, zero, ten = value.get("weight"), value.get("score_0_at"), value.get("score_10_at")
+        elif len(value) == 2:
+            weight, better = value
+            if better not in ("lower", "higher"):
+                raise InputError(f"criterion '{key}': say whether lower or higher is better", column=key)
+            zero, ten = default_scale(key)
+            if (better == "lower") != (ten < zero):
+                zero, ten = ten, zero
+        else:
+            weight, zero, ten = value
+        try:
+            weight, zero, ten = float(weight), float(zero), float(ten)
+        except (TypeError, ValueError):
+            raise InputError(f"criterion '{key}' needs a weight and the values that score 0 and 10",
+                             column=key) from None
+        if not all(np.isfinite([weight, zero, ten])):
+            raise InputError(f"criterion '{key}' has a value that is not a number", column=key)
         if weight < 0:
             raise InputError(f"criterion '{key}' has a negative weight", column=key)
-        if better not in ("lower", "higher"):
-            raise InputError(f"criterion '{key}': say whether lower or higher is better", column=key)
-        vals = pd.to_numeric(table.loc[key], errors="coerce").to_numpy(float)
-        lo, hi = np.nanmin(vals), np.nanmax(vals)
-        if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-            s = np.full(len(vals), 10.0)
-        else:
-            s = 10 * (vals - lo) / (hi - lo)
-            if better == "lower":
-                s = 10 - s
-        s = np.nan_to_num(s, nan=0.0)
-        scores[metric_label(key)] = s
-        weighted += weight * s
-        total_w += weight
+        if zero == ten:
+            raise InputError(f"criterion '{key}': the values scoring 0 and 10 must differ", column=key)
+        out.append(Criterion(key, weight, zero, ten))
+    return out
+
+
+def appraisal(items: Sequence, criteria: Mapping, breaks: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Weighted-score options appraisal on fixed, stated scales (see :class:`Criterion`): a
+    score does not depend on which other options are shown. ``criteria``: see
+    :func:`criteria_from`. ``breaks``: option name -> how many rules of the settings it breaks;
+    options that meet every rule are ranked first, the others after them and marked.
+
+    Returns one row per option: each criterion's score (0-10), ``weighted_score``,
+    ``rules_broken`` and ``rank``."""
+    crits = criteria_from(criteria)
+    if not crits:
+        raise InputError("choose at least one criterion for the appraisal")
+    table = compare_table(items, [c.key for c in crits])
+    scores = pd.DataFrame(index=table.columns)
+    total_w = sum(c.weight for c in crits)
+    weighted = np.zeros(len(table.columns))
+    for c in crits:
+        vals = pd.to_numeric(table.loc[c.key], errors="coerce").to_numpy(float)
+        s = np.array([c.score(v) for v in vals])
+        scores[metric_label(c.key)] = s
+        weighted += c.weight * s
     scores["weighted_score"] = weighted / total_w if total_w > 0 else 0.0
-    # no "-0.0" from rounding noise
-    num = scores.columns.drop("weighted_score").tolist() + ["weighted_score"]
-    scores[num] = scores[num].round(9) + 0.0
-    scores["rank"] = scores["weighted_score"].rank(ascending=False, method="min").astype(int)
+    num = scores.columns.tolist()
+    scores[num] = scores[num].round(9) + 0.0          # no "-0.0" from rounding noise
+    broken = pd.Series({name: int((breaks or {}).get(name, 0)) for name in scores.index}, dtype=int)
+    scores["rules_broken"] = broken.reindex(scores.index).fillna(0).astype(int)
+    # meeting every rule comes first; then the weighted score
+    order = (scores["rules_broken"] > 0).astype(float) * 1e6 - scores["weighted_score"]
+    scores["rank"] = order.rank(method="min").astype(int)
     scores.index.name = "option"
     return scores
 
 
-DEFAULT_CRITERIA: dict[str, tuple[float, str]] = {
-    "annual_cost_gbp": (30.0, "lower"),
-    "share_within_30_minutes_65_plus": (25.0, "higher"),
-    "worst_district_mean_travel_minutes": (15.0, "lower"),
-    "patients_finding_no_free_bed_per_year": (15.0, "lower"),
-    "unmet_admissions_per_year": (15.0, "lower"),
-}
+DEFAULT_CRITERIA: dict[str, tuple[float, float, float]] = {
+    key: (weight, *DEFAULT_SCALES[key]) for key, weight in (
+        ("annual_cost_gbp", 30.0), ("share_within_30_minutes_65_plus", 25.0),
+        ("worst_district_mean_travel_minutes", 15.0), ("patients_finding_no_free_bed_per_year", 15.0),
+        ("unmet_admissions_per_year", 15.0))}
 """A starting point only (an assumption): the papers say the criteria and weights are
-co-designed with Healthwatch and the Citizens' Panel, so the group sets its own."""
+co-designed with Healthwatch and the Citizens' Panel, so the group sets its own weights and
+scales. Each: (weight, value scoring 0, value scoring 10)."""
 
 
 def read_summary(folder: str | Path) -> dict:

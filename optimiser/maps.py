@@ -370,7 +370,8 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     fig.update_layout(title=dict(text=html.escape(layers.title), x=0.01), height=height, plot_bgcolor="white",
                       paper_bgcolor="white", margin=dict(l=10, r=10, t=60, b=70 if footer else 10),
                       showlegend=show_legend,
-                      legend=dict(title=LEGEND_TITLE, yanchor="top", y=0.98, x=0.99, xanchor="right",
+                      # beside the map, never over it (it hid Melton on a projector)
+                      legend=dict(title=LEGEND_TITLE, yanchor="top", y=1.0, x=1.01, xanchor="left",
                                   bgcolor="rgba(255,255,255,0.85)"))
     return fig
 
@@ -613,9 +614,17 @@ def district_sheet_title(dataset: Dataset, after, district_code: str) -> str:
     return f"What '{after.name}' means for {dataset.districts.loc[district_code, 'district_name']} residents"
 
 
-def _sheet_note(dataset: Dataset, before) -> str:
-    return (f"Compared with '{before.name}'. Data: {dataset.data_line()} ({dataset.name}). "
+def _sheet_note(dataset: Dataset, before, after=None, settings: str = "") -> str:
+    """What the sheet compares, with what settings, and the after-option's near-ties (a
+    recommendation with near-ties is never shown as the single best)."""
+    note = (f"Compared with '{before.name}'. Data: {dataset.data_line()} ({dataset.name}). "
             "Each small area (LSOA) is shaded by the travel time to the hospital that serves it.")
+    if settings:
+        note += f" Settings: {settings}."
+    ties = [t.description for t in (getattr(after, "near_ties", ()) or ())]
+    if ties:
+        note += " Not a single best answer; the model cannot tell these apart: " + " ".join(ties)
+    return note
 
 
 def _sheet_footer(dataset: Dataset, after) -> str:
@@ -625,9 +634,28 @@ def _sheet_footer(dataset: Dataset, after) -> str:
 
 
 def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *, fmt: str = "png",
-                          dpi: int = 150) -> bytes:
+                          dpi: int = 150, settings: str = "") -> bytes:
     """A one-page handout (A4 landscape; PNG or PDF): before and after maps of the district
     side by side, a shared legend, and the district sheet as a table."""
+    return _save(_district_sheet_fig(dataset, before, after, district_code, settings), fmt, dpi)
+
+
+def district_pack_pdf(dataset: Dataset, before, after, *, settings: str = "") -> bytes:
+    """Every district's sheet, one page each, in one PDF (the council pack)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    plt = _pyplot()
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Title": f"District pack: {after.name}", "Creator": "LLR community bed optimiser"}
+                  ) as pdf:
+        for code in dataset.districts.index:
+            fig = _district_sheet_fig(dataset, before, after, code, settings)
+            pdf.savefig(fig)
+            plt.close(fig)
+    return buf.getvalue()
+
+
+def _district_sheet_fig(dataset: Dataset, before, after, district_code: str, settings: str = ""):
     import textwrap
 
     sheet = district_sheet(dataset, before, after, district_code)
@@ -635,8 +663,8 @@ def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *
     fig = plt.figure(figsize=(11.69, 8.27))
     fig.text(0.02, 0.975, district_sheet_title(dataset, after, district_code), ha="left", va="top", fontsize=15,
              weight="bold", color="#212B32")
-    fig.text(0.02, 0.935, textwrap.fill(_sheet_note(dataset, before), 190), ha="left", va="top", fontsize=8,
-             color="#4C6272")
+    fig.text(0.02, 0.935, textwrap.fill(_sheet_note(dataset, before, after, settings), 190), ha="left", va="top",
+             fontsize=8, color="#4C6272")
     fig.text(0.02, 0.008, textwrap.fill(_sheet_footer(dataset, after), 230), ha="left", va="bottom",
              fontsize=6, color="#4C6272")
     gs = fig.add_gridspec(3, 2, height_ratios=[5.0, 0.5, 3.1], hspace=0.1, wspace=0.05,
@@ -670,7 +698,7 @@ def district_sheet_figure(dataset: Dataset, before, after, district_code: str, *
         if r == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("#E8EDEE")
-    return _save(fig, fmt, dpi)
+    return fig
 
 
 def _legend_html() -> str:
@@ -719,7 +747,7 @@ table.sheet thead th {{ background: #E8EDEE; }}
 .maps {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p class="note">{html.escape(_sheet_note(dataset, before))}</p>
+<p class="note">{html.escape(_sheet_note(dataset, before, after))}</p>
 {table}
 {_legend_html()}
 <div class="maps"><div>{parts[0]}</div><div>{parts[1]}</div></div>

@@ -47,3 +47,27 @@ def llr_solution(llr_dataset, llr_scenario):
     from optimiser import api
 
     return api.solve(llr_scenario.with_changes(**{"solver.time_limit_seconds": 900}), llr_dataset)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL database: ``LLR_TEST_POSTGRES_URL`` (``.ci/run`` starts a server and
+    sets it), or a private server started here. Never skipped: without PostgreSQL the
+    tests that need it fail, saying how to install it."""
+    import os
+
+    url = os.environ.get("LLR_TEST_POSTGRES_URL", "").strip()
+    if url:
+        yield url
+        return
+    from postgres_server import PostgresServer
+
+    try:
+        server = PostgresServer()
+        url = server.start()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is the test's failure
+        pytest.fail(f"could not start PostgreSQL for the options library tests: {exc}")
+    try:
+        yield url
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ from functools import partial
 import streamlit as st
 
 from optimiser import maps
-from optimiser.ui import state
+from optimiser.ui import common, state
 
 PNG, PDF, HTML, CSV = "image/png", "application/pdf", "text/html", "text/csv"
 
@@ -20,7 +20,7 @@ def _pick(label: str, key: str, options, sc, default: int = 0):
         sol, err = state.solution_for(name, options, sc)
     if sol is not None and name == state.BEST:
         # Titles say what it is, not the scenario file's name.
-        sol = dataclasses.replace(sol, name="Best configuration for the current settings")
+        sol = dataclasses.replace(sol, name="Workshop answer for the current settings")
     return sol, err
 
 
@@ -46,12 +46,17 @@ def page() -> None:
     if err is not None:
         state.show_error(err)
         return
+    if sol.mode != "evaluate":          # a recommended configuration: its status and near-ties
+        common.show_answer_status(sol)
+        common.answer_warnings(sol, sc.budget_per_year)
     c1, c2 = st.columns(2)
     show_catch = c1.checkbox("Show each hospital's catchment", value=True, key="show_catchments")
     basemap = c2.checkbox("Street map underneath (needs internet; often blocked on NHS and council networks)",
                           value=False, key="basemap")
-    layers = maps.map_layers(ds, sol, f"Travel time to community hospital beds: {sol.name}")
-    fig = maps.plotly_map(layers, show_catchments=show_catch)
+    layers = state.derived(sol, f"layers:{ds.name}:{sol.name}",
+                           lambda: maps.map_layers(ds, sol, f"Travel time to community hospital beds: {sol.name}"))
+    fig = state.derived(sol, f"map:{ds.name}:{sol.name}:{show_catch}",
+                        lambda: maps.plotly_map(layers, show_catchments=show_catch))
     if basemap:
         st.plotly_chart(maps.plotly_map_with_basemap(layers), width="stretch", key="basemap_map")
     else:
@@ -81,6 +86,8 @@ def page() -> None:
         return
     sheet = maps.district_sheet(ds, before, after, code)
     st.subheader(maps.district_sheet_title(ds, after, code))
+    if after.mode != "evaluate" and after.near_ties:
+        common.answer_warnings(after)
     st.table(sheet)
     left, right = st.columns(2)
     for col, (s, when) in zip((left, right), ((before, "Before"), (after, "After")), strict=True):
@@ -91,11 +98,17 @@ def page() -> None:
     st.caption("Colours as on the map above: yellow under 20 minutes, light green 20–30, teal 30–45, "
                "dark blue 45 minutes or more, grey no hospital within reach.")
     stem = f"{_slug(districts[code])}_{_slug(after.name)}"
-    d1, d2, d3, d4 = st.columns(4)
-    _download(d1, "District sheet (PNG)", partial(maps.district_sheet_figure, ds, before, after, code, fmt="png"),
+    from optimiser.ui.workshop import settings_description
+
+    settings = settings_description(sc)
+    st.markdown(f"**Download the sheet for {districts[code]}**, or the pack for every district:")
+    d1, d2, d3, d4, d5 = st.columns(5)
+    _download(d1, "PNG", partial(maps.district_sheet_figure, ds, before, after, code, fmt="png", settings=settings),
               f"{stem}.png", PNG, "dl_dpng")
-    _download(d2, "District sheet (PDF)", partial(maps.district_sheet_figure, ds, before, after, code, fmt="pdf"),
+    _download(d2, "PDF", partial(maps.district_sheet_figure, ds, before, after, code, fmt="pdf", settings=settings),
               f"{stem}.pdf", PDF, "dl_dpdf")
-    _download(d3, "District sheet (HTML, opens offline)", partial(maps.district_sheet_html, ds, before, after, code),
+    _download(d3, "HTML (offline)", partial(maps.district_sheet_html, ds, before, after, code),
               f"{stem}.html", HTML, "dl_dhtml")
-    _download(d4, "District figures (CSV)", sheet.to_csv().encode("utf-8"), f"{stem}.csv", CSV, "dl_dcsv")
+    _download(d4, "Figures (CSV)", sheet.to_csv().encode("utf-8"), f"{stem}.csv", CSV, "dl_dcsv")
+    _download(d5, "District pack (PDF)", partial(maps.district_pack_pdf, ds, before, after, settings=settings),
+              f"district_pack_{_slug(after.name)}.pdf", PDF, "dl_dpack")

@@ -3,7 +3,6 @@ current scenario. Every figure shown comes from the package's public API."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -12,7 +11,8 @@ import streamlit as st
 
 from optimiser import api
 from optimiser.errors import InfeasibleError, OptimiserError
-from optimiser.options import Option, OptionLibrary
+from optimiser.library import OptionStore, database_url
+from optimiser.options import Option
 from optimiser.scenario import Scenario, default_scenario, scenario_from_dict
 from optimiser.solve_queue import solve_queue
 
@@ -173,19 +173,124 @@ def base_scenario() -> Scenario:
     return sc.with_changes(**{"solver.time_limit_seconds": min(sc.solver.time_limit_seconds, 60)})
 
 
-def library() -> OptionLibrary:
-    folder = os.environ.get("LLR_OPTIONS_DIR") or str(Path.home() / ".llr-optimiser" / "options")
-    return OptionLibrary(folder)
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> OptionStore:
+    from optimiser.library import default_store
+
+    return default_store() if url == database_url() else OptionStore(url)
+
+
+def library() -> OptionStore:
+    """The options library (a database: see :mod:`optimiser.library`), one per server."""
+    return _store(database_url())
 
 
 def all_options() -> tuple[dict[str, Option], list[str]]:
-    """Shipped options, then saved ones; and messages for damaged saved files."""
+    """Shipped options, then saved ones (latest versions, not archived); and messages for
+    saved options that could not be read."""
     shipped = api.shipped_options()
-    saved, bad = library().load_all()
+    try:
+        saved, bad = library().load_all()
+    except OptimiserError as exc:
+        return dict(shipped), [str(exc)]
     out = dict(shipped)
-    for name, o in saved.items():
-        out[name if name not in shipped else f"{name} (saved)"] = o
-    return out, [str(e) for e in bad]
+    for entry in saved:
+        out[entry.name if entry.name not in shipped else f"{entry.name} (saved)"] = entry.option
+    return out, [*library().import_problems, *(str(e) for e in bad)]
+
+
+# ---- figures and tables made from an answer, kept with it ------------------------------------
+class _Derived:
+    """Figures, maps and tables made from an answer, kept while the answer is (a page redraw
+    does not rebuild them). Keyed by the answer object, which the shared answers keep."""
+
+    def __init__(self, max_answers: int = 48) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict = OrderedDict()
+        self.max_answers = max_answers
+
+    def get(self, owner, name: str, make):
+        key = (id(owner), name)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is owner:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = make()
+        with self._lock:
+            self._items[key] = (owner, value)
+            while len(self._items) > 8 * self.max_answers:
+                self._items.popitem(last=False)
+        return value
+
+
+@st.cache_resource(show_spinner=False)
+def _derived() -> _Derived:
+    return _Derived()
+
+
+def derived(owner, name: str, make):
+    """``make()``, computed once per answer object ``owner`` and ``name``."""
+    return _derived().get(owner, name, make)
+
+
+# ---- the workshop's controls and the page's query string --------------------------------------
+CONTROLS_READY = "controls_ready"
+URL_PROBLEMS = "url_problems"
+
+
+def init_controls(ds) -> dict:
+    """Give every workshop control its value before it is drawn: on a session's first page,
+    from the link's query string (and the answer follows it at once); otherwise from the
+    settings in force. Returns the controls' values."""
+    from optimiser.ui import settings
+
+    ids = list(ds.sites.index)
+    current = scenario()
+    mode = st.session_state.get("answer_mode", "quick")
+    values = settings.from_scenario(current, ids, mode)
+    if not st.session_state.get(CONTROLS_READY):
+        st.session_state[CONTROLS_READY] = True
+        query = {k: st.query_params.get(k) for k in st.query_params.keys()}
+        if query:
+            values, problems = settings.from_query(query, values, ids)
+            st.session_state[URL_PROBLEMS] = problems
+            try:
+                set_scenario(current.with_changes(**settings.to_changes(values, ids, "stroke" in current.pathways)))
+            except OptimiserError as exc:
+                st.session_state[URL_PROBLEMS] = [*problems, f"The link's settings could not be used: {exc}"]
+                values = settings.from_scenario(current, ids, mode)
+            for key, value in values.items():
+                st.session_state[key] = value
+    for key, value in values.items():
+        st.session_state.setdefault(key, value)
+    if "stroke_sites" in st.session_state:
+        st.session_state["stroke_sites"] = [s for s in st.session_state["stroke_sites"] if s in set(ids)]
+    return {key: st.session_state[key] for key in values}
+
+
+def reset_controls(ds) -> None:
+    """Back to the default settings: the controls, the answer and the link (a callback, so
+    the controls take the values before they are drawn)."""
+    from optimiser.ui import settings
+
+    st.session_state.pop(SCENARIO_KEY, None)
+    for key in ("last_run", "previous_run", URL_PROBLEMS):
+        st.session_state.pop(key, None)
+    values = settings.from_scenario(scenario(), list(ds.sites.index), st.session_state.get("answer_mode", "quick"))
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.query_params.clear()
+
+
+def sync_query(values: dict, ds) -> None:
+    """Write the controls' values into the page's query string (reload keeps them; the link
+    reproduces the answer)."""
+    from optimiser.ui import settings
+
+    q = settings.to_query(values, list(ds.sites.index))
+    if {k: st.query_params.get(k) for k in st.query_params.keys()} != q:
+        st.query_params.from_dict(q)
 
 
 def show_error(err: Exception) -> None:
@@ -203,11 +308,12 @@ def show_error(err: Exception) -> None:
         st.error(str(err))
 
 
-BEST = "Best configuration (current settings)"
+BEST = "Workshop answer (current settings)"
 
 
 def solution_for(name: str, options: dict, sc):
-    """(solution, error) for an option name, or the optimiser's answer for ``BEST``."""
+    """(solution, error) for an option name, or for ``BEST`` the optimiser's answer in the
+    Workshop's mode (quick or best): every page shows the one answer for the settings."""
     if name == BEST:
-        return solve(sc)
+        return solve(sc, quick=st.session_state.get("answer_mode", "quick") == "quick")
     return evaluate(sc, options[name])

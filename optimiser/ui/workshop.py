@@ -1,4 +1,8 @@
-"""Workshop: clinicians change the limits and see the best configuration at once."""
+"""Workshop: clinicians change the limits and see the best configuration at once.
+
+The controls sit in the sidebar in collapsible groups under the "Find" button (which stays in
+view); the answer's status, key figures and map come first on the page. Every setting is in
+the page's query string (see :mod:`optimiser.ui.settings`)."""
 
 from __future__ import annotations
 
@@ -9,129 +13,97 @@ import streamlit as st
 from optimiser import api, maps
 from optimiser.errors import OptimiserError
 from optimiser.options import option_from_solution
-from optimiser.ui import common, state
+from optimiser.ui import common, settings, state
 
 STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
+FIND = "Find the best configuration"
+MAP_HEIGHT = 520
 
 
-def controls(sc, ds) -> dict:
-    """The workshop settings; returns the scenario changes they imply."""
-    ch: dict = {}
-    st.subheader("Travel")
-    ch["travel.max_minutes"] = st.slider("Longest journey to the hospital (minutes)", 20, 90,
-                                         int(sc.travel.max_minutes), 5, key="max_travel")
-    std = sc.travel.standard
-    c1, c2 = st.columns(2)
-    share = c1.slider("Share of residents aged 65+ within the threshold (%)", 50, 100,
-                      int(round(100 * (std.share if std else 0.95))), 1, key="coverage_share")
-    threshold = c2.select_slider("Threshold (minutes)", [15, 20, 25, 30, 35, 40, 45, 60],
-                                 int(std.threshold_minutes if std else 30), key="coverage_threshold")
-    ch["travel.standard.share"] = share / 100
-    ch["travel.standard.threshold_minutes"] = float(threshold)
-    ch["travel.assignment"] = st.radio(
-        "Catchments", ["split", "single"], index=0 if sc.travel.assignment == "split" else 1, horizontal=True,
-        format_func=lambda v: {"split": "Areas may share hospitals (faster)",
-                               "single": "One hospital per area (clean catchments)"}[v], key="assignment")
-
-    st.subheader("Beds")
-    rule = st.radio("Size beds by", ["erlang", "occupancy"], index=0 if sc.utilisation.rule == "erlang" else 1,
-                    horizontal=True, key="rule",
-                    format_func=lambda v: {"erlang": "Chance a patient finds no free bed",
-                                           "occupancy": "Average occupancy"}[v])
-    ch["utilisation.rule"] = rule
-    if rule == "erlang":
-        ch["utilisation.blocking_target"] = st.slider(
-            "Highest acceptable chance a patient finds no free bed (%)", 1, 20,
-            int(round(100 * sc.utilisation.blocking_target)), 1, key="blocking") / 100
-    else:
-        ch["utilisation.occupancy_target"] = st.slider(
-            "Highest acceptable average occupancy (%)", 70, 98, int(round(100 * sc.utilisation.occupancy_target)),
-            1, key="occupancy") / 100
-    ch["min_beds_per_open_site"] = st.slider("Fewest beds on a hospital that keeps inpatient beds", 0, 40,
-                                             int(sc.min_beds_per_open_site), 2, key="min_beds")
-    ch["pathways.rehab.virtual_share"] = st.slider(
-        "Rehabilitation patients suitable for a home-based bed (%)", 0, 80,
-        int(round(100 * sc.pathways["rehab"].virtual_share)), 5, key="virtual_share") / 100
-
-    st.subheader("Demand")
-    ch["horizon_year"] = st.slider("Plan for the year", 2022, 2040, int(sc.horizon_year), 1, key="horizon")
-    use_proj = st.checkbox("Grow demand with the population projections", value=sc.growth == "dataset",
-                           key="use_projections")
-    if not use_proj:
-        ch["growth"] = float(st.number_input("Flat demand growth to that year (%)", -50.0, 200.0,
-                                             0.0 if sc.growth == "dataset" else float(sc.growth), 1.0,
-                                             key="flat_growth"))
-    else:
-        ch["growth"] = "dataset"
-
-    st.subheader("Hospitals")
-    sites = {}
-    for sid, name in ds.sites["site_name"].items():
-        current = sc.sites[sid].status if sid in sc.sites else "free"
-        value = st.selectbox(name, list(STATUS_LABELS), index=list(STATUS_LABELS).index(current),
-                             format_func=STATUS_LABELS.get, key=f"status_{sid}")
-        if value != "free":
-            sites[sid] = {"status": value}
-    ch["sites"] = sites
-    stroke = sc.pathways.get("stroke")
-    if stroke is not None:
-        chosen = st.multiselect("Hospitals that may host stroke rehabilitation", list(ds.sites.index),
-                                default=[s for s in stroke.sites if s in ds.sites.index]
-                                if stroke.sites != "all" else list(ds.sites.index),
-                                format_func=lambda s: ds.sites.loc[s, "site_name"], key="stroke_sites")
-        ch["pathways.stroke.sites"] = chosen
-    budget = st.number_input("Annual budget (£ a year; 0 = no limit)", 0, 200_000_000,
-                             int(sc.budget_per_year or 0), 500_000, key="budget")
-    ch["budget_per_year"] = float(budget) if budget else None
-    return ch
+def controls(sc, ds) -> None:
+    """The workshop settings, in groups (their values are in the session state: see
+    :func:`optimiser.ui.state.init_controls`)."""
+    with st.expander("Travel", expanded=True):
+        st.slider("Longest journey to the hospital (minutes)", 20, 90, step=5, key="max_travel")
+        st.slider("Share of residents aged 65+ within the threshold (%)", 50, 100, step=1, key="coverage_share")
+        st.select_slider("Threshold (minutes)", list(settings.THRESHOLDS), key="coverage_threshold")
+        st.radio("Catchments", ["split", "single"], horizontal=False, key="assignment",
+                 format_func=lambda v: {"split": "Areas may share hospitals (faster)",
+                                        "single": "One hospital per area (clean catchments)"}[v])
+    with st.expander("Beds", expanded=False):
+        st.radio("Size beds by", ["erlang", "occupancy"], key="rule",
+                 format_func=lambda v: {"erlang": "Chance a patient finds no free bed",
+                                        "occupancy": "Average occupancy"}[v])
+        st.slider("Highest acceptable chance a patient finds no free bed (%) (when sized by that chance)",
+                  1, 20, step=1, key="blocking")
+        st.slider("Highest acceptable average occupancy (%) (when sized by occupancy)", 70, 98, step=1,
+                  key="occupancy")
+        st.slider("Fewest beds on a hospital that keeps inpatient beds", 0, 40, step=2, key="min_beds")
+        st.slider("Rehabilitation patients suitable for a home-based bed (%)", 0, 80, step=5, key="virtual_share")
+    with st.expander("Demand", expanded=False):
+        st.slider("Plan for the year", 2022, 2040, step=1, key="horizon")
+        st.checkbox("Grow demand with the population projections", key="use_projections")
+        st.number_input("Flat demand growth to that year (%) (when not using the projections)", -50.0, 200.0,
+                        step=1.0, key="flat_growth")
+    with st.expander("Hospitals", expanded=False):
+        for sid, name in ds.sites["site_name"].items():
+            st.selectbox(name, list(STATUS_LABELS), format_func=STATUS_LABELS.get, key=settings.site_key(sid))
+        if "stroke" in sc.pathways:
+            st.multiselect("Hospitals that may host stroke rehabilitation", list(ds.sites.index),
+                           format_func=lambda s: ds.sites.loc[s, "site_name"], key="stroke_sites")
+    with st.expander("Budget", expanded=False):
+        st.number_input("Annual budget (£ a year; 0 = no limit)", 0, 200_000_000, step=500_000, key="budget")
 
 
 def page() -> None:
-    st.title("Workshop: find the best configuration")
-    st.caption("Change a limit, then press **Find the best configuration**. The model chooses beds at "
-               "each community hospital, home-based beds in each district and which hospital serves "
-               "each area, at the lowest weighted cost and travel.")
     ds = state.active_dataset()
-    st.caption(f"**Data:** {ds.data_line()} ({ds.name}).")
+    values = state.init_controls(ds)
     base = state.scenario()
+    ids = list(ds.sites.index)
     with st.sidebar:
-        with st.form("workshop_controls"):
-            changes = controls(base, ds)
-            submitted = st.form_submit_button("Find the best configuration", type="primary",
-                                              width="stretch")
-        if st.button("Back to the default settings", width="stretch"):
-            st.session_state.pop(state.SCENARIO_KEY, None)
-            for k in list(st.session_state):
-                if k not in ("dataset_path",):
-                    del st.session_state[k]
-            st.rerun()
-    try:
-        sc = base.with_changes(**changes)
-    except OptimiserError as exc:
-        state.show_error(exc)
-        return
+        mode = st.radio("Answer", list(settings.ANSWER_MODES), horizontal=True, key="answer_mode",
+                        format_func=lambda v: {"quick": "Quick (seconds)",
+                                               "best": "Best (within 0.5%; about a minute)"}[v])
+        with st.form("workshop_controls", border=False):
+            submitted = st.form_submit_button(FIND, type="primary", width="stretch", key="find")
+            controls(base, ds)
+        st.button("Back to the default settings", width="stretch", key="reset_settings",
+                  on_click=state.reset_controls, args=(ds,))
+    st.title("Workshop: find the best configuration")
+    for problem in st.session_state.get(state.URL_PROBLEMS, []):
+        st.warning(problem)
     if submitted:
-        state.set_scenario(sc)
+        values = {key: st.session_state[key] for key in values}
+        try:
+            changes = settings.to_changes(values, ids, "stroke" in base.pathways)
+            changed = base.with_changes(**changes)
+            default = state.base_scenario()
+            if changed.with_changes(name=default.name).to_yaml() == default.to_yaml():
+                changed = default
+            else:                       # named after what it is, not after the file it started from
+                changed = changed.with_changes(name=f"Workshop settings (plan for {changed.horizon_year})")
+            state.set_scenario(changed)
+        except OptimiserError as exc:
+            state.show_error(exc)
+            return
     current = state.scenario()
+    values["answer_mode"] = mode
+    state.sync_query(values, ds)
     notes = state.site_notes()
     if notes:
         with st.expander(f"The settings' hospitals, matched to the imported dataset ({len(notes)} notes)"):
             for note in notes:
                 st.markdown(f"- {note}")
-    quick = st.radio("Answer", ["quick", "best"], horizontal=True, key="answer_mode",
-                     format_func=lambda v: {"quick": "Quick (about a second)",
-                                            "best": "Best (within 0.5% of the best possible; under a minute)"}[v]
-                     ) == "quick"
+    banner = st.empty()
     queue_notice = st.empty()      # the place in the solve queue, if others are solving
-    with st.status("Finding the best configuration…", expanded=False) as status:
-        sol, err = state.solve(current, quick=quick, notice=queue_notice)
-        status.update(label=common.answer_label(sol) if sol is not None else "No configuration meets every limit",
-                      state=("error" if sol is None else "complete" if sol.is_single_best or
-                             (sol.status == "quick" and not sol.stopped_by_time_limit) else "running"))
+    with banner.status("Finding the best configuration…", expanded=False):
+        sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)
     if err is not None:
+        banner.error("No configuration meets every limit", icon=":material/error:")
         state.show_error(err)
         _offer_nearest(err)
         return
+    common.show_answer_status(sol, banner)
     # The previous run is the last answer found with different settings.
     text = current.to_yaml()
     last = st.session_state.get("last_run")
@@ -140,9 +112,13 @@ def page() -> None:
         st.session_state["last_run"] = (sol, current, text)
     prev = st.session_state.get("previous_run")
     previous, previous_sc = (prev[0], prev[1]) if prev else (None, None)
-    st.caption(common.solution_caption(sol))
-    common.answer_warnings(sol)
     common.headline_metrics(sol, previous)
+    fig = state.derived(sol, f"workshop_map:{ds.name}", lambda: maps.plotly_map(
+        maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
+    st.plotly_chart(fig, width="stretch", key="workshop_map")
+    common.answer_warnings(sol, current.budget_per_year)
+    st.caption(f"{common.solution_caption(sol)} **Data:** {ds.data_line()} ({ds.name}). Change a limit in the "
+               f"sidebar, then press **{FIND}**.")
     if previous is not None:
         with st.expander("What changed since the previous run", expanded=True):
             st.caption("Arrows on the figures above show the change from the previous run.")
@@ -154,34 +130,76 @@ def page() -> None:
             else:
                 st.markdown("The beds are the same as in the previous run.")
     st.subheader("Community hospital beds")
-    st.dataframe(common.sites_table(sol), hide_index=True, width="stretch")
+    st.dataframe(state.derived(sol, "sites_table", lambda: common.sites_table(sol)), hide_index=True,
+                 width="stretch")
     st.subheader("Home-based (virtual) beds")
-    st.dataframe(common.virtual_table(sol), hide_index=True, width="stretch")
-    layers = maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer")
-    st.plotly_chart(maps.plotly_map(layers, height=760), width="stretch", key="workshop_map")
-    with st.expander("How demand was estimated, and other notes"):
+    st.dataframe(state.derived(sol, "virtual_table", lambda: common.virtual_table(sol)), hide_index=True,
+                 width="stretch")
+    with st.expander("Technical detail (for analysts): how the answer was found, how demand was estimated"):
+        st.markdown(common.technical_detail(sol))
         for note in sol.notes:
             st.markdown(f"- {note}")
     d1, d2 = st.columns(2)
     # Files are made when someone clicks (deferred), so the page does not wait for them.
-    d1.download_button("Download the results (Excel, one sheet per table)", partial(api.excel_bytes, sol),
+    d1.download_button("Download the results (Excel)", partial(api.excel_bytes, sol),
                        "llr_bed_configuration.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx",
                        on_click="ignore", icon=":material/download:")
     d2.download_button("Download the results (GeoPackage, for QGIS)", partial(api.geopackage_bytes, sol, ds),
                        "llr_bed_configuration.gpkg", "application/geopackage+sqlite3", key="dl_gpkg",
                        on_click="ignore", icon=":material/download:")
+    _save_form(sol, current, mode)
+
+
+def settings_description(sc) -> str:
+    """The settings an answer was found with, in words (an option's description)."""
+    std = sc.travel.standard
+    parts = [f"plan for {sc.horizon_year}",
+             "demand grown with the population projections" if sc.growth == "dataset"
+             else f"demand growth {float(sc.growth):+g}%",
+             f"longest journey {sc.travel.max_minutes:g} minutes"]
+    if std is not None:
+        parts.append(f"{100 * std.share:.0f}% of residents 65+ within {std.threshold_minutes:g} minutes")
+    parts.append(f"at most {100 * sc.utilisation.blocking_target:.0f}% chance a patient finds no free bed"
+                 if sc.utilisation.rule == "erlang"
+                 else f"average occupancy at most {100 * sc.utilisation.occupancy_target:.0f}%")
+    kept = [sid for sid, s in sc.sites.items() if s.status == "keep_open"]
+    closed = [sid for sid, s in sc.sites.items() if s.status == "close"]
+    if kept:
+        parts.append("beds kept at " + ", ".join(kept))
+    if closed:
+        parts.append("no inpatient beds at " + ", ".join(closed))
+    if sc.budget_per_year:
+        parts.append(f"budget £{sc.budget_per_year:,.0f} a year")
+    return "; ".join(parts)
+
+
+def answer_record(sol, mode: str) -> dict:
+    """What is kept of an answer with a saved option."""
+    return {"answer_label": common.answer_label(sol), "status": sol.status, "mode": mode,
+            "optimality_gap": sol.optimality_gap, "stopped_by_time_limit": sol.stopped_by_time_limit,
+            "metrics": {k: v for k, v in sol.metrics.items() if isinstance(v, int | float)},
+            "near_ties": [t.summary() for t in sol.near_ties], "breaks": list(sol.breaks),
+            "provenance": dict(sol.provenance)}
+
+
+def _save_form(sol, current, mode: str) -> None:
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name", max_chars=200)
-        replace = st.checkbox("Replace a saved option of the same name", value=False, key="save_replace")
+        author = st.text_input("Your name (kept with the option)", key="save_author", max_chars=100)
+        st.caption("Saving a name that is already in the library makes a new version of it; earlier "
+                   "versions are kept.")
         if st.button("Save option", key="save_option"):
+            name = name.strip() or "Workshop answer"
+            option = option_from_solution(sol, name, f"From the workshop ({common.answer_label(sol)}): "
+                                                     f"{settings_description(current)}.")
             try:
-                path = state.library().save(option_from_solution(sol, name.strip() or "Workshop answer",
-                                                                 f"From the workshop: {sol.name}"),
-                                            replace=replace)
-                st.success(f"Saved '{name}' ({path.name}). It is now on the Compare options page.")
+                saved = state.library().save(option, author=author, settings_yaml=current.to_yaml(),
+                                             answer=answer_record(sol, mode))
             except OptimiserError as exc:
                 state.show_error(exc)
+                return
+            st.success(saved.message() + " It is now on the Compare options page.")
 
 
 # Settings the infeasibility diagnosis can suggest, and the workshop control that sets each.
