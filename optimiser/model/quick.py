@@ -185,7 +185,7 @@ def quick_solve(inst: Instance, name: str | None = None, start: Configuration | 
         coarse_inst = replace(coarse_inst, solver=replace(coarse_inst.solver,
                                                           mip_gap=max(inst.solver.mip_gap, QUICK_MIP_GAP)))
         try:
-            coarse = solve_once(coarse_inst, name, start, explain_infeasible=False)
+            coarse = solve_once(coarse_inst, name, start, explain_infeasible=False, grouped_proof=False)
         except (InfeasibleError, SolveError):
             coarse = None   # the grouped areas cannot meet the rules; the rounded candidate may
         grouped = None if coarse is None else _routed(split, *Configuration.of(coarse).arrays(inst), name)

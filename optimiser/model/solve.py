@@ -183,7 +183,8 @@ def solve_instance(inst: Instance, name: str | None = None, start: Configuration
 
 
 def solve_once(inst: Instance, name: str | None = None, start: Configuration | None = None,
-                *, explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
+                *, explain_infeasible: bool = True, extra: Extra | None = None,
+                grouped_proof: bool = True) -> Solution:
     """Optimise an instance; returns a :class:`Solution` (with ``alternatives`` if asked).
     ``start``: a configuration the solver may begin from (OR-Tools only; e.g. the previous
     answer in a workshop), which changes how fast an answer comes, not what the rules are.
@@ -195,12 +196,16 @@ def solve_once(inst: Instance, name: str | None = None, start: Configuration | N
     the single one; then the single model restricted to each zone's hospitals in that answer
     plus its two nearest hospitals. The reported gap is measured against the split bound, so
     it stays honest; if the restricted model has no answer the full single model is solved.
+
+    Capacitated models with split assignment are solved by :mod:`optimiser.model.exact` (a
+    branch-and-bound on grouped relaxations, answers routed at full resolution) unless
+    ``grouped_proof=False``; it hands back to the direct solve when it does not apply.
     """
     if inst.rules.single_assignment and not inst.weights.lexicographic and inst.rules.capacity_limits:
         two_step = _solve_single_via_split(inst, name, extra)
         if two_step is not None:
             return two_step
-    return _solve_direct(inst, name, start, explain_infeasible, extra)
+    return _solve_direct(inst, name, start, explain_infeasible, extra, grouped_proof)
 
 
 def _solve_single_via_split(inst: Instance, name: str | None, extra: Extra | None = None) -> Solution | None:
@@ -237,9 +242,18 @@ def _solve_single_via_split(inst: Instance, name: str | None, extra: Extra | Non
 
 
 def _solve_direct(inst: Instance, name: str | None = None, start: Configuration | None = None,
-                  explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
+                  explain_infeasible: bool = True, extra: Extra | None = None, grouped_proof: bool = True) -> Solution:
     started = time.perf_counter()
     name = name or inst.name
+    if grouped_proof:
+        from optimiser.model import exact
+
+        if exact.applies(inst):
+            done = exact.solve_exact(inst, None if start is None else start.arrays(inst), extra)
+            if done is not None:
+                if not done.result.status.has_solution:
+                    _fail(done.formulation, done.result, explain_infeasible)
+                return _to_solution(done.formulation, done.result, name, started)
     f = build(inst)
     if extra is not None:
         extra(f)
