@@ -51,6 +51,7 @@ HEURISTIC_INTERVAL = 30    # ... at least this many nodes apart
 MAX_NODES = 4000
 FINE_MARGIN = 0.003     # nodes whose coarse bound is within 0.3% of the cutoff are re-bounded on the fine grouping
 GROUPED_GAP = 0.01      # the grouped quick model's own stopping gap (it only proposes a candidate)
+EXACT_MAX_ZONES = 5000  # beyond this (national maps) the direct solve and the quick answer's own paths are used
 START_NODES = 60        # nodes a proof from a start alone may take before the grouped model is asked for a candidate
 
 Extra = Callable[[Formulation], None]
@@ -481,6 +482,17 @@ def integer_values(f: Formulation, unit_beds: np.ndarray, virtual_beds: np.ndarr
     return configuration_start(f, unit_beds, virtual_beds)
 
 
+def _grouped_value(tier: Tier, agg: Aggregation, program: FrozenProgram, values: np.ndarray,
+                   deadline: float) -> float | None:
+    """The fine grouping's value of a configuration (its integer columns fixed)."""
+    kept = values[agg.kept]
+    ints = program.var_integer[agg.kept]
+    lo, hi = tier.program.var_lower[:len(kept)].copy(), tier.program.var_upper[:len(kept)].copy()
+    lo[ints] = hi[ints] = np.round(kept[ints])
+    res = tier.solve(lo, hi, deadline)
+    return res.objective if res.status.has_solution else None
+
+
 def route(program: FrozenProgram, fixed: np.ndarray, backend: str, time_limit: float) -> RawResult:
     """The full programme with the integer columns given in ``fixed`` (NaN: free) held
     there: routing every small area for one configuration."""
@@ -535,6 +547,10 @@ class ExactResult:
     result: RawResult          # the best routed candidate, with the proven bound and status
     nodes: int
     fine_nodes: int
+    proven: bool = True        # False: the grouping cannot resolve the tolerance asked for (see solve_exact)
+
+    def configuration(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        return None if self.result.values is None else configuration_of(self.formulation, self.result.values)
 
 
 def applies(inst: Instance) -> bool:
@@ -545,9 +561,32 @@ def applies(inst: Instance) -> bool:
     if not (r.capacity_limits and not r.single_assignment and not w.lexicographic
             and inst.solver.alternatives == 0 and inst.solver.assignment_form != "radius"):
         return False
+    if inst.n_zones > EXACT_MAX_ZONES:
+        return False
     opt, v = inst.options, inst.virtual
     choices = np.bincount(opt.option_unit, minlength=len(opt.unit_site))
     return bool((choices > 1).any() or (v is not None and (v.hi > v.lo).any()))
+
+
+def grouped_bound(inst: Instance, upper: float, target_gap: float) -> float | None:
+    """A proven lower bound for ``inst`` at least ``1 - target_gap`` times ``upper`` (the
+    objective of an answer in hand), or the best the search reached within the time limit;
+    ``None`` when the grouping does not apply."""
+    started = time.perf_counter()
+    deadline = started + inst.solver.time_limit_seconds
+    f = build(inst)
+    program = f.lp.freeze(inst.weights.as_dict())
+    fine_agg = aggregate(f, program)
+    if fine_agg is None:
+        return None
+    coarse_agg = aggregate(f, program, coarse=True)
+    s = structure(f, fine_agg)
+    fine = Tier(fine_agg, s, inst.solver.backend)
+    coarse = Tier(coarse_agg, s, inst.solver.backend) if coarse_agg.n_groups < fine_agg.n_groups else None
+    search = Search(s, fine, coarse, target_gap=target_gap, upper=upper)
+    k = len(fine_agg.kept)
+    bound, _ = prove(search, fine.program.var_lower[:k].copy(), fine.program.var_upper[:k].copy(), deadline)
+    return None if not np.isfinite(bound) and bound < 0 else min(bound, upper)
 
 
 def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | None = None,
@@ -581,6 +620,8 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
     integer_cols = np.flatnonzero(program.var_integer)
     ints_kept = np.flatnonzero(program.var_integer[fine_agg.kept])
 
+    resolution = [0.0]     # how far below a configuration's value the fine grouping can fall
+
     def consider(fixed: np.ndarray) -> None:
         nonlocal best
         key = np.round(np.nan_to_num(fixed[integer_cols], nan=-1.0), 6).tobytes()
@@ -589,8 +630,17 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
         tried.add(key)
         res = route(program, fixed, sv.backend, max(1.0, deadline - time.perf_counter()))
         if res.status.has_solution and (best is None or res.objective < best.objective - 1e-9):
+            if best is None:
+                grouped = _grouped_value(fine, fine_agg, program, res.values, deadline)
+                if grouped is not None:
+                    resolution[0] = max(0.0, (res.objective - grouped) / max(1e-9, abs(res.objective)))
             best = Candidate(res.objective, res.values, res)
             search.upper = best.objective
+
+    def unresolvable() -> bool:
+        """The tolerance asked for is finer than the grouping resolves: its bound stays about
+        ``resolution`` below even the configuration's own value, so the proof could not close."""
+        return best is not None and target < 2.0 * resolution[0]
 
     def on_integral(values_kept: np.ndarray, lower, upper) -> None:
         fixed = np.full(program.shape[1], np.nan)
@@ -602,13 +652,16 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
     finished = False
     if start is not None:
         consider(integer_values(f, *start))
-        if best is not None:
+        if best is not None and not unresolvable():
             bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
                                     max_nodes=search.nodes + START_NODES)
     if not finished:
         proposal = grouped_candidate(inst, extra, start)
         if proposal is not None:
             consider(integer_values(f, *proposal))
+        if unresolvable():
+            return ExactResult(f, replace(best.result, status=Status.FEASIBLE, bound=None), search.nodes,
+                               search.fine_nodes, proven=False)
         search.pruned = np.inf
         bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
                                 max_nodes=search.nodes + MAX_NODES)

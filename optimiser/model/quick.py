@@ -30,6 +30,7 @@ import numpy as np
 
 from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import BedOptions, Instance, Zones
+from optimiser.model import exact
 from optimiser.model.backends import solve_program
 from optimiser.model.formulation import Formulation, build, configuration_start
 from optimiser.model.solve import Configuration, solve_once
@@ -202,9 +203,16 @@ def quick_solve(inst: Instance, name: str | None = None, start: Configuration | 
         return None
     how, sol = min(candidates, key=lambda c: c[1].objective)
     answered = time.perf_counter() - started
+    against = "the full model's linear relaxation"
+    if exact.applies(split) and sol.objective:
+        # the grouped branch-and-bound proves the answer within the quick tolerance, where the
+        # relaxation alone leaves a few percent (fractional sites paying part of their cost)
+        grouped = exact.grouped_bound(split, sol.objective, max(inst.solver.mip_gap, QUICK_MIP_GAP))
+        if grouped is not None and (bound is None or grouped > bound):
+            bound, against = grouped, "a branch-and-bound on grouped relaxations of the full model"
     gap = max(0.0, (sol.objective - bound) / sol.objective) if bound is not None and sol.objective else None
     note = (f"quick answer: {how}, then every small area routed exactly; answer in {answered:.2f} s; "
-            "the gap is measured against the full model's linear relaxation")
+            f"the gap is measured against {against}")
     return replace(sol, _instance=inst, status="feasible", optimality_gap=gap,
                    status_message=f"a quick answer ({how}, every area routed exactly)",
                    solver=f"{sol.solver} (quick)", solve_seconds=time.perf_counter() - started,

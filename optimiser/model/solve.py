@@ -250,10 +250,17 @@ def _solve_direct(inst: Instance, name: str | None = None, start: Configuration 
 
         if exact.applies(inst):
             done = exact.solve_exact(inst, None if start is None else start.arrays(inst), extra)
-            if done is not None:
+            if done is not None and done.proven:
                 if not done.result.status.has_solution:
                     _fail(done.formulation, done.result, explain_infeasible)
                 return _to_solution(done.formulation, done.result, name, started)
+            if done is not None:
+                # a tolerance finer than the grouping resolves: the full model, from its answer
+                beds, virtual = done.configuration()
+                start = Configuration(
+                    {(str(inst.sites.ids[s]), str(inst.wards[w])): int(b)
+                     for s, w, b in zip(inst.options.unit_site, inst.options.unit_ward, beds, strict=True)},
+                    {} if virtual is None else {str(d): int(v) for d, v in zip(inst.districts.ids, virtual, strict=True)})
     f = build(inst)
     if extra is not None:
         extra(f)
