@@ -73,7 +73,6 @@ class RawResult:
 
 
 BACKENDS = ("ortools", "pulp")
-ENGINE = "glop"
 
 
 def solve_program(program: FrozenProgram, backend: str = "ortools", *, ortools_solver: str = "highs",
@@ -326,10 +325,11 @@ def _cbc_bound(log_text: str, objective: float, status: Status) -> float | None:
 class LpSession:
     """One linear programme solved many times with different column bounds (the nodes of a
     branch-and-bound). OR-Tools keeps GLOP in memory and re-solves from its last basis, which
-    after a few bound changes takes a handful of pivots; PuLP/CBC solves each from scratch.
-    Integer flags are ignored: every solve is the linear relaxation."""
+    after a few bound changes takes a handful of pivots (``engine="highs"``: HiGHS from
+    scratch each time, without presolve); PuLP/CBC solves each from scratch. Integer flags
+    are ignored: every solve is the linear relaxation."""
 
-    def __init__(self, program: FrozenProgram, backend: str = "ortools", engine: str = ENGINE) -> None:
+    def __init__(self, program: FrozenProgram, backend: str = "ortools", engine: str = "glop") -> None:
         if backend not in BACKENDS:
             raise SolveError(f"unknown solver backend '{backend}' (choose one of {', '.join(BACKENDS)})")
         self.program = dataclasses.replace(program, var_integer=np.zeros_like(program.var_integer))
