@@ -76,7 +76,7 @@ def zone_groups(f: Formulation, coarse: bool = False) -> np.ndarray:
         if len(members) > 1 and not coarse:
             adm = inst.hospital_admissions[:, members]
             total = np.where(has, adm.sum(axis=1), 1.0)
-            # pathway mix rounded far below any solver tolerance (exactness is checked later)
+            # pathway mix (capacity then stays exact; rows whose coefficients still differ are bounded)
             parts.append(np.round(adm / total[:, None] * 1e9).astype(np.int64))
     for rule in () if coarse else inst.rules.coverage:
         parts.append((inst.travel <= rule.threshold_minutes + 1e-9).astype(np.int64))
@@ -218,18 +218,20 @@ def aggregate(f: Formulation, program: FrozenProgram, coarse: bool = False) -> A
     grouped_objective = np.zeros(n_new)
     grouped_objective[:n_kept] = objective[kept]
     grouped_objective[n_kept:] = low_obj[n_kept:]
-    # a group's share to a site is at most the share of its members that may go there
+    # every member of a group may use the same sites (the grouping keys on them), so each
+    # grouped share is over the whole group; the rows above rely on it
     group_total = np.bincount(row_agg, weights=f.streams.admissions[dz, dk], minlength=n_ma)
     row_of_pair_agg = np.zeros(n_xa, int)
     row_of_pair_agg[pair_agg] = row_agg[_demand_row_of_pairs(f)]
-    share_upper = np.minimum(1.0, total[n_kept:n_kept + n_xa] / group_total[row_of_pair_agg])
+    if not np.allclose(total[n_kept:n_kept + n_xa], group_total[row_of_pair_agg], rtol=1e-12):
+        raise ValueError("a group's members differ in the sites they may use")
     unmet_lower = np.zeros(n_ma)
     np.maximum.at(unmet_lower, row_agg, program.var_lower[m_cols])
     grouped = FrozenProgram(
         var_names=np.concatenate([program.var_names[kept], np.array([f"group_assign_{i}" for i in range(n_xa)], object),
                                   np.array([f"group_unmet_{i}" for i in range(n_ma)], object)]),
         var_lower=np.concatenate([program.var_lower[kept], np.zeros(n_xa), unmet_lower]),
-        var_upper=np.concatenate([program.var_upper[kept], share_upper, np.ones(n_ma)]),
+        var_upper=np.concatenate([program.var_upper[kept], np.ones(n_xa + n_ma)]),
         var_integer=np.concatenate([program.var_integer[kept], np.zeros(n_xa + n_ma, bool)]),
         objective=grouped_objective, objective_offset=offset, matrix=matrix,
         row_names=np.concatenate([program.row_names[keep_rows], np.char.add(program.row_names[split].astype(str), "_ge").astype(object),
