@@ -131,7 +131,7 @@ def test_llr_default_best_is_proven_within_its_tolerance(llr_dataset):
     from optimiser import api
     from optimiser.scenario import default_scenario
 
-    sc = default_scenario()
+    sc = default_scenario().with_changes(**{"solver.time_limit_seconds": 600})   # correctness here, not speed
     inst = api.instance_for(sc, llr_dataset)
     sol = solve_instance(inst, sc.name)
     assert "grouped proof" in sol.solver
