@@ -518,7 +518,8 @@ def configuration_of(f: Formulation, values: np.ndarray) -> tuple[np.ndarray, np
 
 
 def grouped_candidate(inst: Instance, extra: Extra | None,
-                      start_config: tuple[np.ndarray, np.ndarray | None] | None) -> tuple[np.ndarray, np.ndarray | None] | None:
+                      start_config: tuple[np.ndarray, np.ndarray | None] | None,
+                      time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
     """A configuration from the quick answer's grouped model (small areas grouped by district,
     nearest site and travel band, travel averaged): solved to within ``GROUPED_GAP``."""
     from optimiser.model.quick import aggregate_zones
@@ -530,7 +531,8 @@ def grouped_candidate(inst: Instance, extra: Extra | None,
     program = g.lp.freeze(grouped.weights.as_dict())
     hint = configuration_start(g, *start_config) if start_config is not None else None
     sv = inst.solver
-    res = solve_program(program, sv.backend, ortools_solver=sv.ortools_solver, time_limit=sv.time_limit_seconds,
+    res = solve_program(program, sv.backend, ortools_solver=sv.ortools_solver,
+                        time_limit=sv.time_limit_seconds if time_limit is None else time_limit,
                         mip_gap=max(sv.mip_gap, GROUPED_GAP), hint=hint)
     if not res.status.has_solution:
         return None
@@ -656,7 +658,7 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
             bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
                                     max_nodes=search.nodes + START_NODES)
     if not finished:
-        proposal = grouped_candidate(inst, extra, start)
+        proposal = grouped_candidate(inst, extra, start, max(1.0, deadline - time.perf_counter()))
         if proposal is not None:
             consider(integer_values(f, *proposal))
         if unresolvable():
