@@ -20,6 +20,8 @@ demand implied, and how the catchment's rate compares with the area's.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -73,12 +75,60 @@ def offered_for_occupancy(beds: int, occupancy: float) -> float:
     return 0.5 * (lo + hi)
 
 
+_CACHE: OrderedDict[bytes, tuple[np.ndarray, Calibration]] = OrderedDict()
+CACHE_SIZE = 16
+
+
+def _cache_key(base: Instance, *parts) -> bytes:
+    """A digest of everything the calibration reads: the base instance's demand, travel,
+    zones, pathways and units, whether patients go onward (the only rule the patient-flow
+    model reads), and the calibration's own inputs."""
+    h = hashlib.sha1()
+
+    def add(value) -> None:
+        if isinstance(value, np.ndarray):
+            h.update(str((value.dtype, value.shape)).encode())
+            h.update(np.ascontiguousarray(value).tobytes() if value.dtype != object else repr(value.tolist()).encode())
+        else:
+            h.update(repr(value).encode())
+        h.update(b"|")
+
+    pw, opt = base.pathways, base.options
+    for value in (base.hospital_admissions, base.virtual_admissions, base.travel, base.zones.district,
+                  len(base.districts.ids), base.n_sites, base.wards, pw.ward, pw.los_days, pw.virtual_los_days,
+                  pw.site_allowed, pw.max_travel, pw.fallback_ward, opt.unit_site, opt.unit_ward, base.rules.onward_flow,
+                  base.site_travel, base.district_site_travel, *parts):
+        add(value)
+    return h.digest()
+
+
 def calibrate(base: Instance, beds_today: np.ndarray, virtual_today: np.ndarray | None,
               target: np.ndarray, calibrated: np.ndarray, *, scope: str, base_year: float,
               beds_source: tuple[str, ...]) -> tuple[np.ndarray, Calibration]:
     """Scaling factors (Z, P) for the demand of ``base`` (an instance at the base year) so that
     today's beds run at ``target`` occupancy (per unit; NaN = not calibrated); only pathways
-    with ``calibrated[p]`` are scaled. Returns the factors and the calibration record."""
+    with ``calibrated[p]`` are scaled. Returns the factors and the calibration record.
+
+    The result is kept (for the last ``CACHE_SIZE`` sets of inputs, keyed on a digest of all
+    of them): a workshop moving a setting the calibration does not read compiles again
+    without recomputing it."""
+    key = _cache_key(base, np.asarray(beds_today), virtual_today, np.asarray(target), np.asarray(calibrated),
+                     scope, base_year, beds_source)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        factors, record = _CACHE[key]
+        return factors.copy(), record
+    factors, record = _calibrate(base, beds_today, virtual_today, target, calibrated, scope=scope,
+                                 base_year=base_year, beds_source=beds_source)
+    _CACHE[key] = (factors.copy(), record)
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return factors, record
+
+
+def _calibrate(base: Instance, beds_today: np.ndarray, virtual_today: np.ndarray | None,
+               target: np.ndarray, calibrated: np.ndarray, *, scope: str, base_year: float,
+               beds_source: tuple[str, ...]) -> tuple[np.ndarray, Calibration]:
     n_z, n_p = base.hospital_admissions.shape
     beds_today = np.asarray(beds_today, int)
     factors = np.ones((n_z, n_p))

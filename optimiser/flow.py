@@ -517,12 +517,15 @@ def _fixed_point(chains: np.ndarray, load: np.ndarray, unit_beds: np.ndarray) ->
     safe = np.where(valid, distinct, n_u)           # n_u: a sink that never blocks
     blocking = np.zeros(n_u + 1)
     open_units = unit_beds > 0
+    flat = safe.ravel()
+    steps = np.empty(safe.shape)
+    steps[:, 0] = weight
     for iteration in range(1, FLOW_MAX_ITERATIONS + 1):
-        reach = weight.copy()
-        offered = np.zeros(n_u + 1)
-        for k in range(distinct.shape[1]):
-            offered += np.bincount(safe[:, k], weights=reach, minlength=n_u + 1)
-            reach = reach * np.where(valid[:, k], blocking[safe[:, k]], 1.0)
+        # reach[:, k] = weight * B(unit_0) * ... * B(unit_{k-1}): what is left of each chain
+        # when it arrives at its k-th unit (the sink, -1 padding, never blocks)
+        steps[:, 1:] = np.where(valid[:, :-1], blocking[safe[:, :-1]], 1.0)
+        reach = np.cumprod(steps, axis=1)
+        offered = np.bincount(flat, weights=reach.ravel(), minlength=n_u + 1)
         new = np.where(open_units, erlang_b_array(unit_beds, offered[:n_u]), 1.0)
         change = float(np.abs(new - blocking[:n_u]).max(initial=0.0))
         blocking[:n_u] = new

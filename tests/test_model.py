@@ -259,7 +259,7 @@ def test_quick_answer_keeps_the_better_of_grouped_and_rounded():
     from optimiser.model.quick import quick_solve
 
     inst = _clustered_instance()
-    quick = quick_solve(inst)
+    quick = quick_solve(inst, grouped_proof=False)      # the candidates themselves, not the grouped proof
     assert check(quick).ok, check(quick).summary()
     assert any("rounded up from the linear relaxation" in n for n in quick.notes)
     best = solve_instance(inst)                      # mip_gap 0: the optimum

@@ -138,24 +138,10 @@ def _native_stdout_silenced():
                 _saved_stdout_fd = None
 
 
-def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, mip_gap: float,
-                   threads: int | None, hint: np.ndarray | None = None) -> RawResult:
-    """OR-Tools MathOpt (HiGHS by default; SCIP or CP-SAT on request), fed the sparse
-    arrays as a model proto. MathOpt, unlike OR-Tools' model_builder, hands back the best
-    solution found when the time limit stops the search (model_builder reports HiGHS's
-    time limit as an unknown status with no solution)."""
-    from ortools.math_opt import (
-        callback_pb2,
-        model_parameters_pb2,
-        model_pb2,
-        parameters_pb2,
-        result_pb2,
-    )
-    from ortools.math_opt.core.python import solver as mathopt_core
+def model_proto(program: FrozenProgram):
+    """The programme as a MathOpt model proto, from the sparse arrays in one pass."""
+    from ortools.math_opt import model_pb2
 
-    if solver_name not in _MATHOPT_SOLVERS:
-        raise SolveError(f"unknown OR-Tools solver '{solver_name}' (choose one of {', '.join(_MATHOPT_SOLVERS)})")
-    started = time.perf_counter()
     n_rows, n_cols = program.shape
     m = model_pb2.ModelProto()
     m.variables.ids.extend(range(n_cols))
@@ -175,6 +161,28 @@ def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, 
     m.linear_constraint_matrix.row_ids.extend(np.repeat(np.arange(n_rows), np.diff(a.indptr)).tolist())
     m.linear_constraint_matrix.column_ids.extend(a.indices.tolist())
     m.linear_constraint_matrix.coefficients.extend(a.data.tolist())
+    return m
+
+
+def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, mip_gap: float,
+                   threads: int | None, hint: np.ndarray | None = None, small_lp: bool = False) -> RawResult:
+    """OR-Tools MathOpt (HiGHS by default; SCIP or CP-SAT on request), fed the sparse
+    arrays as a model proto. MathOpt, unlike OR-Tools' model_builder, hands back the best
+    solution found when the time limit stops the search (model_builder reports HiGHS's
+    time limit as an unknown status with no solution)."""
+    from ortools.math_opt import (
+        callback_pb2,
+        model_parameters_pb2,
+        parameters_pb2,
+        result_pb2,
+    )
+    from ortools.math_opt.core.python import solver as mathopt_core
+
+    if solver_name not in _MATHOPT_SOLVERS:
+        raise SolveError(f"unknown OR-Tools solver '{solver_name}' (choose one of {', '.join(_MATHOPT_SOLVERS)})")
+    started = time.perf_counter()
+    n_rows, n_cols = program.shape
+    m = model_proto(program)
     params = parameters_pb2.SolveParametersProto()
     params.time_limit.seconds = int(time_limit)
     params.time_limit.nanos = int(round((time_limit - int(time_limit)) * 1e9))
@@ -182,6 +190,10 @@ def _solve_ortools(program: FrozenProgram, solver_name: str, time_limit: float, 
         params.relative_gap_tolerance = float(mip_gap)
     if threads:
         params.threads = int(threads)
+    if small_lp:
+        # a small linear programme solved many times: presolve costs more than it saves
+        params.presolve = parameters_pb2.EMPHASIS_OFF
+        params.lp_algorithm = parameters_pb2.LP_ALGORITHM_DUAL_SIMPLEX
     solver_type = parameters_pb2.SolverTypeProto.Value(_MATHOPT_SOLVERS[solver_name])
     label = f"ortools-{solver_name}"
     try:
@@ -304,3 +316,86 @@ def _cbc_bound(log_text: str, objective: float, status: Status) -> float | None:
         except ValueError:
             pass
     return objective if status == Status.OPTIMAL else None
+
+
+# ---------------------------------------------------------------------------------------
+# Repeated linear programmes (branch-and-bound nodes)
+# ---------------------------------------------------------------------------------------
+
+class LpSession:
+    """One linear programme solved many times with different column bounds (the nodes of a
+    branch-and-bound). OR-Tools keeps GLOP in memory and re-solves from its last basis, which
+    after a few bound changes takes a handful of pivots (``engine="highs"``: HiGHS from
+    scratch each time, without presolve); PuLP/CBC solves each from scratch. Integer flags
+    are ignored: every solve is the linear relaxation."""
+
+    def __init__(self, program: FrozenProgram, backend: str = "ortools", engine: str = "glop") -> None:
+        if backend not in BACKENDS:
+            raise SolveError(f"unknown solver backend '{backend}' (choose one of {', '.join(BACKENDS)})")
+        self.program = dataclasses.replace(program, var_integer=np.zeros_like(program.var_integer))
+        self.backend = backend
+        self.engine = engine
+        self.solves = 0
+        self._solver = None
+        self._lower = self.program.var_lower.astype(float).copy()
+        self._upper = self.program.var_upper.astype(float).copy()
+
+    def solve(self, lower: np.ndarray, upper: np.ndarray, time_limit: float = 60.0) -> RawResult:
+        self.solves += 1
+        if self.backend == "pulp":
+            return _solve_pulp(dataclasses.replace(self.program, var_lower=lower, var_upper=upper),
+                               time_limit, 0.0, None)
+        if self.engine == "highs":
+            return _solve_ortools(dataclasses.replace(self.program, var_lower=lower, var_upper=upper), "highs",
+                                  time_limit, 0.0, None, small_lp=True)
+        return self._solve_glop(np.asarray(lower, float), np.asarray(upper, float), time_limit)
+
+    def _solve_glop(self, lower: np.ndarray, upper: np.ndarray, time_limit: float) -> RawResult:
+        from ortools.math_opt import (
+            callback_pb2,
+            model_parameters_pb2,
+            model_update_pb2,
+            parameters_pb2,
+            result_pb2,
+        )
+        from ortools.math_opt.core.python import solver as mathopt_core
+
+        started = time.perf_counter()
+        glop = parameters_pb2.SolverTypeProto.Value("SOLVER_TYPE_GLOP")
+        try:
+            if self._solver is None:
+                self._lower, self._upper = lower.copy(), upper.copy()
+                model = model_proto(dataclasses.replace(self.program, var_lower=lower, var_upper=upper))
+                self._solver = mathopt_core.new(glop, model, parameters_pb2.SolverInitializerProto())
+            else:
+                update = model_update_pb2.ModelUpdateProto()
+                for values, last, field in ((lower, self._lower, update.variable_updates.lower_bounds),
+                                            (upper, self._upper, update.variable_updates.upper_bounds)):
+                    changed = np.flatnonzero(values != last)
+                    field.ids.extend(changed.tolist())
+                    field.values.extend(values[changed].tolist())
+                if not self._solver.update(update):
+                    raise SolveError("GLOP refused a bound change")
+                self._lower, self._upper = lower.copy(), upper.copy()
+            params = parameters_pb2.SolveParametersProto()
+            params.time_limit.seconds = int(time_limit)
+            params.time_limit.nanos = int(round((time_limit - int(time_limit)) * 1e9))
+            res = self._solver.solve(params, model_parameters_pb2.ModelSolveParametersProto(), None,
+                                     callback_pb2.CallbackRegistrationProto(), None, None)
+        except Exception as exc:  # noqa: BLE001 - reported as a failed solve
+            self._solver = None
+            return RawResult(Status.ERROR, None, None, None, time.perf_counter() - started, "ortools-glop", str(exc))
+        T = result_pb2.TerminationReasonProto
+        status = {T.Value("TERMINATION_REASON_OPTIMAL"): Status.OPTIMAL,
+                  T.Value("TERMINATION_REASON_INFEASIBLE"): Status.INFEASIBLE,
+                  T.Value("TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED"): Status.INFEASIBLE,
+                  T.Value("TERMINATION_REASON_UNBOUNDED"): Status.UNBOUNDED}.get(res.termination.reason, Status.ERROR)
+        seconds = time.perf_counter() - started
+        if status != Status.OPTIMAL or not res.solutions:
+            return RawResult(status if status != Status.OPTIMAL else Status.ERROR, None, None, None, seconds,
+                             "ortools-glop", T.Name(res.termination.reason))
+        primal = res.solutions[0].primal_solution
+        values = np.zeros(self.program.shape[1])
+        values[np.asarray(primal.variable_values.ids, int)] = np.asarray(primal.variable_values.values, float)
+        objective = float(self.program.objective @ values + self.program.objective_offset)
+        return RawResult(Status.OPTIMAL, values, objective, objective, seconds, "ortools-glop")

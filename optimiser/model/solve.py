@@ -188,7 +188,8 @@ def solve_instance(inst: Instance, name: str | None = None, start: Configuration
 
 
 def solve_once(inst: Instance, name: str | None = None, start: Configuration | None = None,
-                *, explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
+                *, explain_infeasible: bool = True, extra: Extra | None = None,
+                grouped_proof: bool = True) -> Solution:
     """Optimise an instance; returns a :class:`Solution` (with ``alternatives`` if asked).
     ``start``: a configuration the solver may begin from (OR-Tools only; e.g. the previous
     answer in a workshop), which changes how fast an answer comes, not what the rules are.
@@ -200,6 +201,10 @@ def solve_once(inst: Instance, name: str | None = None, start: Configuration | N
     the single one; then the single model restricted to each zone's hospitals in that answer
     plus its two nearest hospitals. The reported gap is measured against the split bound, so
     it stays honest; if the restricted model has no answer the full single model is solved.
+
+    Capacitated models with split assignment are solved by :mod:`optimiser.model.exact` (a
+    branch-and-bound on grouped relaxations, answers routed at full resolution) unless
+    ``grouped_proof=False``; it hands back to the direct solve when it does not apply.
     """
     from optimiser.model import pmedian
 
@@ -209,7 +214,7 @@ def solve_once(inst: Instance, name: str | None = None, start: Configuration | N
         two_step = _solve_single_via_split(inst, name, extra)
         if two_step is not None:
             return two_step
-    return _solve_direct(inst, name, start, explain_infeasible, extra)
+    return _solve_direct(inst, name, start, explain_infeasible, extra, grouped_proof)
 
 
 def _solve_single_via_split(inst: Instance, name: str | None, extra: Extra | None = None) -> Solution | None:
@@ -246,9 +251,25 @@ def _solve_single_via_split(inst: Instance, name: str | None, extra: Extra | Non
 
 
 def _solve_direct(inst: Instance, name: str | None = None, start: Configuration | None = None,
-                  explain_infeasible: bool = True, extra: Extra | None = None) -> Solution:
+                  explain_infeasible: bool = True, extra: Extra | None = None, grouped_proof: bool = True) -> Solution:
     started = time.perf_counter()
     name = name or inst.name
+    if grouped_proof:
+        from optimiser.model import exact
+
+        if exact.applies(inst):
+            done = exact.solve_exact(inst, None if start is None else start.arrays(inst), extra)
+            if done is not None and done.proven:
+                if not done.result.status.has_solution:
+                    _fail(done.formulation, done.result, explain_infeasible)
+                return _to_solution(done.formulation, done.result, name, started)
+            if done is not None:
+                # a tolerance finer than the grouping resolves: the full model, from its answer
+                beds, virtual = done.configuration()
+                start = Configuration(
+                    {(str(inst.sites.ids[s]), str(inst.wards[w])): int(b)
+                     for s, w, b in zip(inst.options.unit_site, inst.options.unit_ward, beds, strict=True)},
+                    {} if virtual is None else {str(d): int(v) for d, v in zip(inst.districts.ids, virtual, strict=True)})
     f = build(inst)
     if extra is not None:
         extra(f)
