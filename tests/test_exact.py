@@ -30,7 +30,7 @@ def _clustered(n_zones: int = 160, n_sites: int = 7, seed: int = 3, mip_gap: flo
     adm = rng.gamma(4, 1.5, n_zones)
     district = (zxy[:, 0] // 34).astype(int)
     rules = Rules(single_assignment=False, utilisation_target=0.05,
-                  coverage=(CoverageRule(0, 40.0, 0.8, "65_plus"),))
+                  coverage=(CoverageRule(pathway=0, threshold_minutes=40.0, share=0.8, population="65_plus"),))
     inst = make_instance(travel, adm, los_days=25, steps=(0,) + tuple(range(12, 41, 4)), fixed_cost=750.0,
                          cost_per_bed=110.0, max_travel=55, rules=rules, district=district, backend=backend,
                          population_65=adm * rng.uniform(60, 140, n_zones),
