@@ -11,7 +11,7 @@ TSTAMP := $(VENV)/.installed-test
 AXE    := .tools/node_modules/axe-core/axe.min.js
 PORT   ?= 8501
 
-.PHONY: run serve test solve bench lint clean-venv
+.PHONY: run serve test test-fast solve bench lint clean-venv
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -42,6 +42,10 @@ $(AXE):
 test: $(TSTAMP) $(AXE)
 	$(PY) -m ruff check optimiser tests app.py benchmarks
 	$(PY) -m pytest -q
+
+test-fast: $(TSTAMP)
+	$(PY) -m ruff check optimiser tests app.py benchmarks
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 bench: $(TSTAMP)
 	$(PY) benchmarks/run_all.py

@@ -71,3 +71,20 @@ def postgres_url():
         yield url
     finally:
         server.stop()
+
+
+# ---- the fast inner loop: `make test-fast` runs what is not marked slow ----------------------
+SLOW_FIXTURES = {"llr_dataset", "llr_scenario", "llr_solution", "postgres_url", "evaluated_options", "app_url",
+                 "running_app"}
+SLOW_MODULES = {"test_browser", "test_app", "test_app_security", "test_llr_model", "test_import_reference",
+                "test_import_real_user", "test_pmed", "test_hostile_imports", "test_fuzz_inputs", "test_library",
+                "test_compare_report", "test_impact_page", "test_uncertainty_page"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as slow every test that uses the real LLR data, a server, a browser or a long
+    solve, so that ``make test-fast`` (``-m "not slow"``) is the quick inner loop."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

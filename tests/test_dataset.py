@@ -17,6 +17,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_build_default_is_byte_identical_and_matches_the_shipped_file(tmp_path):
     a = build_default(tmp_path / "a.gpkg")
     b = build_default(tmp_path / "b.gpkg")
@@ -138,6 +139,7 @@ def test_every_figure_has_provenance_and_assumptions_are_marked(llr_dataset):
     assert facts["source"].str.len().gt(0).all()
 
 
+@pytest.mark.slow
 def test_data_check_command_reports_the_figures():
     r = subprocess.run([sys.executable, "-m", "optimiser", "data", "check"], capture_output=True, text=True,
                        timeout=120)
@@ -160,6 +162,7 @@ def test_damaged_dataset_file_gets_a_clear_message(tmp_path):
         load_dataset(p)
 
 
+@pytest.mark.slow
 def test_cli_imports_the_reference_files_and_checks_them(tmp_path):
     from pathlib import Path
 

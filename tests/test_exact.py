@@ -76,6 +76,7 @@ def test_groupings_are_relaxations_of_the_full_model():
     assert checked >= 6
 
 
+@pytest.mark.slow
 def test_exact_solve_is_confirmed_by_the_direct_optimum():
     """At a 1% tolerance the grouped proof's answer is within 1% of the true optimum (found
     directly, to optimality) and its bound is below it; the answer passes the checker."""
@@ -93,6 +94,7 @@ def test_exact_solve_is_confirmed_by_the_direct_optimum():
     assert sol.objective == pytest.approx(done.result.objective, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_backends_give_the_same_answer():
     """OR-Tools and PuLP/CBC end within the tolerance of each other, each bound below the
     other's answer."""
@@ -103,6 +105,7 @@ def test_backends_give_the_same_answer():
     assert configuration_of(answers[0].formulation, a.values)[0].sum() > 0
 
 
+@pytest.mark.slow
 def test_a_tolerance_finer_than_the_grouping_goes_to_the_full_model():
     """Asked for the exact optimum (gap 0), the grouped proof cannot close (its bound sits a
     little below every configuration's value): the full model is solved from its answer, and
@@ -116,6 +119,7 @@ def test_a_tolerance_finer_than_the_grouping_goes_to_the_full_model():
     assert sol.objective == pytest.approx(truth.objective, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_same_inputs_same_answer():
     inst = _clustered(mip_gap=0.01)
     first, second = solve_instance(inst), solve_instance(inst)

@@ -148,6 +148,7 @@ def _params(*args) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_params_lists_the_scenarios_values_and_notes(tmp_path):
     r = _params("--scenario", str(REPO / "data" / "scenarios" / "llr_default.yaml"))
     assert r.returncode == 0, r.stderr

@@ -131,6 +131,7 @@ def test_calibration_reproduces_each_units_occupancy_and_says_where_rates_differ
     assert spread.max() - spread.min() > 0.1       # one rate for all: occupancies far apart
 
 
+@pytest.mark.slow
 def test_near_ties_are_found_and_the_search_proves_there_are_no_more():
     """Two hospitals equally placed for every zone: whichever the solver keeps, the other is a
     near-tie costing nothing more; the far third one is not (it is proven out)."""
@@ -177,6 +178,7 @@ def test_a_time_limited_answer_says_so_everywhere():
     assert cut.summary()["stopped_by_time_limit"] is True
 
 
+@pytest.mark.slow
 def test_the_same_settings_give_byte_identical_answers(tmp_path):
     """Issue 10: two runs at once and one after, on a busy machine, write the same tables."""
     import subprocess

@@ -294,6 +294,7 @@ def _hidden_leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_half_way_leaves_the_previous_results_whole(tmp_path):
     out = tmp_path / "out"
     r = run_cli("evaluate", "--option", "data/options/status_quo.yaml", "--out", str(out))
@@ -313,6 +314,7 @@ def test_a_write_that_fails_half_way_leaves_the_previous_results_whole(tmp_path)
     check_manifest(out)
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_writing_leaves_a_whole_folder_and_its_leftovers_are_cleared(tmp_path):
     import signal
     import subprocess
@@ -342,6 +344,7 @@ def test_a_run_killed_while_writing_leaves_a_whole_folder_and_its_leftovers_are_
     check_manifest(out)
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path):
     from optimiser.outputs import ResultFolder
 
@@ -352,6 +355,7 @@ def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_out_that_cannot_hold_results_is_refused_before_solving(tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")

@@ -214,6 +214,7 @@ def test_ons_spreadsheet_population_gives_the_same_zones(valid):
         "import.population", "source"]
 
 
+@pytest.mark.slow
 def test_a_site_the_matrix_lacks_is_estimated_with_a_warning():
     with pytest.warns(DataWarning, match=r"1 of 3 sites are not in the travel matrix 'valid_travel_long.csv': "
                                          r"their minutes are estimated .*: Gamma Infirmary"):
@@ -302,6 +303,7 @@ def test_newest_local_authority_code_column_is_preferred():
 
 # ---- writing ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_out_writes_the_dataset(valid, tmp_path):
     path = tmp_path / "imported.gpkg"
     _import(out=path)
@@ -309,6 +311,7 @@ def test_out_writes_the_dataset(valid, tmp_path):
     assert back.summary() == valid.summary()
 
 
+@pytest.mark.slow
 def test_failed_import_leaves_an_existing_output_untouched(tmp_path):
     path = tmp_path / "imported.gpkg"
     _import(out=path)
@@ -319,6 +322,7 @@ def test_failed_import_leaves_an_existing_output_untouched(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["imported.gpkg"]
 
 
+@pytest.mark.slow
 def test_import_failing_while_writing_leaves_an_existing_output_untouched(tmp_path,
                                                                          monkeypatch):
     from optimiser.dataset import store
@@ -340,6 +344,7 @@ def test_import_failing_while_writing_leaves_an_existing_output_untouched(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["imported.gpkg"]
 
 
+@pytest.mark.slow
 def test_deprivation_in_the_official_file_one_layout(tmp_path):
     ds = _import(deprivation=FIXTURES / "valid_deprivation.csv")
     assert ds.zones["imd_rank"].tolist() == [1928, 705, 21400, 32100]      # "1,928": thousands separators
@@ -367,6 +372,7 @@ def test_deprivation_in_the_official_file_one_layout(tmp_path):
     assert none.provenance.set_index("key").loc["zones.imd", "kind"] == "assumption"
 
 
+@pytest.mark.slow
 def test_beds_today_from_a_file_or_the_command_line_are_user_supplied():
     ds = _import(current_beds=FIXTURES / "valid_beds_today.csv")
     assert ds.current_beds().loc["alpha"].to_dict() == {"rehab": 22, "stroke": 0, "palliative": 1}
@@ -386,6 +392,7 @@ def test_beds_today_from_a_file_or_the_command_line_are_user_supplied():
         _import(current_beds="alpha.rehab=24, alpha.palliative=1, alpha.max_beds=20")
 
 
+@pytest.mark.slow
 def test_home_based_beds_today_from_a_file_or_the_command_line():
     ds = _import(virtual_beds=FIXTURES / "valid_home_based_beds.csv")
     assert ds.districts["current_virtual_beds"].to_dict() == {"E06000016": 6.0, "E07000129": 4.0}
@@ -398,6 +405,7 @@ def test_home_based_beds_today_from_a_file_or_the_command_line():
     assert inline.districts["current_virtual_beds"].to_dict() == {"E06000016": 3.0, "E07000129": 0.0}
 
 
+@pytest.mark.slow
 def test_an_import_without_beds_today_says_so_plainly(tmp_path):
     from optimiser.dataset.importers import today_warnings
 

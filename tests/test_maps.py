@@ -44,6 +44,7 @@ def _hex_rgb(colour: str) -> np.ndarray:
     return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
 
 
+@pytest.mark.slow
 def test_travel_bands_are_the_councillors_bins_in_a_colour_blind_safe_scale():
     assert maps.band_of([0, 19.9, 20, 29.99, 30, 44.9, 45, 200]).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     assert maps.band_of([np.nan]).tolist() == [4]

@@ -253,6 +253,7 @@ def test_rounding_the_relaxation_up_keeps_its_routing_feasible():
     assert routed.objective >= bound - 1e-6
 
 
+@pytest.mark.slow
 def test_quick_answer_keeps_the_better_of_grouped_and_rounded():
     """On a capacitated instance where rounding the relaxation beats the grouped model, the
     quick answer is the rounded one; it lies between the proven optimum and its own gap."""

@@ -65,6 +65,7 @@ def brute_force(inst: Instance) -> tuple[float, tuple[int, ...]]:
 
 @pytest.mark.parametrize("backend", ["ortools", "pulp"])
 @pytest.mark.parametrize("name", ["pmed6", "pmed8", "pmed13"])
+@pytest.mark.slow
 def test_more_orlib_optima_through_the_p_median_path(name, backend, optima):
     """Instances with an integrality gap (pmed6: the relaxation is 0.5% below the optimum) go
     through fixing, aggregation and the reduced exact model on either backend."""
@@ -110,6 +111,7 @@ def test_p_at_the_extremes(p):
     assert sol.metrics["open_sites"] == p
 
 
+@pytest.mark.slow
 def test_same_inputs_same_answer():
     dist, p = read_pmed(PMED / "pmed6.txt")
     inst = Instance.p_median(dist, p, solver=SolverSettings(mip_gap=0.0))
@@ -163,6 +165,7 @@ def test_local_search_keeps_forced_sites():
 
 
 @pytest.mark.parametrize("name", ["pmed1", "pmed2", "pmed3", "pmed4", "pmed5", "pmed6"])
+@pytest.mark.slow
 def test_lagrangian_bound_is_below_the_optimum(name, optima):
     dist, p = read_pmed(PMED / f"{name}.txt")
     prob = pm.problem_of(Instance.p_median(dist, p))

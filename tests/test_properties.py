@@ -46,6 +46,7 @@ def _solve_or_none(inst):
 
 @SETTINGS
 @given(instances())
+@pytest.mark.slow
 def test_checker_passes_on_every_solution(inst):
     sol = _solve_or_none(inst)
     if sol is not None:
@@ -55,6 +56,7 @@ def test_checker_passes_on_every_solution(inst):
 
 @SETTINGS
 @given(instances(), st.sampled_from(["max_travel", "coverage", "min_beds"]))
+@pytest.mark.slow
 def test_relaxing_a_limit_never_worsens_the_optimum(inst, which):
     from dataclasses import replace
 
@@ -73,6 +75,7 @@ def test_relaxing_a_limit_never_worsens_the_optimum(inst, which):
 
 @SETTINGS
 @given(instances())
+@pytest.mark.slow
 def test_both_backends_find_the_same_optimum(inst):
     from dataclasses import replace
 
@@ -85,6 +88,7 @@ def test_both_backends_find_the_same_optimum(inst):
 
 @SETTINGS
 @given(instances())
+@pytest.mark.slow
 def test_evaluating_own_configuration_reproduces_metrics(inst):
     from optimiser.evaluate import evaluate_option
 
