@@ -73,8 +73,8 @@ def peak_rss_mb() -> float:
 
 def time_quick(args, backend: str) -> None:
     """The quick answer (median of ``args.runs``), then optionally the full model from it."""
+    from optimiser.configuration import Configuration
     from optimiser.model.quick import quick_solve
-    from optimiser.model.solve import Configuration
 
     inst = synthetic_instance(args.zones, args.sites, backend=backend, time_limit=args.time_limit)
     times, sol = [], None

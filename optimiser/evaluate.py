@@ -15,17 +15,16 @@ measured, and ``Solution.breaks`` lists what it breaks.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from optimiser.checker import rule_breaks
+from optimiser.configuration import Configuration, Policy, fix
 from optimiser.errors import InputError
 from optimiser.flow import reachable_units
-from optimiser.instance import BedOptions, Instance, Rules, VirtualSizing
+from optimiser.instance import Instance
 from optimiser.options import Option
-from optimiser.queueing import capacity_steps
 from optimiser.solution import Solution, Tables, compute_metrics, empty_onward, weighted_objective
 
 
@@ -68,52 +67,28 @@ def option_virtual_beds(inst: Instance, option: Option, current: pd.Series | Non
     return out
 
 
-def fixed_instance(inst: Instance, option: Option, current_virtual: pd.Series | None = None) -> Instance:
-    """The instance with every decision but the routing fixed by ``option``."""
-    opt = inst.options
+def configuration_of(inst: Instance, option: Option, current_virtual: pd.Series | None = None) -> Configuration:
+    """The option's configuration on ``inst``'s units and districts (its keys may be wards or
+    pathways; home-based beds 'current' are today's)."""
     units = option_units(inst, option)
-    key = {(inst.sites.ids[s], inst.wards[w]): u for u, (s, w) in enumerate(zip(opt.unit_site, opt.unit_ward))}
-    beds = np.zeros(len(opt.unit_site), int)
+    opt = inst.options
+    hosted = {(str(inst.sites.ids[s]), str(inst.wards[w])) for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)}
     for r in units.itertuples(index=False):
-        u = key.get((r.site_id, r.ward))
-        if u is None:
-            if r.beds == 0:
-                continue
+        if (r.site_id, r.ward) not in hosted and r.beds > 0:
             raise InputError(f"site '{r.site_id}' cannot host the '{r.ward}' ward under this scenario "
                              "(see the pathway's sites)", file=option.source or option.name,
                              column=f"beds.{r.site_id}")
-        beds[u] = r.beds
-    rule, target = inst.rules.utilisation_rule, inst.rules.utilisation_target
-    # Capital: new beds above today's, at the scenario's new-ward cost per ward-size block,
-    # taken from the compiled options (the cost of the nearest listed option at or above).
-    capital = np.zeros(len(beds))
-    for u in range(len(beds)):
-        mine = np.flatnonzero(opt.option_unit == u)
-        above = mine[opt.option_beds[mine] >= beds[u]]
-        pick = above[np.argmin(opt.option_beds[above])] if len(above) else mine[np.argmax(opt.option_beds[mine])]
-        capital[u] = opt.option_capital[pick] if beds[u] > opt.unit_current[u] else 0.0
-    options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
-                         option_unit=np.arange(len(beds)), option_beds=beds,
-                         option_capacity=capacity_steps(beds, rule, target), option_capital=capital)
-    site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
-    status = np.where(site_beds > 0, 1, -1).astype(np.int8)
-    sites = replace(inst.sites, status=status, max_beds=np.maximum(inst.sites.max_beds, site_beds.astype(int)))
-    virtual = inst.virtual
-    if virtual is not None:
-        vb = option_virtual_beds(inst, option, current_virtual)
-        # No capacity ceiling: all suitable patients of a district with virtual beds use them.
-        ceiling = np.full(len(vb), 1e6)
-        virtual = VirtualSizing(lo=vb, hi=vb, step=1, anchor=vb, anchor_capacity=ceiling,
-                                slope=np.zeros(len(vb)), must_run=vb > 0, cost_per_bed=virtual.cost_per_bed)
-    elif option.virtual_beds is not None and option.virtual_beds["beds"].sum() > 0:
+    if inst.virtual is None and option.virtual_beds is not None and option.virtual_beds["beds"].sum() > 0:
         raise InputError("the option has virtual beds but the scenario switches virtual beds off",
                          file=option.source or option.name, column="virtual_beds")
-    rules = Rules(single_assignment=inst.rules.single_assignment, capacity_limits=False,
-                  utilisation_rule=rule, utilisation_target=target, virtual_target=inst.rules.virtual_target,
-                  onward_flow=inst.rules.onward_flow)
-    weights = replace(inst.weights, lexicographic=None)
-    return replace(inst, name=option.name, sites=sites, options=options, virtual=virtual, rules=rules,
-                   weights=weights)
+    virtual = option_virtual_beds(inst, option, current_virtual)
+    return Configuration(unit_beds={(r.site_id, r.ward): int(r.beds) for r in units.itertuples(index=False)},
+                         virtual_beds={str(d): int(b) for d, b in zip(inst.districts.ids, virtual, strict=True)})
+
+
+def fixed_instance(inst: Instance, option: Option, current_virtual: pd.Series | None = None) -> Instance:
+    """The instance with every decision but the routing fixed by ``option``, measured only."""
+    return fix(inst, configuration_of(inst, option, current_virtual), Policy.MEASURE, name=option.name)
 
 
 def nearest_first_choices(inst: Instance) -> tuple[pd.DataFrame, pd.DataFrame]:

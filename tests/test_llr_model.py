@@ -216,10 +216,10 @@ def test_a_fixed_configuration_is_solved_as_a_linear_programme(llr_solution, llr
     are all fixed by bounds and the backend solves an LP, with the same answer as the MIP."""
     from dataclasses import replace
 
+    from optimiser.configuration import Configuration
     from optimiser.model.backends import solve_program
     from optimiser.model.formulation import build
     from optimiser.model.quick import with_configuration
-    from optimiser.model.solve import Configuration
 
     inst = api.instance_for(llr_scenario, llr_dataset).with_rules(single_assignment=False)
     fixed = with_configuration(inst, *Configuration.of(llr_solution).arrays(inst))

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimiser.configuration import Configuration
 from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import Instance
 from optimiser.model.formulation import Formulation
 from optimiser.model.lp import INF
-from optimiser.model.solve import Configuration, solve_instance
+from optimiser.model.solve import solve_instance
 from optimiser.solution import Solution
 
 

@@ -28,12 +28,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from optimiser.configuration import Configuration, Policy, fix_arrays
 from optimiser.errors import InfeasibleError, SolveError
-from optimiser.instance import BedOptions, Instance, Zones
+from optimiser.instance import Instance, Zones
 from optimiser.model import exact
 from optimiser.model.backends import solve_program
 from optimiser.model.formulation import Formulation, build, configuration_start
-from optimiser.model.solve import Configuration, _to_solution, solve_once
+from optimiser.model.solve import _to_solution, solve_once
 from optimiser.rules import REGISTRY
 from optimiser.solution import Solution
 
@@ -67,20 +68,9 @@ def aggregate_zones(inst: Instance, band_minutes: float = BAND_MINUTES) -> Insta
 
 
 def with_configuration(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.ndarray | None) -> Instance:
-    """The instance with each unit's beds and each district's virtual beds fixed."""
-    opt = inst.options
-    keep = opt.option_beds == unit_beds[opt.option_unit]
-    options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
-                         option_unit=opt.option_unit[keep], option_beds=opt.option_beds[keep],
-                         option_capacity=opt.option_capacity[keep], option_capital=opt.option_capital[keep])
-    site_beds = np.bincount(opt.unit_site, weights=unit_beds, minlength=inst.n_sites)
-    sites = replace(inst.sites, status=np.where(site_beds > 0, 1, -1).astype(np.int8))
-    virtual = inst.virtual
-    if virtual is not None and virtual_beds is not None:
-        virtual = replace(virtual, lo=virtual_beds.astype(int), hi=virtual_beds.astype(int),
-                          must_run=virtual_beds > 0)
-    return replace(inst, sites=sites, options=options, virtual=virtual,
-                   solver=replace(inst.solver, alternatives=0))
+    """The instance with each unit's beds and each district's virtual beds fixed, the
+    scenario's rules kept (:func:`optimiser.configuration.fix_arrays`)."""
+    return fix_arrays(inst, unit_beds, virtual_beds, Policy.KEEP_RULES)
 
 
 def lp_relaxation(inst: Instance) -> tuple[float, Formulation, np.ndarray] | None:

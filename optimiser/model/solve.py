@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from optimiser.configuration import Configuration
 from optimiser.errors import InfeasibleError, SolveError
 from optimiser.instance import Instance
 from optimiser.model.backends import RawResult, Status, solve_program
@@ -23,30 +24,6 @@ from optimiser.solution import Solution, Tables, compute_metrics, empty_onward
 
 VALUE_TOL = 1e-6
 Extra = Callable[[Formulation], None]
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """Beds per (site, ward) and virtual beds per district, keyed by ids so that it carries
-    over between instances (a workshop's previous answer as the next solve's start)."""
-
-    unit_beds: dict[tuple[str, str], int]
-    virtual_beds: dict[str, int]
-
-    @classmethod
-    def of(cls, sol: Solution) -> Configuration:
-        units = sol.units
-        vb = sol.virtual_beds
-        return cls({(str(r.site_id), str(r.ward)): int(r.beds) for r in units.itertuples(index=False)},
-                   {str(r.district_code): int(r.beds) for r in vb.itertuples(index=False)})
-
-    def arrays(self, inst: Instance) -> tuple[np.ndarray, np.ndarray | None]:
-        opt = inst.options
-        beds = np.array([self.unit_beds.get((str(inst.sites.ids[s]), str(inst.wards[w])), 0)
-                         for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)], int)
-        virtual = (np.array([self.virtual_beds.get(str(d), 0) for d in inst.districts.ids], int)
-                   if inst.virtual is not None else None)
-        return beds, virtual
 
 
 def decode(f: Formulation, values: np.ndarray) -> Tables:
@@ -266,10 +243,7 @@ def _solve_direct(inst: Instance, name: str | None = None, start: Configuration 
             if done is not None:
                 # a tolerance finer than the grouping resolves: the full model, from its answer
                 beds, virtual = done.configuration()
-                start = Configuration(
-                    {(str(inst.sites.ids[s]), str(inst.wards[w])): int(b)
-                     for s, w, b in zip(inst.options.unit_site, inst.options.unit_ward, beds, strict=True)},
-                    {} if virtual is None else {str(d): int(v) for d, v in zip(inst.districts.ids, virtual, strict=True)})
+                start = Configuration.of_arrays(inst, beds, virtual)
     f = build(inst)
     if extra is not None:
         extra(f)
