@@ -12,10 +12,9 @@ import math
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
-from pyproj import Transformer
 
 from optimiser.calibration import Calibration, calibrate
-from optimiser.dataset.core import CRS, Dataset
+from optimiser.dataset.core import Dataset
 from optimiser.defaults import (
     DEFAULT_BACKEND,
     DEFAULT_MIP_GAP,
@@ -452,22 +451,6 @@ def _site_value(scenario: Scenario, site_id: str, attr: str, default):
     return default if value is None else value
 
 
-def _hub_points(dataset: Dataset, scenario: Scenario) -> np.ndarray:
-    zones = dataset.zones
-    weights = zones[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1) + 1e-9
-    hubs = []
-    to_bng = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
-    for d in dataset.districts.index:
-        if d in scenario.virtual.hub_locations:
-            lat, lon = scenario.virtual.hub_locations[d]
-            hubs.append(to_bng.transform(lon, lat))
-        else:
-            mask = zones["district_code"] == d
-            w = weights[mask]
-            hubs.append(((zones.loc[mask, "x"] * w).sum() / w.sum(), (zones.loc[mask, "y"] * w).sum() / w.sum()))
-    return np.asarray(hubs, float)
-
-
 def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     """Turn a dataset and a scenario into the arrays the formulation uses."""
     from optimiser.travel import estimator_from_metadata
@@ -532,8 +515,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     estimator = estimator_from_metadata(dataset.metadata)
     notes = [f"{p}: {demand[p].calibration_note}" for p in pathway_ids]
     if scenario.virtual.enabled and share.any():
-        hubs = _hub_points(dataset, scenario)
-        km = np.hypot(zones["x"].to_numpy() - hubs[z.district, 0], zones["y"].to_numpy() - hubs[z.district, 1]) / 1000
+        km = dataset.hub_distance_km(scenario.virtual.hub_locations)
         if estimator is not None:
             staff_minutes = estimator.minutes(km)
         else:

@@ -69,6 +69,28 @@ class Dataset:
 
     # ---- convenient read-only views -------------------------------------------------
     @property
+    def hub_distance_km(self, hub_locations: dict[str, tuple[float, float]]) -> np.ndarray:
+        """Straight-line km from each zone to its district's home-based hub: the (lat, lon)
+        given for the district, else the district's centre weighted by residents aged 65+.
+        (Geometry stays in the dataset layer: the instance gets distances.)"""
+        from pyproj import Transformer
+
+        zones = self.zones
+        weights = zones[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1) + 1e-9
+        to_bng = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+        hubs = {}
+        for d in self.districts.index:
+            if d in hub_locations:
+                lat, lon = hub_locations[d]
+                hubs[d] = to_bng.transform(lon, lat)
+            else:
+                mask = zones["district_code"] == d
+                w = weights[mask]
+                hubs[d] = ((zones.loc[mask, "x"] * w).sum() / w.sum(), (zones.loc[mask, "y"] * w).sum() / w.sum())
+        hx = zones["district_code"].map(lambda d: hubs[d][0]).to_numpy(float)
+        hy = zones["district_code"].map(lambda d: hubs[d][1]).to_numpy(float)
+        return np.hypot(zones["x"].to_numpy(float) - hx, zones["y"].to_numpy(float) - hy) / 1000.0
+
     def pathways_with_beds(self) -> tuple[str, ...]:
         return tuple(c[len(BEDS_PREFIX):] for c in self.sites.columns if c.startswith(BEDS_PREFIX))
 
