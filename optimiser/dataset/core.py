@@ -68,7 +68,6 @@ class Dataset:
         validate(self)
 
     # ---- convenient read-only views -------------------------------------------------
-    @property
     def hub_distance_km(self, hub_locations: dict[str, tuple[float, float]]) -> np.ndarray:
         """Straight-line km from each zone to its district's home-based hub: the (lat, lon)
         given for the district, else the district's centre weighted by residents aged 65+.
@@ -91,6 +90,7 @@ class Dataset:
         hy = zones["district_code"].map(lambda d: hubs[d][1]).to_numpy(float)
         return np.hypot(zones["x"].to_numpy(float) - hx, zones["y"].to_numpy(float) - hy) / 1000.0
 
+    @property
     def pathways_with_beds(self) -> tuple[str, ...]:
         return tuple(c[len(BEDS_PREFIX):] for c in self.sites.columns if c.startswith(BEDS_PREFIX))
 
