@@ -53,8 +53,53 @@ def instance_for(scenario: Scenario, dataset: Dataset | None = None) -> Instance
     if scenario.inputs.zones_file or scenario.inputs.travel_file:
         from optimiser.custom_inputs import instance_from_custom_inputs
 
+        if scenario.equity.deprivation is not None:
+            raise ScenarioError("custom zone and travel files carry no deprivation deciles: the deprivation "
+                                "equity limit needs a dataset (python -m optimiser data import --deprivation)",
+                                key="equity.deprivation")
         return instance_from_custom_inputs(scenario, dataset)
-    return compile_instance(dataset if dataset is not None else dataset_for(scenario), scenario)
+    inst = compile_instance(dataset if dataset is not None else dataset_for(scenario), scenario)
+    return with_deprivation_baseline(inst, scenario)
+
+
+def baseline_option(scenario: Scenario) -> Option:
+    """The option the deprivation rule's worsening is measured against
+    (``equity.deprivation.baseline_option``): a shipped option by file name or name, or an
+    option file relative to the scenario."""
+    from optimiser.options import SHIPPED_OPTIONS_DIR
+
+    spec = scenario.equity.deprivation
+    name = spec.baseline_option if spec is not None else "status_quo"
+    shipped = SHIPPED_OPTIONS_DIR / f"{name}.yaml"
+    if shipped.exists():
+        return load_option(shipped)
+    by_name = shipped_options()
+    if name in by_name:
+        return by_name[name]
+    path = scenario.resolve_path(name)
+    if path.exists():
+        return load_option(path)
+    raise ScenarioError(f"baseline option '{name}' is neither a shipped option ("
+                        + ", ".join(p.stem for p in sorted(SHIPPED_OPTIONS_DIR.glob("*.yaml")))
+                        + ") nor an option file", key="equity.deprivation.baseline_option")
+
+
+def with_deprivation_baseline(inst: Instance, scenario: Scenario) -> Instance:
+    """The instance with the deprivation rule's baseline filled in: the most deprived group's
+    mean travel under the baseline option, measured in the patient-flow model with the same
+    scenario (only when ``equity.deprivation.max_worsening_minutes`` is set)."""
+    from dataclasses import replace
+
+    from optimiser.evaluate import evaluate_option
+
+    rule = inst.rules.deprivation
+    if rule is None or rule.max_worsening_minutes is None:
+        return inst
+    option = baseline_option(scenario)
+    plain = inst.with_rules(deprivation=replace(rule, max_gap_minutes=None, max_worsening_minutes=None))
+    measured = evaluate_option(plain, option)
+    mean = float(measured.metrics["mean_travel_minutes_most_deprived"])
+    return inst.with_rules(deprivation=replace(rule, baseline_mean_minutes=mean, baseline_name=option.name))
 
 
 def _dataset_or_none(scenario: Scenario, dataset: Dataset | None) -> Dataset | None:

@@ -227,7 +227,15 @@ def constraint_violations(inst: Instance, tables: Tables, *, fixed_rules: bool =
                                  f"blocking {vt['blocking_probability'].iat[k]:.3%} exceeds the target"))
     if fixed_rules:
         out += _coverage_violations(inst, tables)
+        out += _deprivation_violations(inst, tables)
     return out
+
+
+def _deprivation_violations(inst: Instance, tables: Tables) -> list[Violation]:
+    """The deprivation equity rule, recomputed row by row (see optimiser.deprivation.violations)."""
+    from optimiser.deprivation import violations
+
+    return [Violation(*v) for v in violations(inst, tables)]
 
 
 def _site_rule_violations(inst: Instance, site_beds: np.ndarray) -> list[Violation]:
@@ -266,7 +274,7 @@ def coverage_shares(inst: Instance, tables: Tables) -> list[tuple[object, float]
         ra = a[a["pathway"] == pid]
         zi = pd.Index(inst.zones.ids).get_indexer(ra["zone_code"])
         si = pd.Index(inst.sites.ids).get_indexer(ra["site_id"])
-        near = inst.travel[zi, si] <= rule.threshold_minutes + 1e-9
+        near = inst.travel_by(getattr(rule, "travel_matrix", "main"))[zi, si] <= rule.threshold_minutes + 1e-9
         has_demand = inst.hospital_admissions[:, rule.pathway] > 0
         # The model counts zones whose demand is all virtual-suitable as served by the hub.
         denom = w[has_demand].sum()
@@ -280,8 +288,10 @@ def _coverage_violations(inst: Instance, tables: Tables) -> list[Violation]:
     for rule, achieved in coverage_shares(inst, tables):
         if achieved < rule.share - 1e-6:
             label = "aged 65+" if rule.population == "65_plus" else "residents"
+            by = (f" by {inst.second_travel_label or 'the second travel matrix'}"
+                  if getattr(rule, "travel_matrix", "main") == "second" else "")
             out.append(Violation("travel_standard", inst.pathways.ids[rule.pathway], rule.share - achieved,
-                                 f"{achieved:.1%} of {label} are within {rule.threshold_minutes:g} minutes of "
+                                 f"{achieved:.1%} of {label} are within {rule.threshold_minutes:g} minutes{by} of "
                                  f"their {inst.pathways.labels[rule.pathway].lower()} hospital; the standard "
                                  f"is {rule.share:.0%}"))
     return out
@@ -327,6 +337,7 @@ def rule_breaks(inst: Instance, tables: Tables) -> list[str]:
     site_beds = units.groupby("site_id")["beds"].sum().reindex(list(inst.sites.ids), fill_value=0).to_numpy()
     out = [v.message for v in _site_rule_violations(inst, site_beds)]
     out += [v.message for v in _coverage_violations(inst, tables)]
+    out += [v.message for v in _deprivation_violations(inst, tables)]
     metrics = compute_metrics(inst, tables)
     out += [v.message for v in _budget_violation(inst, metrics)]
     units = unit_table(inst, tables)

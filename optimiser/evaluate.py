@@ -109,7 +109,7 @@ def fixed_instance(inst: Instance, option: Option, current_virtual: pd.Series | 
                          file=option.source or option.name, column="virtual_beds")
     rules = Rules(single_assignment=inst.rules.single_assignment, capacity_limits=False,
                   utilisation_rule=rule, utilisation_target=target, virtual_target=inst.rules.virtual_target,
-                  onward_flow=inst.rules.onward_flow)
+                  onward_flow=inst.rules.onward_flow, deprivation=inst.rules.deprivation)
     weights = replace(inst.weights, lexicographic=None)
     return replace(inst, name=option.name, sites=sites, options=options, virtual=virtual, rules=rules,
                    weights=weights)

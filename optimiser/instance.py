@@ -17,6 +17,7 @@ from pyproj import Transformer
 from optimiser.calibration import Calibration, calibrate
 from optimiser.dataset.core import CRS, Dataset
 from optimiser.demand import pathway_demand
+from optimiser.deprivation import DeprivationRule
 from optimiser.errors import ScenarioError
 from optimiser.queueing import capacity_steps
 from optimiser.scenario import Scenario
@@ -112,6 +113,7 @@ class CoverageRule:
     threshold_minutes: float
     share: float
     population: str               # "65_plus" | "all"
+    travel_matrix: str = "main"   # "main" (Instance.travel) | "second" (Instance.second_travel)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class Rules:
     utilisation_target: float = 0.05
     virtual_target: float = 0.05
     onward_flow: bool = False     # patients refused by a full unit or hub go on to another
+    deprivation: DeprivationRule | None = None   # the deprivation equity rule (optimiser.deprivation)
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ class Instance:
     notes: tuple[str, ...] = ()
     site_travel: np.ndarray | None = None       # (S, S) minutes from each site to each site
     calibration: Calibration | None = None      # how demand was matched to today's beds
+    # A second zone x site matrix (e.g. public transport minutes; NaN = no route), and its name.
+    second_travel: np.ndarray | None = None
+    second_travel_label: str = ""
 
     # ---- derived quantities ----------------------------------------------------------
     @property
@@ -185,6 +191,16 @@ class Instance:
     @property
     def n_sites(self) -> int:
         return len(self.sites.ids)
+
+    def travel_by(self, matrix: str) -> np.ndarray:
+        """(Z, S) minutes on the ``"main"`` matrix or the ``"second"`` one (no route: inf)."""
+        if matrix == "main":
+            return self.travel
+        if self.second_travel is None:
+            raise ScenarioError("the travel standard is set on the second travel matrix, but the dataset "
+                                "has none (add one with 'python -m optimiser data add-travel')",
+                                key="travel.standard.travel_matrix")
+        return np.where(np.isnan(self.second_travel), np.inf, self.second_travel)
 
     @property
     def hospital_load(self) -> np.ndarray:
@@ -406,8 +422,13 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     coverage = ()
     if scenario.travel.standard is not None:
         st = scenario.travel.standard
-        coverage = tuple(CoverageRule(pathway_ids.index(p), st.threshold_minutes, st.share, st.population)
+        coverage = tuple(CoverageRule(pathway_ids.index(p), st.threshold_minutes, st.share, st.population,
+                                      st.travel_matrix)
                          for p in st.pathways)
+        if st.travel_matrix == "second" and getattr(dataset, "second_travel", None) is None:
+            raise ScenarioError("the travel standard is set on the second travel matrix, but the dataset has "
+                                "none (add one with 'python -m optimiser data add-travel')",
+                                key="travel.standard.travel_matrix")
     p_median = scenario.mode == "p_median"
     rules = Rules(
         min_beds_open_site=scenario.min_beds_per_open_site,
@@ -418,6 +439,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         capacity_limits=not p_median, utilisation_rule=rules_rule, utilisation_target=target,
         virtual_target=scenario.utilisation.virtual_blocking_target or target,
         onward_flow=scenario.utilisation.onward_flow and rules_rule == "erlang",
+        deprivation=_deprivation_rule(scenario, pathway_ids, coverage, decile),
     )
     o = scenario.objective
     weights = Weights(
@@ -438,7 +460,8 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
         district_site_travel=dist_travel, options=options, virtual=None, rules=rules,
         weights=weights, solver=solver, notes=tuple(notes),
-        site_travel=travel[zones.index.get_indexer(sites["zone_code"])] if "zone_code" in sites else None)
+        site_travel=travel[zones.index.get_indexer(sites["zone_code"])] if "zone_code" in sites else None,
+        **_second_travel(dataset))
 
     # Demand matched to today's beds (at the base year), then the virtual-bed sizing and the
     # district-to-site travel that depend on it.
@@ -461,6 +484,34 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         inst = replace(inst, virtual=_virtual_sizing(scenario, district_ids, virtual_adm, p_arr.virtual_los_days,
                                                      z.district, rules_rule, vtarget))
     return inst
+
+
+def _deprivation_rule(scenario: Scenario, pathway_ids, coverage, decile: np.ndarray) -> DeprivationRule:
+    """The scenario's deprivation equity rule (``equity.deprivation``), checked against the
+    dataset's deciles; its baseline mean is filled in by :func:`optimiser.api.instance_for`."""
+    spec = scenario.equity.deprivation
+    reference = coverage[0].pathway if coverage else 0
+    if spec is None:   # no limit: the default groups, for the reported deprivation gap
+        return DeprivationRule(pathway=reference)
+    pathway = pathway_ids.index(spec.pathway) if spec.pathway is not None else reference
+    rule = DeprivationRule(tuple(spec.most_deprived_deciles), tuple(spec.least_deprived_deciles), spec.population,
+                           pathway, spec.max_gap_minutes, spec.max_worsening_minutes, baseline_name=spec.baseline_option)
+    for which, deciles in (("most", rule.most_deprived_deciles), ("least", rule.least_deprived_deciles)):
+        if not np.isin(decile, deciles).any():
+            known = sorted(set(decile.tolist()) - {0})
+            raise ScenarioError(f"no small area of the dataset is in IMD decile(s) {', '.join(map(str, deciles))} "
+                                f"(the {which} deprived group); the dataset's deciles: "
+                                f"{', '.join(map(str, known)) or 'none (import with --deprivation)'}",
+                                key=f"equity.deprivation.{which}_deprived_deciles")
+    return rule
+
+
+def _second_travel(dataset: Dataset) -> dict:
+    """The dataset's second travel matrix (zones x sites, NaN = no route) and its name."""
+    if getattr(dataset, "second_travel", None) is None:
+        return {}
+    return {"second_travel": dataset.second_travel_matrix().to_numpy(float),
+            "second_travel_label": dataset.second_travel_label}
 
 
 def _district_site_travel(travel: np.ndarray, virtual_adm: np.ndarray, district: np.ndarray, n_d: int) -> np.ndarray:

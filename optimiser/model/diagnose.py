@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from optimiser import deprivation
 from optimiser.instance import Instance
 
-_FAMILIES = ("coverage", "min_beds", "budget", "open_counts", "site_status", "virtual_min")
+_FAMILIES = ("coverage", "min_beds", "budget", "open_counts", "site_status", "virtual_min", "deprivation")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def _relax(inst: Instance, family: str) -> Instance:
         return inst.with_rules(open_exactly=None, open_at_least=None, open_at_most=None)
     if family == "site_status":
         return replace(inst, sites=replace(inst.sites, status=np.zeros_like(inst.sites.status)))
+    if family == "deprivation":
+        return deprivation.relaxed(inst)
     if family == "virtual_min" and inst.virtual is not None:
         v = inst.virtual
         return replace(inst, virtual=replace(v, lo=np.zeros_like(v.lo), must_run=np.zeros_like(v.must_run)))
@@ -65,6 +68,7 @@ def _active(inst: Instance, family: str) -> bool:
         "open_counts": any(v is not None for v in (r.open_exactly, r.open_at_least, r.open_at_most)),
         "site_status": bool((inst.sites.status != 0).any()),
         "virtual_min": inst.virtual is not None and bool(inst.virtual.must_run.any()),
+        "deprivation": r.deprivation is not None and r.deprivation.limits,
     }[family]
 
 
@@ -155,12 +159,14 @@ def _nearest_status(inst: Instance) -> tuple[str, str, float] | None:
 
 
 _NEAREST = {"coverage": _nearest_coverage, "min_beds": _nearest_min_beds, "budget": _nearest_budget,
-            "open_counts": _nearest_open_counts, "site_status": _nearest_status}
+            "open_counts": _nearest_open_counts, "site_status": _nearest_status,
+            "deprivation": lambda inst: deprivation.nearest_setting(inst, feasible)}
 
 _NAMES = {"coverage": "the travel standard", "min_beds": "the minimum beds on an open site",
           "budget": "the budget", "open_counts": "the number of open sites",
           "site_status": "the sites set to stay open or to close",
-          "virtual_min": "the minimum virtual beds per district"}
+          "virtual_min": "the minimum virtual beds per district",
+          "deprivation": "the deprivation equity limit"}
 
 
 def _describe_rules(inst: Instance) -> str:
@@ -168,7 +174,8 @@ def _describe_rules(inst: Instance) -> str:
     r = inst.rules
     for c in r.coverage:
         who = "residents aged 65+" if c.population == "65_plus" else "residents"
-        parts.append(f"{c.share:.0%} of {who} within {c.threshold_minutes:g} minutes")
+        by = f" by {inst.second_travel_label or 'the second matrix'}" if c.travel_matrix == "second" else ""
+        parts.append(f"{c.share:.0%} of {who} within {c.threshold_minutes:g} minutes{by}")
     if r.min_beds_open_site:
         parts.append(f"at least {r.min_beds_open_site} beds on every open site")
     if r.budget is not None:
@@ -179,6 +186,8 @@ def _describe_rules(inst: Instance) -> str:
         parts.append(f"at least {r.open_at_least} open sites")
     if r.open_at_most is not None:
         parts.append(f"at most {r.open_at_most} open sites")
+    if deprivation.describe(inst):
+        parts.append(deprivation.describe(inst))
     n_closed = int((inst.sites.status < 0).sum())
     n_kept = int((inst.sites.status > 0).sum())
     if n_closed:

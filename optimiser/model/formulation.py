@@ -35,6 +35,9 @@ Constraints (one function each, in the order :func:`build` calls them)
   :math:`\sum_p \tfrac{L^v_p}{365}(E_{dp} - \sum_j f_{djp} - g_{dp}) \le \sum_{v\in d}\kappa_v z_v`;
 * travel standard: :math:`\sum_{i} w_i \sum_{j: t_{ij}\le\tau} x_{ijp} \ge s \sum_i w_i`;
 * equity: :math:`\sum_{i\in d,p,j} h_{ip} t_{ij} x_{ijp} / H_d \le T` for every district;
+* deprivation equity (optional; :mod:`optimiser.deprivation`): the most deprived areas' mean
+  travel at most :math:`N` minutes above the least deprived's, and/or at most :math:`M` above
+  a baseline option's;
 * budget, and fewest/most/exactly so many open sites.
 
 Objective: a weighted sum (or lexicographic order) of four named terms — annual *cost*
@@ -48,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimiser.deprivation import add_deprivation_equity
 from optimiser.flow import OnwardRoutes, onward_routes
 from optimiser.instance import Instance
 from optimiser.model.lp import INF, LinearProgram
@@ -268,6 +272,8 @@ def use_radius_form(inst: Instance) -> bool:
     accounting of unmet zones exact."""
     r, w = inst.rules, inst.weights
     if inst.solver.assignment_form == "shares" or r.capacity_limits or r.coverage or inst.virtual is not None:
+        return False
+    if r.deprivation is not None and r.deprivation.limits:
         return False
     if w.lexicographic or w.equity > 0:
         return False
@@ -585,13 +591,14 @@ def add_travel_standard(f: Formulation) -> None:
         w = coverage_weights(inst, rule.population)
         stream = f.streams.of_pathway[rule.pathway]
         has_demand = f.streams.admissions[:, stream] > 0
-        near = (k == stream) & (inst.travel[z, s] <= rule.threshold_minutes + 1e-9)
+        near = (k == stream) & (inst.travel_by(rule.travel_matrix)[z, s] <= rule.threshold_minutes + 1e-9)
         rows.append(np.full(near.sum(), r))
         cols.append(x[near])
         vals.append(w[z[near]])
         rhs.append(rule.share * w[has_demand].sum())
         names.append(f"travel_standard_{inst.pathways.ids[rule.pathway]}_{rule.population}_"
-                     f"{rule.share:.0%}_within_{rule.threshold_minutes:g}min")
+                     f"{rule.share:.0%}_within_{rule.threshold_minutes:g}min"
+                     + ("_second_matrix" if rule.travel_matrix == "second" else ""))
     lp.add_constraints("travel_standard", _clean(names), np.concatenate(rows), np.concatenate(cols),
                        np.concatenate(vals), np.asarray(rhs), INF)
 
@@ -701,6 +708,7 @@ def build(instance: Instance) -> Formulation:
         add_strong_links(f)
     add_travel_standard(f)
     add_equity(f)
+    add_deprivation_equity(f)     # optimiser.deprivation: the deprivation equity rule
     add_open_site_counts(f)
     add_budget(f)
     add_objective(f)
