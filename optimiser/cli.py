@@ -3,6 +3,7 @@
   data build-default            rebuild data/llr_default.gpkg from the shipped sources
   data import ...               build a dataset from official files
   data check [DATASET]          validate a dataset and print what it holds
+  data add-travel --matrix CSV --out GPKG   add a second travel matrix (e.g. public transport)
   solve [SCENARIO] --out DIR    optimise; writes summary.json, beds.csv, ...
                                 (--quick: the workshop's quick answer, with its proven gap)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
@@ -288,6 +289,19 @@ def cmd_data_import(args) -> int:
     return 0
 
 
+def cmd_data_add_travel(args) -> int:
+    from optimiser import api
+    from optimiser.dataset.second_travel import add_second_travel
+
+    ds = api.load_dataset(args.dataset) if args.dataset else api.load_dataset()
+    out = add_second_travel(ds, args.matrix, args.label, source=args.source or "", out=args.out)
+    m = out.second_travel["minutes"]
+    print(f"added '{out.second_travel_label}' minutes for {len(out.zones)} zones x {len(out.sites)} sites "
+          f"({int(m.notna().sum()):,} pairs with a route, median {m.median():.1f} min) -> {args.out}")
+    print("  scenarios may now set travel.standard.travel_matrix: second; every answer reports access by it too")
+    return 0
+
+
 def cmd_data_check(args) -> int:
     from optimiser.dataset.core import validate
     from optimiser.dataset.default import DEFAULT_DATASET_PATH
@@ -316,6 +330,10 @@ def cmd_data_check(args) -> int:
           "  projections: none (demand is held at the base-year population unless a scenario sets growth)")
     print(f"  current beds: {s['current_physical_beds']} physical, {s['current_virtual_beds']} virtual")
     print(f"  travel: {s['travel_pairs']:,} zone-site pairs; method: {s['travel_method']}")
+    if s["second_travel"]:
+        m = ds.second_travel["minutes"]
+        print(f"  second travel matrix: {s['second_travel']} ({int(m.notna().sum()):,} pairs with a route, "
+              f"{int(m.isna().sum()):,} without; from {ds.metadata.get('second_travel_source', 'not recorded')})")
     md = ds.metadata
     if "travel_fit_mae_minutes" in md:
         print(f"  travel fit error: mean absolute error {float(md['travel_fit_mae_minutes']):.2f} minutes"
@@ -431,6 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--name")
     i.add_argument("--out", required=True, help="GeoPackage to write")
     i.set_defaults(func=cmd_data_import)
+    at = dsub.add_parser("add-travel", help="add a second travel matrix (e.g. public transport minutes) to a dataset")
+    at.add_argument("--matrix", required=True, help="CSV of zone to site minutes, long (zone, site, minutes) or wide "
+                                                    "(a zone column, one column per site); blank = no route")
+    at.add_argument("--dataset", help="dataset .gpkg to add it to (default: the embedded LLR default)")
+    at.add_argument("--label", default="public transport", help="what the minutes measure (default: public transport)")
+    at.add_argument("--source", help="where the times come from (default: the file's name)")
+    at.add_argument("--out", required=True, help="GeoPackage to write (the dataset with the second matrix)")
+    at.set_defaults(func=cmd_data_add_travel)
     k = dsub.add_parser("check", help="validate a dataset and print what it holds")
     k.add_argument("dataset", nargs="?")
     k.set_defaults(func=cmd_data_check)
