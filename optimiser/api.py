@@ -22,7 +22,7 @@ from optimiser.outputs import excel_bytes, geopackage_bytes, write_results  # no
 from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
-__all__ = ["appraisal", "calibration", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
+__all__ = ["appraisal", "calibration", "impact", "scenario_settings", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
            "instance_for", "with_provenance", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
            "OptionLibrary", "shipped_options", "solve", "write_results"]
 
@@ -191,3 +191,42 @@ def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
         return solve(scenario, ds)
     sol = _quick(inst, scenario.name)
     return with_provenance(sol, scenario, ds) if sol is not None else solve(scenario, ds)
+
+
+def scenario_settings(scenario: Scenario) -> tuple[str, ...]:
+    """The settings an impact is read with, in words (for the district packs)."""
+    out = [f"Plan for {scenario.horizon_year}; longest journey allowed {scenario.travel.max_minutes:g} minutes; "
+           f"beds sized so that at most {scenario.utilisation.blocking_target:.0%} of patients find no free bed "
+           f"({scenario.utilisation.rule} rule)."]
+    st = scenario.travel.standard
+    if st is not None:
+        who = "residents aged 65+" if st.population == "65_plus" else "residents"
+        by = " by the second travel matrix" if st.travel_matrix == "second" else " by road"
+        out.append(f"Travel standard: {st.share:.0%} of {who} within {st.threshold_minutes:g} minutes{by}.")
+    dep = scenario.equity.deprivation
+    if dep is not None and (dep.max_gap_minutes is not None or dep.max_worsening_minutes is not None):
+        limits = []
+        if dep.max_gap_minutes is not None:
+            limits.append(f"at most {dep.max_gap_minutes:g} minutes above the least deprived")
+        if dep.max_worsening_minutes is not None:
+            limits.append(f"at most {dep.max_worsening_minutes:g} minutes worse than '{dep.baseline_option}'")
+        out.append("Deprivation limit: the most deprived areas' mean travel " + " and ".join(limits) + ".")
+    return tuple(out)
+
+
+def impact(scenario: Scenario, option: Option | Solution, baseline: Option | Solution | None = None,
+           dataset: Dataset | None = None):
+    """Who is affected by ``option`` against ``baseline`` (default: the status quo), area by
+    area, from the patient-flow model (see :mod:`optimiser.impact`). ``option`` and
+    ``baseline`` are options (measured here with :func:`evaluate`) or solutions from
+    :func:`solve`, :func:`quick_solve` or :func:`evaluate` on the same scenario and dataset."""
+    from optimiser.impact import impact_of
+
+    ds = dataset if dataset is not None else dataset_for(scenario)
+    if baseline is None:
+        baseline = shipped_options()["Status quo"]
+
+    def measured(item):
+        return evaluate(scenario, item, ds) if isinstance(item, Option) else item
+
+    return impact_of(measured(baseline), measured(option), scenario_settings(scenario))

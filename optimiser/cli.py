@@ -8,6 +8,8 @@
                                 (--quick: the workshop's quick answer, with its proven gap)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
   compare DIR [DIR ...]         side-by-side table of result folders
+  impact [SCENARIO] --option OPTION.yaml|best|quick [--baseline ...] [--no-pack] --out DIR
+                                who is affected, by area, district and deprivation; council packs
   params [--scenario FILE]      every setting's value, default, meaning and source or assumption
   options                       the shipped options of the LLR review
 
@@ -130,6 +132,50 @@ def cmd_evaluate(args) -> int:
     if out:
         write_results(sol, ds, out)
     _print_solution(sol, out)
+    return 0
+
+
+def _answer(spec: str, scenario, dataset):
+    """An option file, or 'best' / 'quick' for the optimiser's answer to the scenario."""
+    from optimiser import api
+    from optimiser.options import load_option
+
+    if spec == "best":
+        return api.solve(scenario, dataset)
+    if spec == "quick":
+        return api.quick_solve(scenario, dataset)
+    return load_option(spec)
+
+
+def cmd_impact(args) -> int:
+    from optimiser import api
+    from optimiser.impact_pack import write_impact
+
+    sc = _scenario(args.scenario)
+    ds = _dataset(args, sc)
+    option = _answer(args.option, sc, ds)
+    baseline = _answer(args.baseline, sc, ds) if args.baseline else None
+    result = api.impact(sc, option, baseline, ds)
+    out = Path(args.out)
+    written = write_impact(result, ds, out, pack=args.pack)
+    print(f"Impact of '{result.option.name}' against '{result.baseline.name}' (patient-flow model; journeys of the "
+          f"{result.reference_pathway} pathway)")
+    for caveat in result.caveats:
+        print(f"  CAVEAT: {caveat}")
+    for r in result.overall.to_dict("records"):
+        print(f"  {r['travel_times']}: {r['people_longer_65_plus']:,} people aged 65+ with a longer journey (a minute "
+              f"or more), {r['people_shorter_65_plus']:,} shorter, mean change {r['mean_change_minutes_65_plus']:+.1f} "
+              f"minutes; {r['people_pushed_over_30_minutes_65_plus']:,} pushed over 30 minutes, "
+              f"{r['people_pushed_over_45_minutes_65_plus']:,} over 45; {r['admissions_changing_hospital_per_year']:,.0f} "
+              "admissions a year change hospital")
+    for r in result.site_changes.drop_duplicates("site_id").itertuples():
+        print(f"  {r.site_name}: {r.beds_before} -> {r.beds_after} beds (where its patients go: impact_sites.csv)")
+    m0, m1 = result.baseline.metrics, result.option.metrics
+    print(f"  deprivation gap (most minus least deprived mean travel): {m0['deprivation_gap_minutes']:+.1f} -> "
+          f"{m1['deprivation_gap_minutes']:+.1f} minutes")
+    packs = [p for p in written if p.suffix == ".pdf"]
+    print(f"  {len(written)} files written to {out}/" + (f", including {len(packs)} district packs in {out}/packs/"
+                                                           if packs else ""))
     return 0
 
 
@@ -397,6 +443,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
     e.add_argument("--out")
     e.set_defaults(func=cmd_evaluate)
+
+    im = sub.add_parser("impact", help="who is affected by an option against a baseline (default: the status quo)")
+    im.add_argument("scenario", nargs="?")
+    im.add_argument("--option", required=True, help="option YAML, or 'best' / 'quick' for the optimiser's answer")
+    im.add_argument("--baseline", help="option YAML, or 'best' / 'quick' (default: the status quo)")
+    im.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
+    im.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
+                    help="write a printable A4 pack (PDF and HTML) for every district, and one zip of them all "
+                         "(the default; --no-pack writes the tables and summary.json only)")
+    im.add_argument("--out", required=True, help="folder for the impact files")
+    im.set_defaults(func=cmd_impact)
 
     c = sub.add_parser("compare", help="side-by-side table of result folders")
     c.add_argument("dirs", nargs="+")
