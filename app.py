@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from optimiser.ui import assumptions_page, compare_page, data_page, maps_page, workshop
+from optimiser.ui import assumptions_page, compare_page, data_page, impact_page, maps_page, workshop
 
 st.set_page_config(page_title="LLR community bed optimiser", page_icon=":material/local_hospital:", layout="wide")
 
@@ -10,6 +10,7 @@ pages = st.navigation([
     st.Page(workshop.page, title="Workshop", icon=":material/tune:", url_path="workshop", default=True),
     st.Page(compare_page.page, title="Compare options", icon=":material/compare:", url_path="compare"),
     st.Page(maps_page.page, title="Maps", icon=":material/map:", url_path="maps"),
+    st.Page(impact_page.page, title="Impact", icon=":material/groups:", url_path="impact"),
     st.Page(data_page.page, title="Data", icon=":material/database:", url_path="data"),
     st.Page(assumptions_page.page, title="Assumptions", icon=":material/checklist:", url_path="assumptions"),
 ])

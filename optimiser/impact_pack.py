@@ -389,8 +389,8 @@ def change_map_png(dataset: Dataset, impact: Impact, code: str | None = None, dp
     box = _district_box(dataset, code) if code else tuple(float(v) for v in dataset.districts.total_bounds)
     draw_change_map(ax, dataset, impact, fit_aspect(box, aspect), highlight=code, fontsize=8)
     where = dataset.districts.loc[code, "district_name"] if code else "Leicester, Leicestershire and Rutland"
-    ax.set_title(f"Change in journey to a community hospital bed: '{impact.option.name}' against "
-                 f"'{impact.baseline.name}', {where}", loc="left", fontsize=10.5, weight="bold")
+    ax.set_title(textwrap.fill(f"Change in journey to a community hospital bed, {where}: '{impact.option.name}' "
+                               f"against '{impact.baseline.name}'", 110), loc="left", fontsize=10.5, weight="bold")
     lax = fig.add_axes((0.70, 0.25, 0.29, 0.70))
     lax.set_axis_off()
     lax.legend(handles=_legend_handles(), loc="upper left", fontsize=8.5, frameon=False, title="Map key",
