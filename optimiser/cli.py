@@ -59,9 +59,13 @@ def _print_solution(sol, out: Path | None) -> None:
         print(f"  near-tie search: {sol.near_tie_note}")
     for key in ("annual_cost_gbp", "physical_beds", "virtual_beds", "open_sites",
                 "share_within_30_minutes_65_plus", "mean_travel_minutes_65_plus",
-                "worst_district_mean_travel_minutes", "patients_finding_no_free_bed_per_year",
+                "worst_district_mean_travel_minutes", "deprivation_gap_minutes", "patients_finding_no_free_bed_per_year",
                 "unmet_admissions_per_year"):
         print(f"  {metric_label(key):<60} {format_value(key, sol.metrics[key])}")
+    for key in ("mean_travel_minutes_65_plus_second_matrix", "share_within_30_minutes_65_plus_second_matrix",
+                "share_no_route_65_plus_second_matrix"):
+        if key in sol.metrics:   # the dataset has a second travel matrix (e.g. public transport)
+            print(f"  {metric_label(key):<60} {format_value(key, sol.metrics[key])}")
     sites = sol.sites
     print("  beds per site: " + ", ".join(f"{r.site_name} {r.beds}" for r in sites.itertuples()))
     v = sol.virtual_beds

@@ -162,3 +162,17 @@ def test_bad_settings_name_the_key(llr_scenario, llr_dataset):
         api.instance_for(llr_scenario.with_changes(**{"equity.deprivation": {"max_worsening_minutes": 1.0,
                                                                               "baseline_option": "nowhere"}}),
                          llr_dataset)
+
+
+def test_a_binding_limit_on_llr_in_the_quick_answer(llr_scenario, llr_dataset):
+    from optimiser import api
+
+    free = api.quick_solve(llr_scenario, llr_dataset)
+    limit = round(free.metrics["deprivation_gap_minutes"] - 1.0, 2)
+    sc = llr_scenario.with_changes(**{"equity.deprivation": {"max_gap_minutes": limit}})
+    bound = api.quick_solve(sc, llr_dataset)
+    assert bound.metrics["deprivation_gap_minutes"] <= limit + 1e-6
+    assert bound.metrics["deprivation_gap_minutes"] == pytest.approx(limit, abs=0.05), "the limit binds"
+    assert bound.objective >= free.objective * (1 - 0.03)     # within the quick answers' proven gaps
+    report = check(bound)
+    assert report.ok, report.summary()
