@@ -8,6 +8,7 @@ from optimiser.ui import (
     assumptions_page,
     compare_page,
     data_page,
+    impact_page,
     look,
     maps_page,
     state,
@@ -22,6 +23,7 @@ pages = st.navigation([
     st.Page(workshop.page, title="Workshop", icon=":material/tune:", url_path="start", default=True),
     st.Page(compare_page.page, title="Compare options", icon=":material/compare:", url_path="compare"),
     st.Page(maps_page.page, title="Maps", icon=":material/map:", url_path="maps"),
+    st.Page(impact_page.page, title="Impact", icon=":material/groups:", url_path="impact"),
     st.Page(data_page.page, title="Data", icon=":material/database:", url_path="data"),
     st.Page(assumptions_page.page, title="Assumptions", icon=":material/checklist:", url_path="assumptions"),
     # the Workshop at /workshop too (the page at the root has no other address)

@@ -22,7 +22,7 @@ from optimiser.outputs import excel_bytes, geopackage_bytes, write_results  # no
 from optimiser.scenario import Scenario, load_scenario
 from optimiser.solution import Solution
 
-__all__ = ["appraisal", "calibration", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
+__all__ = ["appraisal", "calibration", "impact", "scenario_settings", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
            "instance_for", "with_provenance", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
            "OptionLibrary", "shipped_options", "solve", "write_results"]
 
@@ -53,8 +53,53 @@ def instance_for(scenario: Scenario, dataset: Dataset | None = None) -> Instance
     if scenario.inputs.zones_file or scenario.inputs.travel_file:
         from optimiser.custom_inputs import instance_from_custom_inputs
 
+        if scenario.equity.deprivation is not None:
+            raise ScenarioError("custom zone and travel files carry no deprivation deciles: the deprivation "
+                                "equity limit needs a dataset (python -m optimiser data import --deprivation)",
+                                key="equity.deprivation")
         return instance_from_custom_inputs(scenario, dataset)
-    return compile_instance(dataset if dataset is not None else dataset_for(scenario), scenario)
+    inst = compile_instance(dataset if dataset is not None else dataset_for(scenario), scenario)
+    return with_deprivation_baseline(inst, scenario)
+
+
+def baseline_option(scenario: Scenario) -> Option:
+    """The option the deprivation rule's worsening is measured against
+    (``equity.deprivation.baseline_option``): a shipped option by file name or name, or an
+    option file relative to the scenario."""
+    from optimiser.options import SHIPPED_OPTIONS_DIR
+
+    spec = scenario.equity.deprivation
+    name = spec.baseline_option if spec is not None else "status_quo"
+    shipped = SHIPPED_OPTIONS_DIR / f"{name}.yaml"
+    if shipped.exists():
+        return load_option(shipped)
+    by_name = shipped_options()
+    if name in by_name:
+        return by_name[name]
+    path = scenario.resolve_path(name)
+    if path.exists():
+        return load_option(path)
+    raise ScenarioError(f"baseline option '{name}' is neither a shipped option ("
+                        + ", ".join(p.stem for p in sorted(SHIPPED_OPTIONS_DIR.glob("*.yaml")))
+                        + ") nor an option file", key="equity.deprivation.baseline_option")
+
+
+def with_deprivation_baseline(inst: Instance, scenario: Scenario) -> Instance:
+    """The instance with the deprivation rule's baseline filled in: the most deprived group's
+    mean travel under the baseline option, measured in the patient-flow model with the same
+    scenario (only when ``equity.deprivation.max_worsening_minutes`` is set)."""
+    from dataclasses import replace
+
+    from optimiser.evaluate import evaluate_option
+
+    rule = inst.rules.deprivation
+    if rule is None or rule.max_worsening_minutes is None:
+        return inst
+    option = baseline_option(scenario)
+    plain = inst.with_rules(deprivation=replace(rule, max_gap_minutes=None, max_worsening_minutes=None))
+    measured = evaluate_option(plain, option)
+    mean = float(measured.metrics["mean_travel_minutes_most_deprived"])
+    return inst.with_rules(deprivation=replace(rule, baseline_mean_minutes=mean, baseline_name=option.name))
 
 
 def _dataset_or_none(scenario: Scenario, dataset: Dataset | None) -> Dataset | None:
@@ -155,3 +200,42 @@ def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:
         return _solved(inst, scenario, ds)
     sol = _quick(inst, scenario.name)
     return with_provenance(sol, scenario, ds) if sol is not None else _solved(inst, scenario, ds)
+
+
+def scenario_settings(scenario: Scenario) -> tuple[str, ...]:
+    """The settings an impact is read with, in words (for the district packs)."""
+    out = [f"Plan for {scenario.horizon_year}; longest journey allowed {scenario.travel.max_minutes:g} minutes; "
+           f"beds sized so that at most {scenario.utilisation.blocking_target:.0%} of patients find no free bed "
+           f"({scenario.utilisation.rule} rule)."]
+    st = scenario.travel.standard
+    if st is not None:
+        who = "residents aged 65+" if st.population == "65_plus" else "residents"
+        by = " by the second travel matrix" if st.travel_matrix == "second" else " by road"
+        out.append(f"Travel standard: {st.share:.0%} of {who} within {st.threshold_minutes:g} minutes{by}.")
+    dep = scenario.equity.deprivation
+    if dep is not None and (dep.max_gap_minutes is not None or dep.max_worsening_minutes is not None):
+        limits = []
+        if dep.max_gap_minutes is not None:
+            limits.append(f"at most {dep.max_gap_minutes:g} minutes above the least deprived")
+        if dep.max_worsening_minutes is not None:
+            limits.append(f"at most {dep.max_worsening_minutes:g} minutes worse than '{dep.baseline_option}'")
+        out.append("Deprivation limit: the most deprived areas' mean travel " + " and ".join(limits) + ".")
+    return tuple(out)
+
+
+def impact(scenario: Scenario, option: Option | Solution, baseline: Option | Solution | None = None,
+           dataset: Dataset | None = None):
+    """Who is affected by ``option`` against ``baseline`` (default: the status quo), area by
+    area, from the patient-flow model (see :mod:`optimiser.impact`). ``option`` and
+    ``baseline`` are options (measured here with :func:`evaluate`) or solutions from
+    :func:`solve`, :func:`quick_solve` or :func:`evaluate` on the same scenario and dataset."""
+    from optimiser.impact import impact_of
+
+    ds = dataset if dataset is not None else dataset_for(scenario)
+    if baseline is None:
+        baseline = shipped_options()["Status quo"]
+
+    def measured(item):
+        return evaluate(scenario, item, ds) if isinstance(item, Option) else item
+
+    return impact_of(measured(baseline), measured(option), scenario_settings(scenario))

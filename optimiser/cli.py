@@ -3,10 +3,13 @@
   data build-default            rebuild data/llr_default.gpkg from the shipped sources
   data import ...               build a dataset from official files
   data check [DATASET]          validate a dataset and print what it holds
+  data add-travel --matrix CSV --out GPKG   add a second travel matrix (e.g. public transport)
   solve [SCENARIO] --out DIR    optimise; writes summary.json, beds.csv, ...
                                 (--quick: the workshop's quick answer, with its proven gap)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
   compare DIR [DIR ...]         side-by-side table of result folders
+  impact [SCENARIO] --option OPTION.yaml|best|quick [--baseline ...] [--no-pack] --out DIR
+                                who is affected, by area, district and deprivation; council packs
   params [--scenario FILE]      every setting's value, default, meaning and source or assumption
   options                       the shipped options of the LLR review
   app [--network --host NAME]   open the app (127.0.0.1 only unless --network, with a password)
@@ -60,9 +63,13 @@ def _print_solution(sol, out: Path | None) -> None:
         print(f"  near-tie search: {sol.near_tie_note}")
     for key in ("annual_cost_gbp", "physical_beds", "virtual_beds", "open_sites",
                 "share_within_30_minutes_65_plus", "mean_travel_minutes_65_plus",
-                "worst_district_mean_travel_minutes", "patients_finding_no_free_bed_per_year",
+                "worst_district_mean_travel_minutes", "deprivation_gap_minutes", "patients_finding_no_free_bed_per_year",
                 "unmet_admissions_per_year"):
         print(f"  {metric_label(key):<60} {format_value(key, sol.metrics[key])}")
+    for key in ("mean_travel_minutes_65_plus_second_matrix", "share_within_30_minutes_65_plus_second_matrix",
+                "share_no_route_65_plus_second_matrix"):
+        if key in sol.metrics:   # the dataset has a second travel matrix (e.g. public transport)
+            print(f"  {metric_label(key):<60} {format_value(key, sol.metrics[key])}")
     sites = sol.sites
     print("  beds per site: " + ", ".join(f"{r.site_name} {r.beds}" for r in sites.itertuples()))
     v = sol.virtual_beds
@@ -145,6 +152,50 @@ def cmd_evaluate(args) -> int:
         if folder is not None:
             folder.write(sol, ds)
     _print_solution(sol, out)
+    return 0
+
+
+def _answer(spec: str, scenario, dataset):
+    """An option file, or 'best' / 'quick' for the optimiser's answer to the scenario."""
+    from optimiser import api
+    from optimiser.options import load_option
+
+    if spec == "best":
+        return api.solve(scenario, dataset)
+    if spec == "quick":
+        return api.quick_solve(scenario, dataset)
+    return load_option(spec)
+
+
+def cmd_impact(args) -> int:
+    from optimiser import api
+    from optimiser.impact_pack import write_impact
+
+    sc = _scenario(args.scenario)
+    ds = _dataset(args, sc)
+    option = _answer(args.option, sc, ds)
+    baseline = _answer(args.baseline, sc, ds) if args.baseline else None
+    result = api.impact(sc, option, baseline, ds)
+    out = Path(args.out)
+    written = write_impact(result, ds, out, pack=args.pack)
+    print(f"Impact of '{result.option.name}' against '{result.baseline.name}' (patient-flow model; journeys of the "
+          f"{result.reference_pathway} pathway)")
+    for caveat in result.caveats:
+        print(f"  CAVEAT: {caveat}")
+    for r in result.overall.to_dict("records"):
+        print(f"  {r['travel_times']}: {r['people_longer_65_plus']:,} people aged 65+ with a longer journey (a minute "
+              f"or more), {r['people_shorter_65_plus']:,} shorter, mean change {r['mean_change_minutes_65_plus']:+.1f} "
+              f"minutes; {r['people_pushed_over_30_minutes_65_plus']:,} pushed over 30 minutes, "
+              f"{r['people_pushed_over_45_minutes_65_plus']:,} over 45; {r['admissions_changing_hospital_per_year']:,.0f} "
+              "admissions a year change hospital")
+    for r in result.site_changes.drop_duplicates("site_id").itertuples():
+        print(f"  {r.site_name}: {r.beds_before} -> {r.beds_after} beds (where its patients go: impact_sites.csv)")
+    m0, m1 = result.baseline.metrics, result.option.metrics
+    print(f"  deprivation gap (most minus least deprived mean travel): {m0['deprivation_gap_minutes']:+.1f} -> "
+          f"{m1['deprivation_gap_minutes']:+.1f} minutes")
+    packs = [p for p in written if p.suffix == ".pdf"]
+    print(f"  {len(written)} files written to {out}/" + (f", including {len(packs)} district packs in {out}/packs/"
+                                                           if packs else ""))
     return 0
 
 
@@ -308,6 +359,19 @@ def cmd_data_import(args) -> int:
     return 0
 
 
+def cmd_data_add_travel(args) -> int:
+    from optimiser import api
+    from optimiser.dataset.second_travel import add_second_travel
+
+    ds = api.load_dataset(args.dataset) if args.dataset else api.load_dataset()
+    out = add_second_travel(ds, args.matrix, args.label, source=args.source or "", out=args.out)
+    m = out.second_travel["minutes"]
+    print(f"added '{out.second_travel_label}' minutes for {len(out.zones)} zones x {len(out.sites)} sites "
+          f"({int(m.notna().sum()):,} pairs with a route, median {m.median():.1f} min) -> {args.out}")
+    print("  scenarios may now set travel.standard.travel_matrix: second; every answer reports access by it too")
+    return 0
+
+
 def cmd_data_check(args) -> int:
     from optimiser.dataset.core import validate
     from optimiser.dataset.default import DEFAULT_DATASET_PATH
@@ -336,6 +400,10 @@ def cmd_data_check(args) -> int:
           "  projections: none (demand is held at the base-year population unless a scenario sets growth)")
     print(f"  current beds: {s['current_physical_beds']} physical, {s['current_virtual_beds']} virtual")
     print(f"  travel: {s['travel_pairs']:,} zone-site pairs; method: {s['travel_method']}")
+    if s["second_travel"]:
+        m = ds.second_travel["minutes"]
+        print(f"  second travel matrix: {s['second_travel']} ({int(m.notna().sum()):,} pairs with a route, "
+              f"{int(m.isna().sum()):,} without; from {ds.metadata.get('second_travel_source', 'not recorded')})")
     md = ds.metadata
     if "travel_fit_mae_minutes" in md:
         print(f"  travel fit error: mean absolute error {float(md['travel_fit_mae_minutes']):.2f} minutes"
@@ -452,6 +520,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out")
     e.set_defaults(func=cmd_evaluate)
 
+    im = sub.add_parser("impact", help="who is affected by an option against a baseline (default: the status quo)")
+    im.add_argument("scenario", nargs="?")
+    im.add_argument("--option", required=True, help="option YAML, or 'best' / 'quick' for the optimiser's answer")
+    im.add_argument("--baseline", help="option YAML, or 'best' / 'quick' (default: the status quo)")
+    im.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
+    im.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
+                    help="write a printable A4 pack (PDF and HTML) for every district, and one zip of them all "
+                         "(the default; --no-pack writes the tables and summary.json only)")
+    im.add_argument("--out", required=True, help="folder for the impact files")
+    im.set_defaults(func=cmd_impact)
+
     c = sub.add_parser("compare", help="side-by-side table of result folders")
     c.add_argument("dirs", nargs="+")
     c.add_argument("--csv", help="also write the table as CSV")
@@ -517,6 +596,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--name")
     i.add_argument("--out", required=True, help="GeoPackage to write")
     i.set_defaults(func=cmd_data_import)
+    at = dsub.add_parser("add-travel", help="add a second travel matrix (e.g. public transport minutes) to a dataset")
+    at.add_argument("--matrix", required=True, help="CSV of zone to site minutes, long (zone, site, minutes) or wide "
+                                                    "(a zone column, one column per site); blank = no route")
+    at.add_argument("--dataset", help="dataset .gpkg to add it to (default: the embedded LLR default)")
+    at.add_argument("--label", default="public transport", help="what the minutes measure (default: public transport)")
+    at.add_argument("--source", help="where the times come from (default: the file's name)")
+    at.add_argument("--out", required=True, help="GeoPackage to write (the dataset with the second matrix)")
+    at.set_defaults(func=cmd_data_add_travel)
     k = dsub.add_parser("check", help="validate a dataset and print what it holds")
     k.add_argument("dataset", nargs="?")
     k.set_defaults(func=cmd_data_check)

@@ -44,6 +44,14 @@ METRICS: dict[str, MetricInfo] = {
     "share_within_45_minutes_65_plus": MetricInfo("Residents 65+ within 45 minutes", "%", "higher", "pct"),
     "max_travel_minutes": MetricInfo("Longest journey to the assigned hospital", "minutes", "lower", "min"),
     "worst_district_mean_travel_minutes": MetricInfo("Worst district's mean travel", "minutes", "lower", "min"),
+    "mean_travel_minutes_most_deprived": MetricInfo("Mean travel to hospital, most deprived areas (IMD deciles 1-2 unless set)", "minutes", "lower", "min"),
+    "mean_travel_minutes_least_deprived": MetricInfo("Mean travel to hospital, least deprived areas (IMD deciles 9-10 unless set)", "minutes", "", "min"),
+    "deprivation_gap_minutes": MetricInfo("Deprivation gap: most minus least deprived areas' mean travel", "minutes", "lower", "min"),
+    "mean_travel_minutes_65_plus_second_matrix": MetricInfo("Mean travel to hospital by the second matrix (e.g. public transport), residents 65+", "minutes", "lower", "min"),
+    "share_within_30_minutes_65_plus_second_matrix": MetricInfo("Residents 65+ within 30 minutes by the second matrix", "%", "higher", "pct"),
+    "share_within_45_minutes_65_plus_second_matrix": MetricInfo("Residents 65+ within 45 minutes by the second matrix", "%", "higher", "pct"),
+    "share_within_60_minutes_65_plus_second_matrix": MetricInfo("Residents 65+ within 60 minutes by the second matrix", "%", "higher", "pct"),
+    "share_no_route_65_plus_second_matrix": MetricInfo("Residents 65+ with no route to their hospital by the second matrix", "%", "lower", "pct"),
     "mean_occupancy": MetricInfo("Mean bed occupancy", "%", "", "pct"),
     "max_blocking_probability": MetricInfo("Highest chance a patient finds no free bed at a hospital", "%", "lower", "pct"),
     "patients_finding_no_free_bed_per_year": MetricInfo("Patients finding no free bed anywhere within reach", "a year", "lower", "num"),
@@ -91,7 +99,10 @@ def _metrics_of(item) -> tuple[str, Mapping]:
 def compare_table(items: Sequence, keys: Sequence[str] | None = None) -> pd.DataFrame:
     """Rows: metrics (labelled with units); columns: option names; values: numbers.
     ``items`` are Solutions, summary dicts, or (name, metrics) pairs."""
-    keys = list(keys or METRICS)
+    if keys is None:   # every known metric, but not those no item has (e.g. no second travel matrix)
+        have = set().union(*(_metrics_of(item)[1].keys() for item in items)) if items else set()
+        keys = [k for k in METRICS if k in have or not k.endswith("_second_matrix")]
+    keys = list(keys)
     cols = {}
     for item in items:
         name, m = _metrics_of(item)

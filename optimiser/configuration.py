@@ -120,6 +120,6 @@ def fix_arrays(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.ndarray |
                                 slope=np.zeros(len(vb)), must_run=vb > 0, cost_per_bed=virtual.cost_per_bed)
     rules = Rules(single_assignment=inst.rules.single_assignment, capacity_limits=False, utilisation_rule=rule,
                   utilisation_target=target, virtual_target=inst.rules.virtual_target,
-                  onward_flow=inst.rules.onward_flow)
+                  onward_flow=inst.rules.onward_flow, deprivation=inst.rules.deprivation)
     return replace(inst, name=name or inst.name, sites=sites, options=options, virtual=virtual, rules=rules,
                    weights=replace(inst.weights, lexicographic=None))

@@ -195,6 +195,45 @@ class CoverageRule:
     """Share of the population that must be within it."""
     population: str
     """Which population counts: "65_plus" or "all"."""
+    travel_matrix: str = "main"
+    """Which minutes count: "main" (``Instance.travel``) or "second" (``Instance.second_travel``)."""
+
+
+MOST_DEPRIVED_DEFAULT = (1, 2)
+LEAST_DEPRIVED_DEFAULT = (9, 10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeprivationRule:
+    """The groups compared and the limits set (``None``: no limit; the groups still define
+    the reported deprivation gap)."""
+
+    most_deprived_deciles: tuple[int, ...] = MOST_DEPRIVED_DEFAULT
+    least_deprived_deciles: tuple[int, ...] = LEAST_DEPRIVED_DEFAULT
+    population: str = "65_plus"          # "65_plus" | "all"
+    pathway: int = 0                     # reference pathway (index)
+    max_gap_minutes: float | None = None
+    max_worsening_minutes: float | None = None
+    baseline_mean_minutes: float | None = None   # the most deprived group's mean under the baseline
+    baseline_name: str = ""
+
+    @property
+    def limits(self) -> bool:
+        """Whether the rule constrains anything (rather than only defining the groups)."""
+        return self.max_gap_minutes is not None or self.worsening_cap is not None
+
+    @property
+    def worsening_cap(self) -> float | None:
+        """The most the most deprived group's mean travel may be (baseline + M), if set and known."""
+        if self.max_worsening_minutes is None or self.baseline_mean_minutes is None:
+            return None
+        return self.baseline_mean_minutes + self.max_worsening_minutes
+
+    def group_label(self, which: str) -> str:
+        deciles = self.most_deprived_deciles if which == "most" else self.least_deprived_deciles
+        span = (f"{deciles[0]}-{deciles[-1]}" if list(deciles) == list(range(deciles[0], deciles[-1] + 1))
+                else ", ".join(map(str, deciles)))
+        return f"IMD decile{'s' if len(deciles) > 1 else ''} {span}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,6 +266,8 @@ class Rules:
     """Patients refused by a full unit or hub go on to another (and the plan sizes for them)."""
     max_units: tuple[tuple[int, int], ...] = ()
     """(ward index, most units of that ward type with beds)."""
+    deprivation: DeprivationRule | None = None
+    """The deprivation equity rule (optimiser.rules.deprivation), if the scenario sets one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,6 +355,11 @@ class Instance:
     calibration: Calibration | None = None
     """How demand was matched to today's beds."""
 
+    second_travel: np.ndarray | None = None
+    """(Z, S) a second matrix (e.g. public transport minutes; NaN = no route)."""
+    second_travel_label: str = ""
+    """What the second matrix measures, for people."""
+
     def __post_init__(self) -> None:
         _read_only(self)
 
@@ -325,6 +371,16 @@ class Instance:
     @property
     def n_sites(self) -> int:
         return len(self.sites.ids)
+
+    def travel_by(self, matrix: str) -> np.ndarray:
+        """(Z, S) minutes on the ``"main"`` matrix or the ``"second"`` one (no route: inf)."""
+        if matrix == "main":
+            return self.travel
+        if self.second_travel is None:
+            raise ScenarioError("the travel standard is set on the second travel matrix, but the dataset "
+                                "has none (add one with 'python -m optimiser data add-travel')",
+                                key="travel.standard.travel_matrix")
+        return np.where(np.isnan(self.second_travel), np.inf, self.second_travel)
 
     @property
     def hospital_load(self) -> np.ndarray:
@@ -567,7 +623,12 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     if scenario.travel.standard is not None:
         st = scenario.travel.standard
         coverage = tuple(CoverageRule(pathway=pathway_ids.index(p), threshold_minutes=st.threshold_minutes,
-                                      share=st.share, population=st.population) for p in st.pathways)
+                                      share=st.share, population=st.population, travel_matrix=st.travel_matrix)
+                         for p in st.pathways)
+        if st.travel_matrix == "second" and getattr(dataset, "second_travel", None) is None:
+            raise ScenarioError("the travel standard is set on the second travel matrix, but the dataset has "
+                                "none (add one with 'python -m optimiser data add-travel')",
+                                key="travel.standard.travel_matrix")
     p_median = scenario.mode == "p_median"
     rules = Rules(
         min_beds_open_site=scenario.min_beds_per_open_site,
@@ -580,6 +641,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         onward_flow=scenario.utilisation.onward_flow and rules_rule == "erlang",
         max_units=tuple((ward_ids.index(w), int(spec.max_units)) for w, spec in scenario.wards.items()
                         if spec.max_units is not None),
+        deprivation=_deprivation_rule(scenario, pathway_ids, coverage, decile),
     )
     o = scenario.objective
     weights = Weights(
@@ -600,7 +662,8 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
         district_site_travel=dist_travel, options=options, virtual=None, rules=rules,
         weights=weights, solver=solver, notes=tuple(notes),
-        site_travel=travel[zones.index.get_indexer(sites["zone_code"])] if "zone_code" in sites else None)
+        site_travel=travel[zones.index.get_indexer(sites["zone_code"])] if "zone_code" in sites else None,
+        **_second_travel(dataset))
 
     # Demand matched to today's beds (at the base year), then the virtual-bed sizing and the
     # district-to-site travel that depend on it.
@@ -623,6 +686,36 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
         inst = replace(inst, virtual=_virtual_sizing(scenario, district_ids, virtual_adm, p_arr.virtual_los_days,
                                                      z.district, rules_rule, vtarget))
     return inst
+
+
+def _deprivation_rule(scenario: Scenario, pathway_ids, coverage, decile: np.ndarray) -> DeprivationRule:
+    """The scenario's deprivation equity rule (``equity.deprivation``), checked against the
+    dataset's deciles; its baseline mean is filled in by :func:`optimiser.api.instance_for`."""
+    spec = scenario.equity.deprivation
+    reference = coverage[0].pathway if coverage else 0
+    if spec is None:   # no limit: the default groups, for the reported deprivation gap
+        return DeprivationRule(pathway=reference)
+    pathway = pathway_ids.index(spec.pathway) if spec.pathway is not None else reference
+    rule = DeprivationRule(most_deprived_deciles=tuple(spec.most_deprived_deciles),
+                           least_deprived_deciles=tuple(spec.least_deprived_deciles), population=spec.population,
+                           pathway=pathway, max_gap_minutes=spec.max_gap_minutes,
+                           max_worsening_minutes=spec.max_worsening_minutes, baseline_name=spec.baseline_option)
+    for which, deciles in (("most", rule.most_deprived_deciles), ("least", rule.least_deprived_deciles)):
+        if not np.isin(decile, deciles).any():
+            known = sorted(set(decile.tolist()) - {0})
+            raise ScenarioError(f"no small area of the dataset is in IMD decile(s) {', '.join(map(str, deciles))} "
+                                f"(the {which} deprived group); the dataset's deciles: "
+                                f"{', '.join(map(str, known)) or 'none (import with --deprivation)'}",
+                                key=f"equity.deprivation.{which}_deprived_deciles")
+    return rule
+
+
+def _second_travel(dataset: Dataset) -> dict:
+    """The dataset's second travel matrix (zones x sites, NaN = no route) and its name."""
+    if getattr(dataset, "second_travel", None) is None:
+        return {}
+    return {"second_travel": dataset.second_travel_matrix().to_numpy(float),
+            "second_travel_label": dataset.second_travel_label}
 
 
 def _district_site_travel(travel: np.ndarray, virtual_adm: np.ndarray, district: np.ndarray, n_d: int) -> np.ndarray:

@@ -163,6 +163,10 @@ class TravelStandard(_Strict):
                       "its hospital", "share", ge=0, le=1)
     population: Literal["65_plus", "all"] = _f("65_plus", "Which population the share counts")
     pathways: list[str] = _f(["rehab"], "Pathways the standard applies to")
+    travel_matrix: Literal["main", "second"] = _f(
+        "main", "Which travel times the standard is measured on: main (the dataset's travel times, by "
+        "road) or second (the dataset's second matrix, e.g. public transport; add one with "
+        "'python -m optimiser data add-travel')")
 
 
 class TravelSpec(_Strict):
@@ -213,6 +217,42 @@ class ObjectiveSpec(_Strict):
         "within lexicographic_tolerance")
     lexicographic_tolerance: float = _f(0.001, "Relative slack allowed on earlier objectives",
                                         "share", ge=0, le=0.5)
+
+
+class DeprivationEquitySpec(_Strict):
+    most_deprived_deciles: list[Annotated[int, Field(ge=1, le=10)]] = _f(
+        [1, 2], "IMD 2019 deciles of the most deprived group (1 = the most deprived tenth of areas in "
+        "England; 1, 2 = the most deprived fifth)")
+    least_deprived_deciles: list[Annotated[int, Field(ge=1, le=10)]] = _f(
+        [9, 10], "IMD 2019 deciles of the least deprived group it is compared with")
+    population: Literal["65_plus", "all"] = _f("65_plus", "Whose mean travel is compared")
+    pathway: str | None = _f(None, "Pathway whose travel is compared (blank = the travel standard's "
+                             "first pathway, else the first pathway)")
+    max_gap_minutes: float | None = _f(
+        None, "Most the most deprived group's mean travel may exceed the least deprived's (blank = no "
+        "limit; the gap is still reported)", "minutes", ge=-120, le=120)
+    max_worsening_minutes: float | None = _f(
+        None, "Most the most deprived group's mean travel may rise against the baseline option (blank = "
+        "no limit)", "minutes", ge=0, le=120)
+    baseline_option: str = _f(
+        "status_quo", "Option the worsening is measured against: a shipped option (file name without "
+        ".yaml, e.g. status_quo) or an option file, relative to the scenario file")
+
+    @model_validator(mode="after")
+    def _groups(self):
+        if not self.most_deprived_deciles or not self.least_deprived_deciles:
+            raise ValueError("most_deprived_deciles and least_deprived_deciles each need at least one decile")
+        both = sorted(set(self.most_deprived_deciles) & set(self.least_deprived_deciles))
+        if both:
+            raise ValueError(f"decile(s) {', '.join(map(str, both))} are in both groups")
+        return self
+
+
+class EquitySpec(_Strict):
+    deprivation: DeprivationEquitySpec | None = Field(
+        None, description="A limit on how much further the most deprived areas travel than the least "
+        "deprived (and/or than under a baseline option); blank = no limit (the gap is still reported "
+        "with the most and least deprived fifths)")
 
 
 class OpenSitesSpec(_Strict):
@@ -288,6 +328,7 @@ class Scenario(_Strict):
                                        "no limit)", "GBP/year", gt=0)
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     open_sites: OpenSitesSpec = Field(default_factory=OpenSitesSpec)
+    equity: EquitySpec = Field(default_factory=EquitySpec)
     solver: SolverSpec = Field(default_factory=SolverSpec)
     near_ties: NearTiesSpec = Field(default_factory=NearTiesSpec)
     inputs: CustomInputs = Field(default_factory=CustomInputs)
@@ -312,6 +353,9 @@ class Scenario(_Strict):
             if p.fallback_ward is not None and p.fallback_ward not in self.wards:
                 raise ValueError(f"pathways.{pid}.fallback_ward: ward '{p.fallback_ward}' is not defined "
                                  f"under wards (defined: {', '.join(self.wards)})")
+        dep = self.equity.deprivation
+        if dep is not None and dep.pathway is not None and dep.pathway not in self.pathways:
+            raise ValueError(f"equity.deprivation.pathway: '{dep.pathway}' is not a pathway")
         if self.travel.standard is not None:
             for pid in self.travel.standard.pathways:
                 if pid not in self.pathways:

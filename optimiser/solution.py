@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimiser.access import second_matrix_metrics
 from optimiser.flow import (
     FirstChoices,
     OnwardPlan,
@@ -25,6 +26,7 @@ from optimiser.flow import (
     unit_index,
 )
 from optimiser.instance import Instance
+from optimiser.rules.deprivation import deprivation_metrics
 
 TRAVEL_THRESHOLDS = (20, 30, 45)
 
@@ -392,6 +394,10 @@ def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
     m["mean_occupancy"] = float((open_units["occupancy"] * open_units["beds"]).sum() / open_units["beds"].sum()) if len(open_units) else float("nan")
     m["max_blocking_probability"] = float(open_units["blocking_probability"].max()) if len(open_units) else float("nan")
     m["smallest_open_site_beds"] = float(site_beds[is_open].min()) if is_open.any() else 0.0
+
+    # The deprivation gap, and access by the second travel matrix (if the dataset has one).
+    m.update(deprivation_metrics(inst, tables))
+    m.update(second_matrix_metrics(inst, tables))
     return m
 
 

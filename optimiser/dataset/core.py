@@ -62,6 +62,9 @@ class Dataset:
     metadata: Mapping[str, str] = field(default_factory=dict)
     # SHA-256 of the GeoPackage this dataset was read from ("" if built in memory)
     file_sha256: str = field(default="", compare=False, repr=False)
+    # Optional second zone -> site matrix (e.g. public transport): zone_code, site_id, minutes
+    # (blank = no route by this means); its name is metadata["second_travel_label"].
+    second_travel: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
@@ -106,6 +109,21 @@ class Dataset:
         matrix = self.travel.pivot(index="zone_code", columns="site_id", values="minutes")
         return matrix.loc[self.zones.index, self.sites.index]
 
+    def second_travel_matrix(self) -> pd.DataFrame:
+        """The second matrix as a zone x site table (NaN: no route), like :meth:`travel_matrix`."""
+        if self.second_travel is None:
+            raise InputError("the dataset has no second travel matrix (add one with 'python -m optimiser "
+                             "data add-travel')")
+        matrix = self.second_travel.pivot(index="zone_code", columns="site_id", values="minutes")
+        return matrix.loc[self.zones.index, self.sites.index].astype(float)
+
+    @property
+    def second_travel_label(self) -> str:
+        """What the second matrix measures, e.g. 'public transport' ('' when there is none)."""
+        if self.second_travel is None:
+            return ""
+        return str(self.metadata.get("second_travel_label") or "second travel matrix")
+
     @property
     def assumptions(self) -> pd.DataFrame:
         """Figures a user should check or replace: assumptions, estimates and derived
@@ -140,6 +158,7 @@ class Dataset:
             "current_virtual_beds": int(round(self.districts["current_virtual_beds"].sum())),
             "travel_pairs": int(len(self.travel)),
             "travel_method": self.metadata.get("travel_method", ""),
+            "second_travel": self.second_travel_label,
             "travel_fit_mae_minutes": self.metadata.get("travel_fit_mae_minutes", ""),
             "population_method": self.metadata.get("population_method", ""),
             "imd_deciles": sorted(int(d) for d in set(z["imd_decile"]) - {0}) if "imd_decile" in z else [],
@@ -187,6 +206,32 @@ def _check_numeric(df: pd.DataFrame, columns, table: str, file: str | None, *,
                 f"value {values.iloc[pos]:g} in {_where(table, df.index[pos])} is below {minimum:g}",
                 file=file, row=pos + 1, column=col, expected=f"a number >= {minimum:g}",
             )
+
+
+def _check_travel_table(t: pd.DataFrame, z: pd.DataFrame, s: pd.DataFrame, table: str, file: str | None,
+                        allow_missing: bool = False) -> None:
+    """A zone -> site minutes table: numbers of 0 or more (blank allowed for a second matrix:
+    no route), each pair once, every pair present, only known zones and sites."""
+    _check_columns(t, TRAVEL_COLUMNS, table, file)
+    _check_numeric(t, ("minutes",), table, file, allow_missing=allow_missing)
+    pairs = pd.MultiIndex.from_frame(t[["zone_code", "site_id"]])
+    if pairs.duplicated().any():
+        pos = int(np.flatnonzero(pairs.duplicated())[0])
+        raise InputError(f"zone '{t['zone_code'].iloc[pos]}' to site '{t['site_id'].iloc[pos]}' appears twice"
+                         + ("" if table == "travel" else f" in the {table} table"), file=file, row=pos + 1,
+                         expected="each zone-site pair once")
+    expected = len(z) * len(s)
+    if len(t) != expected or not t["zone_code"].isin(z.index).all() or not t["site_id"].isin(s.index).all():
+        have = set(zip(t["zone_code"], t["site_id"], strict=True))
+        for zc in z.index:
+            for sc in s.index:
+                if (zc, sc) not in have:
+                    raise InputError(f"no {table} time from zone '{zc}' to site '{sc}'", file=file,
+                                     expected=f"a {table} time for every zone-site pair")
+        bad = ~t["zone_code"].isin(z.index) | ~t["site_id"].isin(s.index)
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{table} row names unknown zone '{t['zone_code'].iloc[pos]}' or site "
+                         f"'{t['site_id'].iloc[pos]}'", file=file, row=pos + 1)
 
 
 def validate(ds: Dataset, file: str | None = None) -> None:
@@ -251,24 +296,9 @@ def validate(ds: Dataset, file: str | None = None) -> None:
         pos = int(np.flatnonzero(outside.to_numpy())[0])
         raise InputError(f"site '{s.index[pos]}' is not inside any zone", file=file, row=pos + 1,
                          column="zone_code", expected="a site located inside the study area")
-    _check_numeric(t, ("minutes",), "travel", file)
-    pairs = pd.MultiIndex.from_frame(t[["zone_code", "site_id"]])
-    if pairs.duplicated().any():
-        pos = int(np.flatnonzero(pairs.duplicated())[0])
-        raise InputError(f"zone '{t['zone_code'].iloc[pos]}' to site '{t['site_id'].iloc[pos]}' appears twice",
-                         file=file, row=pos + 1, expected="each zone-site pair once")
-    expected = len(z) * len(s)
-    if len(t) != expected or not t["zone_code"].isin(z.index).all() or not t["site_id"].isin(s.index).all():
-        have = set(zip(t["zone_code"], t["site_id"], strict=True))
-        for zc in z.index:
-            for sc in s.index:
-                if (zc, sc) not in have:
-                    raise InputError(f"no travel time from zone '{zc}' to site '{sc}'", file=file,
-                                     expected="a travel time for every zone-site pair")
-        bad = ~t["zone_code"].isin(z.index) | ~t["site_id"].isin(s.index)
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"travel row names unknown zone '{t['zone_code'].iloc[pos]}' or site "
-                         f"'{t['site_id'].iloc[pos]}'", file=file, row=pos + 1)
+    _check_travel_table(t, z, s, "travel", file)
+    if ds.second_travel is not None:
+        _check_travel_table(ds.second_travel, z, s, "second travel", file, allow_missing=True)
     kinds = ~ds.provenance["kind"].isin(PROVENANCE_KINDS)
     if kinds.any():
         pos = int(np.flatnonzero(kinds.to_numpy())[0])

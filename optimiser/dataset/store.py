@@ -16,6 +16,7 @@ from optimiser.dataset.core import CRS, Dataset
 from optimiser.errors import InputError
 
 LAYERS = ("zones", "districts", "sites", "travel", "projections", "provenance", "metadata")
+SECOND_TRAVEL_LAYER = "second_travel"   # optional: e.g. public transport minutes (blank = no route)
 # A fixed timestamp makes the GeoPackage byte-for-byte reproducible.
 FIXED_TIMESTAMP = "2000-01-01T00:00:00Z"
 
@@ -71,6 +72,8 @@ def save_dataset(ds: Dataset, path: str | Path) -> Path:
                               ("travel", ds.travel), ("projections", ds.projections),
                               ("provenance", ds.provenance), ("metadata", metadata)):
                 _write_table(tmp, df, layer)
+            if ds.second_travel is not None:   # optional layer: a second travel matrix
+                _write_table(tmp, ds.second_travel, SECOND_TRAVEL_LAYER)
     finally:
         if old is None:
             os.environ.pop("OGR_CURRENT_DATE", None)
@@ -128,4 +131,6 @@ def load_dataset(path: str | Path) -> Dataset:
         projections=read("projections"),
         provenance=provenance,
         metadata=metadata,
+        second_travel=(read(SECOND_TRAVEL_LAYER).astype({"minutes": float}) if SECOND_TRAVEL_LAYER in layers
+                       else None),
     )

@@ -47,6 +47,13 @@ def aggregate_zones(inst: Instance, band_minutes: float = BAND_MINUTES) -> Insta
     near = np.argmin(inst.travel, axis=1)
     band = np.floor(inst.travel.min(axis=1) / band_minutes).astype(int)
     key = (inst.zones.district.astype(np.int64) * 1_000 + near) * 10_000 + band
+    # With a deprivation limit, the most and the least deprived areas are kept apart (their
+    # groups keep a decile of their own), so that the grouped model keeps the rule.
+    dep = inst.rules.deprivation
+    decile = np.asarray(inst.zones.deprivation_decile, int)
+    if dep is not None and dep.limits:
+        key = key * 3 + np.where(np.isin(decile, dep.most_deprived_deciles), 1,
+                                 np.where(np.isin(decile, dep.least_deprived_deciles), 2, 0))
     _, group = np.unique(key, return_inverse=True)
     n = int(group.max()) + 1
 
@@ -60,9 +67,13 @@ def aggregate_zones(inst: Instance, band_minutes: float = BAND_MINUTES) -> Insta
     district = np.zeros(n, int)
     district[group] = inst.zones.district
     ids = np.array([f"group_{g}" for g in range(n)], object)
+    group_decile = np.zeros(n, int)
+    group_decile[group] = decile
     zones = Zones(ids=ids, names=ids.copy(), district=district, population=total(inst.zones.population),
-                  population_65=total(inst.zones.population_65))
-    return replace(inst, zones=zones, travel=travel, hospital_admissions=total(inst.hospital_admissions),
+                  population_65=total(inst.zones.population_65), deprivation_decile=group_decile)
+    second = None if inst.second_travel is None else total(inst.second_travel * weight[:, None]) / total(weight)[:, None]
+    return replace(inst, zones=zones, travel=travel, second_travel=second,
+                   hospital_admissions=total(inst.hospital_admissions),
                    virtual_admissions=total(inst.virtual_admissions),
                    solver=replace(inst.solver, alternatives=0))
 

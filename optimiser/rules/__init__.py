@@ -19,6 +19,7 @@ from optimiser.rules.base import Probe, RawSolution, Rule, Suggestion, Violation
 from optimiser.rules.bed_options import BedOptions
 from optimiser.rules.budget import Budget
 from optimiser.rules.capacity import Capacity
+from optimiser.rules.deprivation import DeprivationEquity
 from optimiser.rules.equity import WorstDistrictTravel
 from optimiser.rules.estate import EstateLimit
 from optimiser.rules.min_beds import MinBedsOpenSite
@@ -40,6 +41,7 @@ REGISTRY: tuple[Rule, ...] = (
     StrongLinks(),
     TravelStandard(),
     WorstDistrictTravel(),
+    DeprivationEquity(),
     OpenSiteCounts(),
     Budget(),
 )

@@ -30,6 +30,8 @@ def use_radius_form(inst: Instance) -> bool:
     r, w = inst.rules, inst.weights
     if inst.solver.assignment_form == "shares" or r.capacity_limits or r.coverage or inst.virtual is not None:
         return False
+    if r.deprivation is not None and r.deprivation.limits:
+        return False
     if w.lexicographic or w.equity > 0:
         return False
     streams = make_streams(inst)

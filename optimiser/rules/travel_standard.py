@@ -31,13 +31,14 @@ def add_travel_standard(f) -> None:
         w = coverage_weights(inst, rule.population)
         stream = f.streams.of_pathway[rule.pathway]
         has_demand = f.streams.admissions[:, stream] > 0
-        near = (k == stream) & (inst.travel[z, s] <= rule.threshold_minutes + 1e-9)
+        near = (k == stream) & (inst.travel_by(rule.travel_matrix)[z, s] <= rule.threshold_minutes + 1e-9)
         rows.append(np.full(near.sum(), r))
         cols.append(x[near])
         vals.append(w[z[near]])
         rhs.append(rule.share * w[has_demand].sum())
         names.append(f"travel_standard_{inst.pathways.ids[rule.pathway]}_{rule.population}_"
-                     f"{rule.share:.0%}_within_{rule.threshold_minutes:g}min")
+                     f"{rule.share:.0%}_within_{rule.threshold_minutes:g}min"
+                     + ("_second_matrix" if rule.travel_matrix == "second" else ""))
     lp.add_constraints("travel_standard", clean(names), np.concatenate(rows), np.concatenate(cols),
                        np.concatenate(vals), np.asarray(rhs), INF)
 
@@ -47,7 +48,7 @@ def coverage_shares(inst, raw: RawSolution) -> list[tuple[object, float]]:
     out = []
     for rule in inst.rules.coverage:
         w = inst.zones.population_65 if rule.population == "65_plus" else inst.zones.population
-        near = inst.travel <= rule.threshold_minutes + 1e-9                    # (Z, S)
+        near = inst.travel_by(rule.travel_matrix) <= rule.threshold_minutes + 1e-9   # (Z, S); NaN: no route
         within = (raw.assignment[:, :, rule.pathway] * near).sum(axis=1)     # (Z,)
         has_demand = inst.hospital_admissions[:, rule.pathway] > 0
         denom = w[has_demand].sum()
@@ -71,15 +72,19 @@ class TravelStandard(Rule):
         for rule, achieved in coverage_shares(inst, raw):
             if achieved < rule.share - 1e-6:
                 who = "aged 65+" if rule.population == "65_plus" else "residents"
+                by = (f" by {inst.second_travel_label or 'the second travel matrix'}"
+                      if rule.travel_matrix == "second" else "")
                 out.append(Violation(self.name, inst.pathways.ids[rule.pathway], rule.share - achieved,
-                                     f"{achieved:.1%} of {who} are within {rule.threshold_minutes:g} minutes of their "
+                                     f"{achieved:.1%} of {who} are within {rule.threshold_minutes:g} minutes{by} of their "
                                      f"{inst.pathways.labels[rule.pathway].lower()} hospital; the standard is "
                                      f"{rule.share:.0%}"))
         return out
 
     def describe(self, inst) -> list[str]:
         return [f"{c.share:.0%} of {'residents aged 65+' if c.population == '65_plus' else 'residents'} within "
-                f"{c.threshold_minutes:g} minutes" for c in inst.rules.coverage]
+                f"{c.threshold_minutes:g} minutes"
+                + (f" by {inst.second_travel_label or 'the second matrix'}" if c.travel_matrix == "second" else "")
+                for c in inst.rules.coverage]
 
     def relax(self, inst):
         return inst.with_rules(coverage=())
