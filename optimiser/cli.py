@@ -361,7 +361,7 @@ def cmd_data_import(args) -> int:
 
 def cmd_data_add_travel(args) -> int:
     from optimiser import api
-    from optimiser.dataset.second_travel import add_second_travel
+    from optimiser.dataset.importers.second_travel import add_second_travel
 
     ds = api.load_dataset(args.dataset) if args.dataset else api.load_dataset()
     out = add_second_travel(ds, args.matrix, args.label, source=args.source or "", out=args.out)

@@ -15,7 +15,7 @@ import pytest
 
 from optimiser.checker import check
 from optimiser.dataset.importers import import_dataset
-from optimiser.dataset.second_travel import add_second_travel
+from optimiser.dataset.importers.second_travel import add_second_travel
 from optimiser.dataset.store import load_dataset, save_dataset
 from optimiser.errors import DataWarning, InputError, ScenarioError
 from optimiser.instance import CoverageRule, Rules
@@ -129,7 +129,7 @@ TRANSIT = np.array([[20, 40], [25, 45], [np.nan, 20]])
 
 
 def _two_sites(matrix: str):
-    rule = CoverageRule(0, 30.0, 0.6, "65_plus", matrix)
+    rule = CoverageRule(pathway=0, threshold_minutes=30.0, share=0.6, population="65_plus", travel_matrix=matrix)
     inst = make_instance(ROAD, [5, 5, 20], steps=(0, 40), rules=Rules(single_assignment=False, open_exactly=1,
                                                                        coverage=(rule,)))
     return replace(inst, second_travel=TRANSIT, second_travel_label="public transport")

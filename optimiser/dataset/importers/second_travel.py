@@ -23,18 +23,15 @@ import numpy as np
 import pandas as pd
 
 from optimiser.dataset.core import Dataset
-from optimiser.dataset.importers import (
+from optimiser.dataset.importers.columns import (
     TRAVEL_MINUTES,
     TRAVEL_SITE,
     TRAVEL_ZONE,
     ZONE_CODE,
-    _codes,
-    _key,
-    _read_table,
     _require,
-    _site_lookup,
-    _Table,
 )
+from optimiser.dataset.importers.sites import _site_lookup
+from optimiser.dataset.importers.tables import _codes, _key, _read_table, _Table
 from optimiser.dataset.store import save_dataset
 from optimiser.errors import InputError, warn_data
 
