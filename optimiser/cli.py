@@ -6,6 +6,8 @@
   solve [SCENARIO] --out DIR    optimise; writes summary.json, beds.csv, ...
                                 (--quick: the workshop's quick answer, with its proven gap)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
+  uncertainty [SCENARIO] --option OPTION.yaml [--samples N] [--seed S] --out DIR
+                                how sure are we: the option in many futures drawn from the ranges
   compare DIR [DIR ...]         side-by-side table of result folders
   params [--scenario FILE]      every setting's value, default, meaning and source or assumption
   options                       the shipped options of the LLR review
@@ -129,6 +131,34 @@ def cmd_evaluate(args) -> int:
     if out:
         write_results(sol, ds, out)
     _print_solution(sol, out)
+    return 0
+
+
+def _sweep_settings(args) -> dict:
+    if args.samples < 1:
+        raise OptimiserError(f"--samples must be at least 1, got {args.samples}")
+    if args.workers is not None and args.workers < 1:
+        raise OptimiserError(f"--workers must be at least 1, got {args.workers}")
+    return {"scheduler": args.scheduler, "workers": args.workers}
+
+
+def cmd_uncertainty(args) -> int:
+    from optimiser import api
+    from optimiser.options import load_option
+    from optimiser.parallel import text_progress
+
+    sc = _scenario(args.scenario)
+    ds = _dataset(args, sc)
+    option = load_option(args.option)
+    result = api.uncertainty(sc, option, ds, samples=args.samples, seed=args.seed, method=args.method,
+                             progress=text_progress(f"{args.samples} futures"), **_sweep_settings(args))
+    out = result.write(args.out)
+    s = result.summary
+    print(f"{option.name} in {s['samples']} futures ({s['sampling']}, seed {s['seed']}, {s['workers']} Dask "
+          f"worker(s), {s['seconds']:.1f} s):")
+    for line in s["in_plain_words"]:
+        print(f"  {line}")
+    print(f"  results written to {out}/ (futures.csv, quantiles.csv, summary.json)")
     return 0
 
 
@@ -354,6 +384,12 @@ def cmd_calibration(args) -> int:
     return 0
 
 
+def _dask_arguments(parser) -> None:
+    parser.add_argument("--scheduler", help="an existing Dask cluster's scheduler, tcp://HOST:PORT (or set "
+                                            "LLR_DASK_SCHEDULER); default: a local cluster sized to this machine")
+    parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m optimiser",
                                 description="LLR community and virtual bed configuration optimiser")
@@ -379,6 +415,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
     e.add_argument("--out")
     e.set_defaults(func=cmd_evaluate)
+
+    u = sub.add_parser("uncertainty", help="how sure are we? an option measured in many futures drawn from "
+                                           "the scenario's 80%% ranges")
+    u.add_argument("scenario", nargs="?")
+    u.add_argument("--option", required=True, help="option YAML (see data/options/)")
+    u.add_argument("--samples", type=int, default=200, help="how many futures (default 200)")
+    u.add_argument("--seed", type=int, default=1, help="seed of the draws (default 1): the same seed gives the "
+                                                       "same futures whatever the number of workers")
+    u.add_argument("--method", choices=["lhs", "monte_carlo"], default="lhs",
+                   help="Latin hypercube (default) or plain Monte Carlo")
+    _dask_arguments(u)
+    u.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
+    u.add_argument("--out", required=True, help="folder for futures.csv, quantiles.csv and summary.json")
+    u.set_defaults(func=cmd_uncertainty)
 
     c = sub.add_parser("compare", help="side-by-side table of result folders")
     c.add_argument("dirs", nargs="+")
