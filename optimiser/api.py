@@ -24,7 +24,7 @@ from optimiser.solution import Solution
 
 __all__ = ["appraisal", "calibration", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
            "instance_for", "with_provenance", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
-           "OptionLibrary", "shipped_options", "solve", "uncertainty", "write_results"]
+           "OptionLibrary", "robust", "shipped_options", "solve", "uncertainty", "write_results"]
 
 
 @lru_cache(maxsize=8)
@@ -141,6 +141,21 @@ def uncertainty(scenario: Scenario, option: Option, dataset: Dataset | None = No
 
     ds = dataset if dataset is not None else dataset_for(scenario)
     return _uncertainty(scenario, option, ds, samples=samples, seed=seed, method=method, scheduler=scheduler,
+                        workers=workers, client=client, progress=progress)
+
+
+def robust(scenario: Scenario, dataset: Dataset | None = None, *, samples: int = 50, reliability: float = 0.9,
+           seed: int = 1, check_samples: int | None = None, resolution: str = "grouped", point: Solution | None = None,
+           scheduler: str | None = None, workers: int | None = None, client=None, progress=None):
+    """A robust configuration: beds keeping the blocking target in at least ``reliability`` of
+    ``samples`` futures drawn from the scenario's ranges, at the lowest expected cost, with its
+    reliability on independent futures beside the point answer's (an
+    :class:`optimiser.robust.RobustResult`)."""
+    from optimiser.robust import robust_solve
+
+    ds = dataset if dataset is not None else dataset_for(scenario)
+    return robust_solve(scenario, ds, samples=samples, reliability=reliability, seed=seed,
+                        check_samples=check_samples, resolution=resolution, point=point, scheduler=scheduler,
                         workers=workers, client=client, progress=progress)
 
 

@@ -5,8 +5,8 @@ compiled and measured quickly.
 interval (``low``/``high``) or named ``variants`` is an uncertain figure. A figure with an
 interval is drawn from a *two-piece normal* whose median is the figure's value and whose 10th
 and 90th percentiles are ``low`` and ``high`` (so a lopsided interval such as 20-25-32 days
-gives a lopsided distribution), cut at its 1st and 99th percentiles and at the setting's
-allowed range; whole-number settings (beds) are rounded. A figure with only variants takes
+gives a lopsided distribution); a draw beyond its 5th or 95th percentile is held there (the
+range says little about the far tails), and within the setting's allowed range; whole-number settings (beds) are rounded. A figure with only variants takes
 its value or one of its variants, each equally likely.
 
 **How futures are drawn.** ``n`` futures by Latin hypercube sampling (each figure's range cut
@@ -72,7 +72,7 @@ from optimiser.queueing import erlang_b_array
 from optimiser.scenario import Scenario
 
 Z90 = 1.2815515655446004          # the standard normal's 90th percentile
-TAIL = 0.01                       # draws are cut at the 1st and 99th percentiles
+TAIL = 0.05                       # draws beyond the 5th and 95th percentiles are held there
 BANDS = tuple(PROJECTION_FOR_BAND)  # "0-64", "65-74", "75-84", "85+"
 
 
@@ -101,7 +101,7 @@ class UncertainFigure:
 
     def quantile(self, u) -> np.ndarray:
         """The figure at probability ``u`` (0-1; array): the two-piece normal's quantile with
-        median at the value and 10th/90th percentiles at low/high (cut at 1% and 99%), or the
+        median at the value and 10th/90th percentiles at low/high (held within its 5th and 95th percentiles), or the
         value and its variants in equal shares."""
         u = np.asarray(u, float)
         if self.has_range:

@@ -342,7 +342,7 @@ def _summary(scenario: Scenario, option: Option, inst: Instance, figures, result
                      "variants": dict(f.variants), "note": f.note} for f in figures],
         "definitions": {
             "futures": "each future draws every figure with a range from a two-piece normal with its median at "
-                       "the figure's value and 10th/90th percentiles at its low/high (cut at the 1st and 99th "
+                       "the figure's value and 10th/90th percentiles at its low/high (held within its 5th and 95th "
                        "percentiles); figures with only variants take their value or a variant, equally likely",
             "every_hospital_meets_target": f"every unit with beds keeps the chance that an arriving patient finds "
                                            f"no free bed at or below {target:.0%} (the patient-flow model, "
