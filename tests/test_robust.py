@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_instance
+
 from optimiser.model.quick import with_configuration
 from optimiser.model.solve import solve_once
 from optimiser.robust import RobustModel, impossible, meets_target, plan_robust
