@@ -282,6 +282,24 @@ class FutureCompiler:
         self.supported = (not (scenario.inputs.zones_file or scenario.inputs.travel_file)
                           and scenario.mode != "p_median")
 
+    # Pickled for Dask with the scenario as its YAML (its figure notes are a read-only mapping).
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["scenario"] = (self.scenario.to_yaml(), self.scenario.base_dir)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        import yaml
+
+        from optimiser.scenario import scenario_from_dict
+
+        state = dict(state)
+        text, base_dir = state["scenario"]
+        data = yaml.safe_load(text)
+        data["base_dir"] = base_dir
+        state["scenario"] = scenario_from_dict(data)
+        self.__dict__.update(state)
+
     def _hub_reach(self) -> np.ndarray:
         """Zones whose homes a district hub's staff can reach (as compile_instance decides)."""
         from optimiser.travel import estimator_from_metadata
@@ -636,6 +654,20 @@ class OptionKernel:
             self.travel_first = np.where(self.has_own,
                                          fx.travel[np.repeat(np.arange(n_z), n_p),
                                                    fx.options.unit_site[np.maximum(own_first, 0)]], 0.0)
+
+    # Pickled for Dask with the option as its mapping (its figure notes are read-only).
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["option"] = (self.option.to_dict(), self.option.source)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from optimiser.options import option_from_dict
+
+        state = dict(state)
+        data, source = state["option"]
+        state["option"] = option_from_dict(data, source or "<option>")
+        self.__dict__.update(state)
 
     # ---- costs, as compute_metrics counts them --------------------------------------------
     def _costs(self, inst: Instance) -> dict[str, float]:

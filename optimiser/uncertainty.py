@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from optimiser.dataset.core import Dataset
 from optimiser.errors import ScenarioError
@@ -40,8 +39,8 @@ from optimiser.futures import (
     uncertain_figures,
 )
 from optimiser.instance import Instance
-from optimiser.options import Option, option_from_dict
-from optimiser.scenario import Scenario, scenario_from_dict
+from optimiser.options import Option
+from optimiser.scenario import Scenario
 
 # The results written for every future (futures.csv), in this order.
 FUTURE_RESULTS = (
@@ -66,8 +65,7 @@ Progress = Callable[[int, int], None]
 
 class SweepJob:
     """What a worker needs to measure an option in any future: the compiler (the central
-    instance and the dataset's arrays) and the option's kernel. Pickled for Dask with the
-    scenario and option as their YAML (their figure notes are read-only mappings)."""
+    instance and the dataset's arrays) and the option's kernel."""
 
     def __init__(self, compiler: FutureCompiler, kernel: OptionKernel) -> None:
         self.compiler = compiler
@@ -79,54 +77,6 @@ class SweepJob:
 
 def _run_chunk(job: SweepJob, rows: list) -> list:
     return job.run(rows)
-
-
-def _scenario_state(scenario: Scenario) -> tuple[str, str]:
-    return scenario.to_yaml(), scenario.base_dir
-
-
-def _scenario_from_state(state: tuple[str, str]) -> Scenario:
-    data = yaml.safe_load(state[0])
-    data["base_dir"] = state[1]
-    return scenario_from_dict(data)
-
-
-def _option_state(option: Option) -> tuple[dict, str]:
-    return option.to_dict(), option.source
-
-
-def _option_from_state(state: tuple[dict, str]) -> Option:
-    return option_from_dict(state[0], state[1] or "<option>")
-
-
-def _compiler_getstate(self):
-    state = dict(self.__dict__)
-    state["scenario"] = _scenario_state(self.scenario)
-    return state
-
-
-def _compiler_setstate(self, state):
-    state = dict(state)
-    state["scenario"] = _scenario_from_state(state["scenario"])
-    self.__dict__.update(state)
-
-
-def _kernel_getstate(self):
-    state = dict(self.__dict__)
-    state["option"] = _option_state(self.option)
-    return state
-
-
-def _kernel_setstate(self, state):
-    state = dict(state)
-    state["option"] = _option_from_state(state["option"])
-    self.__dict__.update(state)
-
-
-FutureCompiler.__getstate__ = _compiler_getstate
-FutureCompiler.__setstate__ = _compiler_setstate
-OptionKernel.__getstate__ = _kernel_getstate
-OptionKernel.__setstate__ = _kernel_setstate
 
 
 # ---------------------------------------------------------------------------------------
