@@ -44,18 +44,12 @@ import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from optimiser.calibration import (
-    CALIBRATION_MAX_ROUNDS,
-    _fill_unreached,
-    _first_units,
-    _non_negative_solve,
-)
+from optimiser.calibration import CALIBRATION_MAX_ROUNDS, _first_units, _non_negative_solve
 from optimiser.dataset.core import Dataset
 from optimiser.demand import PROJECTION_FOR_BAND, _growth_table, band_populations, with_beds_today
 from optimiser.errors import ScenarioError
@@ -496,8 +490,9 @@ def offered_for_occupancy_array(beds: np.ndarray, occupancy: np.ndarray) -> np.n
     c = beds[ok].astype(float)
     want = rho[ok] * c
     a = want.copy()
+    erlang = ErlangB(beds[ok])
     for _ in range(100):
-        b = erlang_b_array(beds[ok], a)
+        b = erlang(a)
         f = a * (1.0 - b) - want
         slope = 1.0 - b - b * (c - a + a * b)
         step = f / slope
@@ -545,17 +540,17 @@ class _CalibrationRoutes:
         stay = base.pathways.los_days / 365.0
         vstay = base.pathways.virtual_los_days / 365.0
         hub = np.zeros(n_d, int) if hub_beds is None else np.asarray(hub_beds, int)
+        hub_erlang = ErlangB(hub)
         factors = np.ones((n_z, n_p))
         rows = np.flatnonzero(tuned)
-        shim = SimpleNamespace(hospital_admissions=base.hospital_admissions,
-                               virtual_admissions=base.virtual_admissions)
+        fill = _Unreached(in_scope, base, calibrated)
         onward = base.rules.onward_flow
         for _ in range(CALIBRATION_MAX_ROUNDS):
-            _fill_unreached(factors, in_scope, shim, calibrated)
+            fill(factors)
             hospital = base.hospital_admissions * factors
             to_hub = base.virtual_admissions * factors
             offered_hub = np.bincount(self.district, weights=(to_hub * vstay[None, :]).sum(axis=1), minlength=n_d)
-            hub_blocking = np.where(hub > 0, erlang_b_array(hub, offered_hub), np.where(offered_hub > 0, 1.0, 0.0))
+            hub_blocking = np.where(hub > 0, hub_erlang(offered_hub), np.where(offered_hub > 0, 1.0, 0.0))
             refused = to_hub * hub_blocking[self.district][:, None] if onward else np.zeros_like(to_hub)
             weight = np.where(hospital > 1e-12, hospital, 0.0) + np.where(refused > 1e-12, refused, 0.0)
             erlangs = (weight * stay[None, :]).ravel()
@@ -566,8 +561,25 @@ class _CalibrationRoutes:
             factors = np.where(in_scope, factors * update[np.maximum(self.catchment, 0)], factors)
             if np.abs(update[rows] - 1.0).max(initial=0.0) < 1e-7:
                 break
-        _fill_unreached(factors, in_scope, shim, calibrated)
+        fill(factors)
         return factors
+
+
+class _Unreached:
+    """``optimiser.calibration._fill_unreached`` with what does not change between rounds
+    worked out once: zones no unit reaches take their pathway's average factor."""
+
+    def __init__(self, in_scope: np.ndarray, base: Instance, calibrated: np.ndarray) -> None:
+        self.parts = []
+        for p in np.flatnonzero(calibrated):
+            reached = in_scope[:, p]
+            weight = base.hospital_admissions[reached, p] + base.virtual_admissions[reached, p]
+            if (~reached).any() and weight.sum() > 0:
+                self.parts.append((p, reached, ~reached, weight, weight.sum()))
+
+    def __call__(self, factors: np.ndarray) -> None:
+        for p, reached, others, weight, total in self.parts:
+            factors[others, p] = float((factors[reached, p] * weight).sum() / total)
 
 
 def chain_visits(chains: np.ndarray, blocking: np.ndarray, n_units: int) -> np.ndarray:
@@ -797,6 +809,33 @@ class OptionKernel:
             metrics=m)
 
 
+class ErlangB:
+    """B(c, a) for a fixed vector of bed counts ``c`` and any loads: the same Poisson form and
+    arithmetic as :func:`optimiser.queueing.erlang_b_array` (so the same numbers), with what
+    depends only on ``c`` worked out once."""
+
+    def __init__(self, servers: np.ndarray) -> None:
+        from scipy.special import gammaln
+
+        self.servers = np.asarray(servers, int)
+        self.c = self.servers.astype(float)
+        self.log_factorial = gammaln(self.c + 1.0)
+        self.empty = np.where(self.servers > 0, 0.0, 1.0)
+
+    def __call__(self, loads: np.ndarray) -> np.ndarray:
+        from scipy.special import pdtr
+
+        loads = np.asarray(loads, float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            pmf = np.exp(self.c * np.log(np.where(loads > 0, loads, 1.0)) - loads - self.log_factorial)
+            b = pmf / pdtr(self.c, loads)
+        b = np.where(loads > 0, b, self.empty)
+        bad = ~np.isfinite(b) | (b > 1.0)
+        if bad.any():
+            return erlang_b_array(self.servers, loads)
+        return b
+
+
 def _fixed_point(safe: np.ndarray, valid: np.ndarray, chain_erlangs: np.ndarray, beds: np.ndarray) -> np.ndarray:
     """The least blocking vector with B_u = ErlangB(c_u, a_u(B)) by monotone iteration from
     B = 0, to :data:`optimiser.flow.FLOW_TOLERANCE` (as :func:`optimiser.flow._fixed_point`,
@@ -804,6 +843,7 @@ def _fixed_point(safe: np.ndarray, valid: np.ndarray, chain_erlangs: np.ndarray,
     n_u = len(beds)
     blocking = np.zeros(n_u + 1)
     open_units = beds > 0
+    erlang = ErlangB(beds)
     flat = safe.ravel()
     reach = np.empty(safe.shape)
     reach[:, 0] = chain_erlangs
@@ -813,7 +853,7 @@ def _fixed_point(safe: np.ndarray, valid: np.ndarray, chain_erlangs: np.ndarray,
             np.cumprod(factor[:, :-1], axis=1, out=reach[:, 1:])
             reach[:, 1:] *= chain_erlangs[:, None]
         offered = np.bincount(flat, weights=reach.ravel(), minlength=n_u + 1)
-        new = np.where(open_units, erlang_b_array(beds, offered[:n_u]), 1.0)
+        new = np.where(open_units, erlang(offered[:n_u]), 1.0)
         change = float(np.abs(new - blocking[:n_u]).max(initial=0.0))
         blocking[:n_u] = new
         if change < FLOW_TOLERANCE:
