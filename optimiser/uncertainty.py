@@ -262,8 +262,8 @@ def _summary(scenario: Scenario, option: Option, inst: Instance, figures, result
         f"({_money(central.metrics['annual_cost_gbp'])} with every figure at its central value).",
         (f"Every hospital keeps the chance that a patient finds no free bed within {target:.0%} in "
          f"{out_of_ten(p_meet, n)}."),
-        (f"In {out_of_ten(p_unserved, n)} at least one patient a year finds no bed at any hospital "
-         f"within reach; in 8 out of 10 futures between {t10:,.0f} and {t90:,.0f} patients a year do "
+        (f"At least one patient a year finds no bed at any hospital within reach in {out_of_ten(p_unserved, n)}; "
+         f"in 8 out of 10 futures between {t10:,.0f} and {t90:,.0f} patients a year do "
          f"({central.metrics['patients_finding_no_free_bed_per_year']:,.0f} with every figure central)."),
     ]
     if central.metrics["virtual_beds"] > 0:

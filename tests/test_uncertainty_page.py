@@ -33,6 +33,9 @@ def test_how_sure_are_we_page_measures_an_option_in_futures(tmp_path, monkeypatc
     for label in ("Futures (CSV)", "Ranges per hospital and district (CSV)", "Chart (PNG)", "Chart (PDF)",
                   "Waterfall (CSV)", "Waterfall (PNG)", "Waterfall (PDF)"):
         assert label in downloads
+    # the slower parts wait for a click: the tornado, per-site robustness, the robust configuration
+    buttons = {b.key for b in at.button}
+    assert {"unc_tornado", "unc_site_run", "unc_robust_run"} <= buttons
     # the same futures again come from the page's cache, not a new run
     at.radio(key="unc_site_measure").set_value("chance_no_free_bed").run()
     assert not at.exception

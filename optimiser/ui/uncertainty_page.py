@@ -197,7 +197,42 @@ def page() -> None:
     d[3].download_button("Chart (PDF)", lambda: _interval_image(q, "pdf"), "how_sure_are_we.pdf", PDF,
                          key="unc_dl_pdf", on_click="ignore", icon=":material/download:")
     _drivers(sc, ds)
+    _site_robustness(sc, ds)
     _robust(sc, ds)
+
+
+def _site_robustness(sc, ds) -> None:
+    from optimiser.sensitivity import site_robustness
+
+    st.subheader("Which hospitals keep beds in which futures")
+    st.caption("The scenario optimised again in each of many futures (beds chosen on groups of small areas, as the "
+               "quick answer does): how often each hospital keeps beds, and how many it needs.")
+    samples = int(st.number_input("Futures to optimise", 10, 500, 40, 10, key="unc_site_samples"))
+    results = _results()
+    key = ("sites", sc.to_yaml(), samples, st.session_state.get("dataset_path"))
+    if key not in results and st.button("Optimise in each future", key="unc_site_run"):
+        bar = st.progress(0.0, text="Optimising…")
+        try:
+            results[key] = site_robustness(sc, ds, samples=samples, client=dask_client(),
+                                           progress=lambda d_, t_: bar.progress(d_ / max(t_, 1),
+                                                                                text=f"{d_} of {t_} futures"))
+        except OptimiserError as exc:
+            state.show_error(exc)
+            return
+        bar.empty()
+    rb = results.get(key)
+    if rb is None:
+        return
+    for line in rb.words:
+        st.markdown(f"- {line}")
+    table = rb.sites.rename(columns={"site_name": "Hospital", "share_of_futures_keeping_beds": "Futures keeping beds",
+                                     "beds_p10_when_open": "Beds (10th percentile, when open)",
+                                     "beds_p50_when_open": "Beds (middle)", "beds_p90_when_open": "Beds (90th)"})
+    table["Futures keeping beds"] = table["Futures keeping beds"].map(lambda v: f"{100 * v:.0f}%")
+    st.dataframe(table[["Hospital", "Futures keeping beds", "Beds (10th percentile, when open)", "Beds (middle)",
+                        "Beds (90th)"]], hide_index=True)
+    st.download_button("Beds per hospital in each future (CSV)", rb.futures.to_csv(), "futures_optimised.csv", CSV,
+                       key="unc_dl_sites", icon=":material/download:")
 
 
 def _drivers(sc, ds) -> None:
