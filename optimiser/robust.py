@@ -92,19 +92,52 @@ def _first_stage_columns(p: FrozenProgram) -> np.ndarray:
                            for f in FIRST_STAGE if f in p.var_families])
 
 
-def impossible(inst: Instance) -> bool:
+def impossible(inst: Instance, time_limit: float = 120.0) -> bool:
     """True when no configuration the rules allow can place every patient of this future who
-    can reach a hospital within the blocking target: even the linear relaxation (beds in
-    fractions) cannot. (A future this says is possible may still be impossible in whole beds;
-    the robust programme finds out.)"""
+    can reach a hospital within the blocking target, even planned for this future alone: the
+    fewest patients left unplaced (a MIP over the beds and the routing) is more than none.
+    (If the solver cannot prove it in ``time_limit`` the future is not called impossible.)"""
     f = build(inst)
     p = f.lp.freeze(inst.weights.as_dict())
-    upper = p.var_upper.copy()
-    upper[_unplaced_columns(f, inst)[0]] = 0.0
-    relaxed = replace(p, var_upper=upper, var_integer=np.zeros_like(p.var_integer))
-    result = solve_program(relaxed, inst.solver.backend, ortools_solver=inst.solver.ortools_solver,
-                           time_limit=max(inst.solver.time_limit_seconds, 60.0), mip_gap=0.0)
-    return result.status == Status.INFEASIBLE
+    cols, _ = _unplaced_columns(f, inst)
+    objective = np.zeros(p.shape[1])
+    weight = np.ones(len(cols))
+    if len(f.demand_rows[0]):
+        dz, dk = f.demand_rows
+        reachable = np.zeros(len(dz), bool)
+        if len(f.pairs[0]):
+            reachable[_demand_row_of_pairs(f)] = True
+        weight[: int(reachable.sum())] = f.streams.admissions[dz, dk][reachable]   # unmet shares -> admissions
+    objective[cols] = weight
+    result = solve_program(replace(p, objective=objective, objective_offset=0.0), inst.solver.backend,
+                           ortools_solver=inst.solver.ortools_solver, time_limit=time_limit, mip_gap=0.0)
+    if result.status == Status.INFEASIBLE:
+        return True     # a hard rule fails whatever the beds
+    if result.status != Status.OPTIMAL or result.bound is None:
+        return False
+    return result.bound > UNPLACED_TOLERANCE * max(1.0, float(inst.hospital_admissions.sum()))
+
+
+class _FutureJob:
+    """Futures planned for, sent to the Dask workers once: each can be screened (can any
+    configuration meet it?) or checked against a configuration (does this one?)."""
+
+    def __init__(self, futures: list[Instance]) -> None:
+        self.futures = futures
+
+    def screen(self, items: list[int]) -> list[tuple[int, bool]]:
+        return [(i, impossible(self.futures[i])) for i in items]
+
+    def check(self, items: list[tuple[int, np.ndarray, np.ndarray | None]]) -> list[tuple[int, tuple[bool, float]]]:
+        return [(i, meets_target(self.futures[i], beds, virtual)) for i, beds, virtual in items]
+
+
+def _screen_chunk(job: _FutureJob, items: list) -> list:
+    return job.screen(items)
+
+
+def _check_plan_chunk(job: _FutureJob, items: list) -> list:
+    return job.check(items)
 
 
 class RobustModel:
@@ -367,11 +400,25 @@ class RobustPlan:
 
 
 def plan_robust(central: Instance, futures: list[Instance], reliability: float, *, time_limit: float = 300.0,
-                mip_gap: float = 0.01) -> RobustPlan:
+                mip_gap: float = 0.01, client=None) -> RobustPlan:
     """The robust programme over ``futures`` (instances of the futures, at the resolution
-    planned on), solved by constraint generation (see :func:`robust_solve`)."""
+    planned on), solved by constraint generation (see :func:`robust_solve`). With a Dask
+    ``client`` the futures are screened and checked on its workers (the programme itself is
+    solved here)."""
     if not 0 < reliability <= 1:
         raise ScenarioError(f"the reliability must be more than 0 and at most 1, got {reliability}")
+    from optimiser.parallel import chunked, map_chunks, worker_count
+
+    job = _FutureJob(futures)
+    parts = worker_count(client) * 2 if client is not None else 1
+
+    def run(function, items):
+        if not items:
+            return []
+        if client is None:
+            return function(job, items)
+        return [r for part in map_chunks(function, job, chunked(items, parts), client) for r in part]
+
     started = time.perf_counter()
     sv = central.solver
     samples = len(futures)
@@ -382,6 +429,7 @@ def plan_robust(central: Instance, futures: list[Instance], reliability: float, 
     hopeless: set[int] = set()     # futures no configuration can meet (given up without a block)
     least = 0                      # the fewest future blocks any configuration must give up
     rounds: list[dict] = []
+    screened: dict[int, bool] = {}  # future -> no configuration can meet it alone
     hint = None
     while True:
         round_started = time.perf_counter()
@@ -402,24 +450,23 @@ def plan_robust(central: Instance, futures: list[Instance], reliability: float, 
                              f"({result.status.describe()}); use fewer futures (--samples) or allow more time")
         beds, virtual = configuration_of(model, result.values, central)
         outside = [i for i in range(samples) if i not in model.futures and i not in hopeless]
-        checked = {i: meets_target(futures[i], beds, virtual) for i in outside}
-        failed = sorted((i for i, (ok, _) in checked.items() if not ok), key=lambda i: -checked[i][1])
+        checked = dict(run(_check_plan_chunk, [(i, beds, virtual) for i in outside]))
+        failed = sorted((i for i, (ok, _) in checked.items() if not ok), key=lambda i: (-checked[i][1], i))
+        fresh = [i for i in failed if i not in screened]
+        screened.update(dict(run(_screen_chunk, fresh)))
+        hopeless.update(i for i in failed if screened[i])
+        failed = [i for i in failed if not screened[i]]
         rounds.append({"futures_in_model": len(model.futures), "futures_no_configuration_can_meet": len(hopeless),
                        "futures_failed_outside": len(failed), "objective": result.objective, "gap": result.gap,
                        "seconds": time.perf_counter() - round_started})
-        if not failed:
+        if not failed and max(asked - len(hopeless), least) >= may_give_up:
             break
-        added = 0
-        for i in failed:   # the worst first, a batch at a time
-            if impossible(futures[i]):
-                hopeless.add(i)
-            elif added < ROUND_BATCH:
-                model.add_future(i, futures[i])
-                added += 1
+        for i in failed[:ROUND_BATCH]:   # the worst first, a batch at a time
+            model.add_future(i, futures[i])
     notes = []
     if len(hopeless) + least > asked:
         why = (f"in {len(hopeless)} of the {samples} futures planned for no configuration can place every patient "
-               "within the blocking target, even with beds in fractions" if hopeless else "")
+               "within the blocking target, even one planned for that future alone" if hopeless else "")
         more = (f"{' and ' if hopeless else ''}every configuration in whole beds gives up at least {least} "
                 f"{'more ' if hopeless else ''}of them" if least else "")
         notes.append(f"a {reliability:.0%} reliability cannot be had with the estate limits, hub limits and travel "
@@ -447,9 +494,6 @@ def robust_solve(scenario: Scenario, dataset: Dataset, *, samples: int = 50, rel
     futures meets it in all but at most k of those added), so when the configuration found
     fails no future left out it is the answer of the whole programme, and the bound of the
     last solve is a bound for the whole: the gap stated is proven."""
-    from optimiser import api
-    from optimiser.model.quick import with_configuration
-    from optimiser.model.solve import solve_once
     from optimiser.options import option_from_solution
     from optimiser.parallel import dask_client, warm_up
 
@@ -474,8 +518,32 @@ def robust_solve(scenario: Scenario, dataset: Dataset, *, samples: int = 50, rel
     gap = mip_gap if mip_gap is not None else max(central.solver.mip_gap, 0.01)
     plans = [_plan_instance(compiler.compile({k: float(v) for k, v in r.items()}), resolution)
              for _, r in drawn.iterrows()]
-    plan = plan_robust(_plan_instance(central, resolution), plans, reliability, time_limit=limit, mip_gap=gap)
-    beds, virtual, given_up = plan.beds, plan.virtual, plan.given_up
+    with dask_client(scheduler, workers, client) as c:
+        c.gather(warm_up(c))
+        plan = plan_robust(_plan_instance(central, resolution), plans, reliability, time_limit=limit, mip_gap=gap,
+                           client=c)
+        beds, virtual, given_up = plan.beds, plan.virtual, plan.given_up
+        routed, point, check = _report_pieces(scenario, dataset, compiler, central, beds, virtual, point,
+                                              independent, c, progress)
+    check = pd.concat([independent, check], axis=1)
+    out = RobustResult(
+        solution=replace(routed, status_message=f"robust configuration: meets the blocking target in "
+                                                f"{samples - len(given_up)} of the {samples} futures planned for"),
+        point=point, reliability=reliability, samples=samples, seed=seed, check_seed=check_seed, given_up=given_up,
+        in_sample_reliability=(samples - len(given_up)) / samples, check=check, optimality_gap=plan.gap,
+        stopped_by_time_limit=plan.stopped_by_time_limit, solve_seconds=plan.seconds, resolution=resolution,
+        notes=plan.notes, impossible=plan.impossible, rounds=plan.rounds)
+    summary = robust_summary(out, central, option_from_solution, time.perf_counter() - started)
+    return replace(out, summary=summary)
+
+
+def _report_pieces(scenario, dataset, compiler, central, beds, virtual, point, independent, client, progress):
+    """The robust configuration routed at central values, the point answer, and both checked
+    on the independent futures."""
+    from optimiser import api
+    from optimiser.model.quick import with_configuration
+    from optimiser.model.solve import solve_once
+
     try:
         routed = solve_once(with_configuration(central, beds, virtual), f"{scenario.name} (robust)",
                             explain_infeasible=False)
@@ -491,20 +559,9 @@ def robust_solve(scenario: Scenario, dataset: Dataset, *, samples: int = 50, rel
     if point is None:
         point = api.quick_solve(scenario, dataset)
     point_config = _configuration_of_solution(central, point)
-    with dask_client(scheduler, workers, client) as c:
-        c.gather(warm_up(c))
-        check = check_futures(compiler, {"robust": (beds, virtual), "point": point_config}, independent, c,
-                              progress=progress)
-    check = pd.concat([independent, check], axis=1)
-    out = RobustResult(
-        solution=replace(routed, status_message=f"robust configuration: meets the blocking target in "
-                                                f"{samples - len(given_up)} of the {samples} futures planned for"),
-        point=point, reliability=reliability, samples=samples, seed=seed, check_seed=check_seed, given_up=given_up,
-        in_sample_reliability=(samples - len(given_up)) / samples, check=check, optimality_gap=plan.gap,
-        stopped_by_time_limit=plan.stopped_by_time_limit, solve_seconds=plan.seconds, resolution=resolution,
-        notes=plan.notes, impossible=plan.impossible, rounds=plan.rounds)
-    summary = robust_summary(out, central, option_from_solution, time.perf_counter() - started)
-    return replace(out, summary=summary)
+    check = check_futures(compiler, {"robust": (beds, virtual), "point": point_config}, independent, client,
+                          progress=progress)
+    return routed, point, check
 
 
 def _configuration_of_solution(inst: Instance, sol: Solution) -> tuple[np.ndarray, np.ndarray | None]:
