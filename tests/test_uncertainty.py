@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from optimiser import api
-from optimiser.errors import ScenarioError
+from optimiser.errors import OptimiserError, ScenarioError
 from optimiser.futures import (
     FutureCompiler,
     OptionKernel,
@@ -217,6 +217,17 @@ def test_same_seed_same_futures_whatever_the_number_of_workers(default, cluster,
     assert (q["p10"] <= q["p50"] + 1e-9).all() and (q["p50"] <= q["p90"] + 1e-9).all()
     assert set(q.loc[q["level"] == "site", "code"]) == set(ds.sites.index)
     assert set(q.loc[q["level"] == "district", "code"]) == set(ds.districts.index)
+
+
+def test_an_existing_cluster_named_by_the_environment(default, cluster, monkeypatch):
+    """LLR_DASK_SCHEDULER names an existing Dask cluster: the sweep runs on its workers."""
+    sc, ds = default
+    monkeypatch.setenv("LLR_DASK_SCHEDULER", cluster.scheduler.address)
+    result = api.uncertainty(sc, api.load_option(STATUS_QUO), ds, samples=6, seed=3)
+    assert result.summary["workers"] == 2 and len(result.futures) == 6
+    monkeypatch.setenv("LLR_DASK_SCHEDULER", "tcp://127.0.0.1:9")
+    with pytest.raises(OptimiserError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        api.uncertainty(sc, api.load_option(STATUS_QUO), ds, samples=6, seed=3)
 
 
 def test_a_scenario_without_ranges_says_there_is_nothing_to_sample(default):
