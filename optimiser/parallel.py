@@ -109,7 +109,9 @@ def map_chunks(function: Callable, shared: Any, chunks: Sequence, client, *,
         return []
     weights = list(weights) if weights is not None else [1] * len(chunks)
     total = int(sum(weights))
-    on_workers = client.scatter(shared, broadcast=True)
+    # a fresh key each time (hash=False): scattering the same object again while the scheduler
+    # forgets the last copy would leave the tasks without their data
+    on_workers = client.scatter(shared, broadcast=True, hash=False)
     futures = [client.submit(function, on_workers, chunk, pure=False) for chunk in chunks]
     position = {f.key: i for i, f in enumerate(futures)}
     results: list = [None] * len(futures)
@@ -117,6 +119,8 @@ def map_chunks(function: Callable, shared: Any, chunks: Sequence, client, *,
     if progress is not None:
         progress(0, total)
     for future, result in as_completed(futures, with_results=True):
+        if isinstance(result, BaseException):
+            raise OptimiserError(f"the Dask workers could not finish the work ({type(result).__name__}: {result})")
         i = position[future.key]
         results[i] = result
         done += weights[i]
