@@ -6,8 +6,8 @@ the scenario's ranges (:mod:`optimiser.futures`). The bed decisions are made onc
 future: bed options :math:`y`, sites keeping beds :math:`o`, home-based beds per district.
 Everything that adapts to the year as it turns out — which hospital each area's patients go
 to, who goes on when a hospital is full, who uses a hospital bed instead of a home-based one
-— is decided per future, with that future's demand, stays and costs: each future gets its
-own copy of the optimiser's routing, onward-flow, capacity, travel-standard and equity rows
+— is decided per future, with that future's demand and stays: each future gets its own copy
+of the optimiser's routing, onward-flow, capacity, travel-standard and equity rows
 (:mod:`optimiser.model.formulation`, built for that future's instance), sharing the bed
 columns. A binary :math:`z_f` per future says the future is *given up*: only then may its
 patients go unplaced (:math:`m_{f,ip} \le z_f` for every area that can reach a hospital, and
@@ -15,20 +15,32 @@ the same for home-based patients), and at most :math:`\lfloor (1-r) N \rfloor` f
 given up (:math:`r`: the reliability asked for). In a future that is not given up every
 patient is planned a bed with each unit's load within what its beds carry at the blocking
 target, so (as for the point answer) the patient-flow model keeps every unit within the
-target there. The objective is the *expected* weighted objective over the futures: the mean
-annual cost (costs are uncertain figures too), travel, unmet bed-days and equity terms.
+target there. The objective is the point model's at central values — cost, travel, unmet
+bed-days, equity — with each bed's cost its mean over the futures (costs are uncertain too):
+the robust configuration is the point answer, at expected cost, among configurations that
+meet the target in enough futures.
 
-**Resolution.** On LLR each future is solved on groups of small areas (as the quick answer
-does: district, nearest hospital and 12-minute travel band; 611 areas become 27 groups), so
-100 futures make a programme of about 86,000 columns; ``resolution='full'`` keeps every area
-(small instances, or once the full model is fast).
+**Solved by constraint generation** (:func:`plan_robust`): solve with the futures added so
+far, check every sampled future against the configuration found (beds fixed, routing
+re-planned: a linear programme), screen the futures it fails (can *any* configuration,
+planned for that future alone, meet it? a MIP each: those that cannot are given up without
+entering the programme), add the worst of the rest, repeat. With only some futures added the
+programme is a relaxation of the one with all (a configuration meeting all but k of the
+sampled futures meets all but at most k of those added), so when the configuration fails no
+future left out it is the whole programme's answer and the last solve's bound is proven for
+the whole. When the reliability asked for cannot be had, the fewest futures any
+configuration must give up is found (a MIP counting them) and the cheapest configuration
+giving up no more is returned, with a plain note.
+
+**Resolution.** On LLR the futures are planned on groups of small areas (as the quick answer
+does: district, nearest hospital and 12-minute travel band; 611 areas become 27 groups);
+``resolution='full'`` keeps every area (small instances, or once the full model is fast).
 
 **How reliable is it, honestly.** The configuration is then checked on an *independent*
-sample of futures (another seed), each at full resolution: with the beds fixed, the routing
-is re-planned (a linear programme) and the future counts as met if every patient who can
-reach a hospital is planned a bed within the target. The point answer is checked on the same
-futures, so the report says what the extra beds buy and in which futures the point answer
-fails.
+sample of futures (another seed), each at full resolution: with the beds fixed the routing is
+re-planned and the future counts as met if every patient who can reach a hospital is planned
+a bed within the target. The point answer is checked on the same futures, so the report says
+what the extra beds buy and in which futures the point answer fails.
 """
 
 from __future__ import annotations

@@ -92,3 +92,26 @@ def test_site_robustness_over_futures(two_figures, llr_dataset, cluster):
     # the same seed gives the same futures and answers
     again = site_robustness(two_figures, llr_dataset, samples=6, seed=2, client=cluster)
     assert again.futures.equals(rb.futures)
+
+
+@pytest.mark.slow
+def test_cli_sensitivity_writes_tornado_waterfall_and_robustness(two_figures, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load(two_figures.to_yaml())
+    data["dataset"] = str(repo / "data" / "llr_default.gpkg")
+    scenario = tmp_path / "two.yaml"
+    scenario.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "S"
+    run = subprocess.run([sys.executable, "-m", "optimiser", "sensitivity", str(scenario), "--samples", "4",
+                          "--workers", "2", "--out", str(out)], capture_output=True, text=True, cwd=repo, timeout=3000)
+    assert run.returncode == 0, run.stderr
+    assert "What drives the answer" in run.stdout and "from today's beds to the recommendation" in run.stdout
+    for name in ("tornado.csv", "tornado.png", "waterfall.csv", "waterfall.pdf", "site_robustness.csv",
+                 "site_swaps.csv", "futures_solved.csv", "summary.json"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["site_robustness"]["in_plain_words"]
