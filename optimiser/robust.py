@@ -68,18 +68,59 @@ FIRST_STAGE = ("bed_option", "site_open", "virtual_blocks", "virtual_run")
 FIRST_STAGE_ROWS = ("one_bed_option", "unit_opens_site", "open_site_has_beds", "min_beds_open_site", "estate_limit",
                     "virtual_min_beds", "virtual_max_beds", "open_sites_exactly", "open_sites_at_least",
                     "open_sites_at_most", "budget")
+# Rows a future block does without: it carries no objective, so the equity rows (which only
+# define the worst district's travel) bind nothing, and the strong links (x <= beds open)
+# only tighten a relaxation the capacity rows already make exact (no beds, no capacity).
+FEASIBILITY_ONLY_DROPS = ("equity", "strong_link")
 UNPLACED_TOLERANCE = 1e-6     # share of admissions a year left unplaced that still counts as none
 ROUND_BATCH = 8               # futures added to the programme per round (the worst first)
 Progress = Callable[[int, int], None]
 
 
-def _plan_instance(inst: Instance, resolution: str) -> Instance:
+def reach_groups(inst: Instance) -> np.ndarray:
+    """Each small area's group: areas of one district that reach the same hospitals within
+    every travel threshold the rules use (each pathway's travel limit and the travel
+    standard's threshold). Within a group every area may use the same hospitals and counts
+    the same way for the travel standard, so a plan for the groups, its shares copied to
+    every area, is a plan for the areas: a future the grouped model can meet, the full model
+    can meet too. (LLR: 611 areas, 85 groups.)"""
+    limits = {float(m) for m in inst.pathways.max_travel if np.isfinite(m)}
+    limits |= {float(r.threshold_minutes) for r in inst.rules.coverage}
+    weights = np.int64(1) << np.arange(inst.n_sites, dtype=np.int64)
+    keys = [inst.zones.district.astype(np.int64)]
+    for limit in sorted(limits):
+        keys.append((inst.travel <= limit + 1e-9).astype(np.int64) @ weights)
+    _, group = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+    return group.ravel()
+
+
+def grouped(inst: Instance, group: np.ndarray) -> Instance:
+    """The instance on groups of small areas: demand and populations summed, travel the
+    demand-weighted mean of the members' (the same side of every threshold as each member)."""
+    from optimiser.instance import Zones
+
+    n = int(group.max()) + 1
+
+    def total(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((n,) + a.shape[1:])
+        np.add.at(out, group, a)
+        return out
+
+    weight = inst.hospital_admissions.sum(axis=1) + inst.virtual_admissions.sum(axis=1) + 1e-9
+    travel = total(inst.travel * weight[:, None]) / total(weight)[:, None]
+    district = np.zeros(n, int)
+    district[group] = inst.zones.district
+    ids = np.array([f"group_{g}" for g in range(n)], object)
+    zones = Zones(ids, ids, district, total(inst.zones.population), total(inst.zones.population_65))
+    return replace(inst, zones=zones, travel=travel, hospital_admissions=total(inst.hospital_admissions),
+                   virtual_admissions=total(inst.virtual_admissions), solver=replace(inst.solver, alternatives=0))
+
+
+def _plan_instance(inst: Instance, resolution: str, group: np.ndarray | None = None) -> Instance:
     if resolution == "full":
         return inst
     if resolution == "grouped":
-        from optimiser.model.quick import aggregate_zones
-
-        return aggregate_zones(inst)
+        return grouped(inst, reach_groups(inst) if group is None else group)
     raise ScenarioError(f"unknown resolution '{resolution}' (grouped or full)")
 
 
@@ -206,7 +247,7 @@ class RobustModel:
         self._cols.append((np.char.add(tag, p.var_names[second].astype(str)).astype(object), p.var_lower[second],
                            p.var_upper[second], p.var_integer[second], np.zeros(len(second))))
         rows = np.concatenate([np.arange(p.row_families[fam].start, p.row_families[fam].stop)
-                               for fam in p.row_families if fam not in FIRST_STAGE_ROWS])
+                               for fam in p.row_families if fam not in FIRST_STAGE_ROWS + FEASIBILITY_ONLY_DROPS])
         sub = p.matrix[rows].tocoo()
         self._entries.append((sub.row + self.n_rows, col_map[sub.col], sub.data))
         self._rows.append((np.char.add(tag, p.row_names[rows].astype(str)).astype(object), p.row_lower[rows],
@@ -528,11 +569,12 @@ def robust_solve(scenario: Scenario, dataset: Dataset, *, samples: int = 50, rel
     central = compiler.central
     limit = time_limit if time_limit is not None else max(central.solver.time_limit_seconds, 300.0)
     gap = mip_gap if mip_gap is not None else max(central.solver.mip_gap, 0.01)
-    plans = [_plan_instance(compiler.compile({k: float(v) for k, v in r.items()}), resolution)
+    group = reach_groups(central)
+    plans = [_plan_instance(compiler.compile({k: float(v) for k, v in r.items()}), resolution, group)
              for _, r in drawn.iterrows()]
     with dask_client(scheduler, workers, client) as c:
         c.gather(warm_up(c))
-        plan = plan_robust(_plan_instance(central, resolution), plans, reliability, time_limit=limit, mip_gap=gap,
+        plan = plan_robust(_plan_instance(central, resolution, group), plans, reliability, time_limit=limit, mip_gap=gap,
                            client=c)
         beds, virtual, given_up = plan.beds, plan.virtual, plan.given_up
         routed, point, check = _report_pieces(scenario, dataset, compiler, central, beds, virtual, point,

@@ -153,3 +153,28 @@ def test_robust_instances_need_the_same_bed_options():
     with pytest.raises(Exception, match="bed options differ"):
         model.add_future(0, other)
     assert replace(central) is not None
+
+
+def test_a_future_the_grouped_model_meets_the_full_model_meets(llr_scenario, llr_dataset):
+    """Areas are grouped only with areas reaching the same hospitals within every threshold,
+    so a configuration meeting a future on the groups meets it on the 611 areas."""
+    from optimiser import api
+    from optimiser.futures import FutureCompiler, sample_futures, uncertain_figures
+    from optimiser.robust import grouped, reach_groups
+    from optimiser.solution import unit_beds_of, virtual_beds_of
+
+    compiler = FutureCompiler(llr_dataset, llr_scenario)
+    central = compiler.central
+    group = reach_groups(central)
+    assert 27 < group.max() + 1 < central.n_zones
+    point = api.quick_solve(llr_scenario, llr_dataset)
+    beds, virtual = unit_beds_of(central, point.tables), virtual_beds_of(central, point.tables)
+    drawn = sample_futures(uncertain_figures(llr_scenario), 6, seed=5)
+    seen = []
+    for values in [{}] + [row.to_dict() for _, row in drawn.iterrows()]:   # the central future first
+        inst = compiler.compile(values)
+        on_groups = meets_target(grouped(inst, group), beds, virtual)[0]
+        seen.append(on_groups)
+        if on_groups:
+            assert meets_target(inst, beds, virtual)[0]
+    assert seen[0] and not all(seen)
