@@ -12,6 +12,7 @@ from optimiser.ui import (
     look,
     maps_page,
     state,
+    uncertainty_page,
     workshop,
 )
 
@@ -24,6 +25,8 @@ pages = st.navigation([
     st.Page(compare_page.page, title="Compare options", icon=":material/compare:", url_path="compare"),
     st.Page(maps_page.page, title="Maps", icon=":material/map:", url_path="maps"),
     st.Page(impact_page.page, title="Impact", icon=":material/groups:", url_path="impact"),
+    st.Page(uncertainty_page.page, title="How sure are we?", icon=":material/stacked_line_chart:",
+            url_path="uncertainty"),
     st.Page(data_page.page, title="Data", icon=":material/database:", url_path="data"),
     st.Page(assumptions_page.page, title="Assumptions", icon=":material/checklist:", url_path="assumptions"),
     # the Workshop at /workshop too (the page at the root has no other address)

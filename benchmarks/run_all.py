@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = {"llr.py": [], "pmed.py": [], "hostile_inputs.py": [], "national.py": ["--quick", "--runs", "3", "--time-limit", "300"]}
+SCRIPTS = {"llr.py": [], "pmed.py": [], "hostile_inputs.py": [],
+           "national.py": ["--quick", "--runs", "3", "--time-limit", "300"], "uncertainty.py": []}
 
 if __name__ == "__main__":
     failed = 0

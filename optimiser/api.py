@@ -24,7 +24,7 @@ from optimiser.solution import Solution
 
 __all__ = ["appraisal", "calibration", "impact", "scenario_settings", "compare_table", "dataset_for", "evaluate", "excel_bytes", "geopackage_bytes",
            "instance_for", "with_provenance", "load_dataset", "quick_solve", "load_option", "load_scenario", "option_from_solution",
-           "OptionLibrary", "shipped_options", "solve", "write_results"]
+           "OptionLibrary", "robust", "shipped_options", "solve", "uncertainty", "write_results"]
 
 
 @lru_cache(maxsize=8)
@@ -178,6 +178,35 @@ def calibration(scenario: Scenario, dataset: Dataset | None = None):
     from optimiser.solution import calibration_table
 
     return calibration_table(instance_for(scenario, dataset))
+
+
+def uncertainty(scenario: Scenario, option: Option, dataset: Dataset | None = None, *, samples: int = 200,
+                seed: int = 1, method: str = "lhs", scheduler: str | None = None, workers: int | None = None,
+                client=None, progress=None):
+    """How sure are we? ``option`` measured in ``samples`` futures drawn from the 80% ranges of
+    the scenario's figures, on Dask (a local cluster sized to the machine, or the scheduler
+    given); returns an :class:`optimiser.uncertainty.UncertaintyResult` (futures, quantiles,
+    summary). The same seed gives the same futures whatever the number of workers."""
+    from optimiser.uncertainty import uncertainty as _uncertainty
+
+    ds = dataset if dataset is not None else dataset_for(scenario)
+    return _uncertainty(scenario, option, ds, samples=samples, seed=seed, method=method, scheduler=scheduler,
+                        workers=workers, client=client, progress=progress)
+
+
+def robust(scenario: Scenario, dataset: Dataset | None = None, *, samples: int = 50, reliability: float = 0.9,
+           seed: int = 1, check_samples: int | None = None, resolution: str = "grouped", point: Solution | None = None,
+           scheduler: str | None = None, workers: int | None = None, client=None, progress=None):
+    """A robust configuration: beds keeping the blocking target in at least ``reliability`` of
+    ``samples`` futures drawn from the scenario's ranges, at the lowest expected cost, with its
+    reliability on independent futures beside the point answer's (an
+    :class:`optimiser.robust.RobustResult`)."""
+    from optimiser.robust import robust_solve
+
+    ds = dataset if dataset is not None else dataset_for(scenario)
+    return robust_solve(scenario, ds, samples=samples, reliability=reliability, seed=seed,
+                        check_samples=check_samples, resolution=resolution, point=point, scheduler=scheduler,
+                        workers=workers, client=client, progress=progress)
 
 
 def quick_solve(scenario: Scenario, dataset: Dataset | None = None) -> Solution:

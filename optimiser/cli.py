@@ -5,8 +5,12 @@
   data check [DATASET]          validate a dataset and print what it holds
   data add-travel --matrix CSV --out GPKG   add a second travel matrix (e.g. public transport)
   solve [SCENARIO] --out DIR    optimise; writes summary.json, beds.csv, ...
-                                (--quick: the workshop's quick answer, with its proven gap)
+                                (--quick: the workshop's quick answer, with its proven gap;
+                                 --robust: beds that hold in --reliability of --samples futures)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
+  uncertainty [SCENARIO] --option OPTION.yaml [--samples N] [--seed S] --out DIR
+                                how sure are we: the option in many futures drawn from the ranges
+  sensitivity [SCENARIO] --out DIR   tornado, waterfall, per-site robustness over futures
   compare DIR [DIR ...]         side-by-side table of result folders
   impact [SCENARIO] --option OPTION.yaml|best|quick [--baseline ...] [--no-pack] --out DIR
                                 who is affected, by area, district and deprivation; council packs
@@ -128,6 +132,9 @@ def cmd_solve(args) -> int:
         changes["solver.alternatives"] = args.alternatives
     if changes:
         sc = sc.with_changes(**changes)
+    if args.robust:
+        return _solve_robust(args, sc, _dataset(args, sc) if not (sc.inputs.zones_file or sc.inputs.travel_file)
+                             else None)
     out = Path(args.out) if args.out else None
     with ResultFolder(out) if out else nullcontext() as folder:   # checked and locked before solving
         ds = _dataset(args, sc) if not (sc.inputs.zones_file or sc.inputs.travel_file) else None
@@ -135,6 +142,69 @@ def cmd_solve(args) -> int:
         if folder is not None:
             folder.write(sol, ds, sol.alternatives if ds is not None else ())
     _print_solution(sol, out)
+    return 0
+
+
+def _solve_robust(args, sc, ds) -> int:
+    from optimiser import api
+    from optimiser.parallel import text_progress
+    from optimiser.robust import write_robust
+
+    if ds is None:
+        raise OptimiserError("--robust needs a dataset (custom zone and travel files are not supported)")
+    if not 0 < args.reliability <= 1:
+        raise OptimiserError(f"--reliability must be more than 0 and at most 1, got {args.reliability}")
+    samples = args.samples or 50
+    point = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
+    result = api.robust(sc, ds, samples=samples, reliability=args.reliability, seed=args.seed,
+                        check_samples=args.check_samples, resolution=args.resolution, point=point,
+                        progress=text_progress("checking futures"), **_sweep_settings(args, samples))
+    out = Path(args.out) if args.out else None
+    if out:
+        write_robust(result, ds, out)
+    r = result.summary
+    gap = f"proven within {r['proven_gap']:.2%}" if r["proven_gap"] is not None else "gap unknown"
+    print(f"Robust configuration for {sc.name}: {samples} futures planned for (seed {args.seed}), {gap}"
+          + (" - STOPPED BY THE TIME LIMIT" if r["stopped_by_time_limit"] else "")
+          + f", {r['solve_seconds']:.0f} s to solve, {r['seconds']:.0f} s in all")
+    for line in r["in_plain_words"]:
+        print(f"  {line}")
+    print("  beds per site (point -> robust): " + ", ".join(
+        f"{s} {r['point']['beds_by_site'].get(s, 0)} -> {b}" for s, b in r["robust"]["beds_by_site"].items()))
+    if out:
+        print(f"  results written to {out}/ (the robust configuration; the point answer in {out}/point/; "
+              "robust.json compares them; out_of_sample.csv has every independent future)")
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from optimiser import api
+    from optimiser.parallel import text_progress
+    from optimiser.sensitivity import site_robustness, tornado, waterfall, write_sensitivity
+
+    sc = _scenario(args.scenario)
+    ds = _dataset(args, sc)
+    settings = _sweep_settings(args, args.samples)
+    t = tornado(sc, ds, best=args.best, progress=text_progress("tornado solves"), **settings)
+    point = api.solve(sc, ds) if args.best else api.quick_solve(sc, ds)
+    w = waterfall(sc, ds, point)
+    rb = None
+    if args.samples:
+        rb = site_robustness(sc, ds, samples=args.samples, seed=args.seed,
+                             progress=text_progress(f"{args.samples} futures optimised"), **settings)
+    summary = write_sensitivity(args.out, t, w, rb, {"scenario": sc.name, "seed": args.seed,
+                                                      "samples": args.samples})
+    print(f"What drives the answer for {sc.name} ({summary['tornado']['mode']}; central answer "
+          f"{t.central['total_beds']:.0f} beds, £{t.central['annual_cost_gbp'] / 1e6:,.1f}m a year):")
+    for r in summary["tornado"]["largest_swings"]:
+        print(f"  {r['label']}: moves total beds by up to {r['swing_total_beds']:.0f}")
+    print("  from today's beds to the recommendation: " + "; ".join(
+        f"{r.label} {r.change_beds:+.0f}" if r.step != "today" else f"{r.label} {r.beds_after:.0f}"
+        for r in w.steps.itertuples()) + f"; recommendation {w.recommendation:.0f}")
+    if rb is not None:
+        for line in rb.words:
+            print(f"  {line}")
+    print(f"  results written to {args.out}/")
     return 0
 
 
@@ -196,6 +266,35 @@ def cmd_impact(args) -> int:
     packs = [p for p in written if p.suffix == ".pdf"]
     print(f"  {len(written)} files written to {out}/" + (f", including {len(packs)} district packs in {out}/packs/"
                                                            if packs else ""))
+    return 0
+
+
+def _sweep_settings(args, samples: int | None = None) -> dict:
+    samples = args.samples if samples is None else samples
+    if samples is not None and samples < 1:
+        raise OptimiserError(f"--samples must be at least 1, got {samples}")
+    if args.workers is not None and args.workers < 1:
+        raise OptimiserError(f"--workers must be at least 1, got {args.workers}")
+    return {"scheduler": args.scheduler, "workers": args.workers}
+
+
+def cmd_uncertainty(args) -> int:
+    from optimiser import api
+    from optimiser.options import load_option
+    from optimiser.parallel import text_progress
+
+    sc = _scenario(args.scenario)
+    ds = _dataset(args, sc)
+    option = load_option(args.option)
+    result = api.uncertainty(sc, option, ds, samples=args.samples, seed=args.seed, method=args.method,
+                             progress=text_progress(f"{args.samples} futures"), **_sweep_settings(args))
+    out = result.write(args.out)
+    s = result.summary
+    print(f"{option.name} in {s['samples']} futures ({s['sampling']}, seed {s['seed']}, {s['workers']} Dask "
+          f"worker(s), {s['seconds']:.1f} s):")
+    for line in s["in_plain_words"]:
+        print(f"  {line}")
+    print(f"  results written to {out}/ (futures.csv, quantiles.csv, summary.json)")
     return 0
 
 
@@ -491,6 +590,10 @@ def cmd_app(args) -> int:
         return subprocess.call(command, cwd=Path(__file__).resolve().parent.parent)
     except KeyboardInterrupt:
         return 0
+def _dask_arguments(parser) -> None:
+    parser.add_argument("--scheduler", help="an existing Dask cluster's scheduler, tcp://HOST:PORT (or set "
+                                            "LLR_DASK_SCHEDULER); default: a local cluster sized to this machine")
+    parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -511,6 +614,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "exactly, gap proven by the relaxation): about a second for LLR, under 60 s for "
                         "33,000 areas; no alternatives. For a p-median (mode: p_median): greedy and fast "
                         "interchange with the Lagrangian bound's gap, no solver run")
+                        "33,000 areas; no alternatives")
+    s.add_argument("--robust", action="store_true",
+                   help="a robust configuration: beds that keep the blocking target in at least --reliability of "
+                        "--samples futures drawn from the scenario's 80%% ranges, at the lowest expected cost; "
+                        "reported beside the point answer with its reliability on independent futures")
+    s.add_argument("--samples", type=int, help="with --robust: futures planned for (default 50)")
+    s.add_argument("--reliability", type=float, default=0.9, help="with --robust: share of futures (default 0.9)")
+    s.add_argument("--seed", type=int, default=1, help="with --robust: seed of the futures (default 1); the "
+                                                       "out-of-sample check uses seed + 1")
+    s.add_argument("--check-samples", type=int, dest="check_samples",
+                   help="with --robust: independent futures to check on (default 4 x samples, at least 100)")
+    s.add_argument("--resolution", choices=["grouped", "full"], default="grouped",
+                   help="with --robust: plan on groups of small areas (default) or every area")
+    _dask_arguments(s)
     s.set_defaults(func=cmd_solve)
 
     e = sub.add_parser("evaluate", help="measure a fixed option on the scenario's yardstick")
@@ -530,6 +647,31 @@ def build_parser() -> argparse.ArgumentParser:
                          "(the default; --no-pack writes the tables and summary.json only)")
     im.add_argument("--out", required=True, help="folder for the impact files")
     im.set_defaults(func=cmd_impact)
+    u = sub.add_parser("uncertainty", help="how sure are we? an option measured in many futures drawn from "
+                                           "the scenario's 80%% ranges")
+    u.add_argument("scenario", nargs="?")
+    u.add_argument("--option", required=True, help="option YAML (see data/options/)")
+    u.add_argument("--samples", type=int, default=200, help="how many futures (default 200)")
+    u.add_argument("--seed", type=int, default=1, help="seed of the draws (default 1): the same seed gives the "
+                                                       "same futures whatever the number of workers")
+    u.add_argument("--method", choices=["lhs", "monte_carlo"], default="lhs",
+                   help="Latin hypercube (default) or plain Monte Carlo")
+    _dask_arguments(u)
+    u.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
+    u.add_argument("--out", required=True, help="folder for futures.csv, quantiles.csv and summary.json")
+    u.set_defaults(func=cmd_uncertainty)
+
+    se = sub.add_parser("sensitivity", help="what drives the answer: tornado, waterfall from today's beds, and "
+                                            "per-site robustness over futures")
+    se.add_argument("scenario", nargs="?")
+    se.add_argument("--samples", type=int, default=50,
+                    help="futures optimised for per-site robustness (default 50; 0 skips it)")
+    se.add_argument("--seed", type=int, default=1)
+    se.add_argument("--best", action="store_true", help="full solves instead of quick answers (much slower)")
+    _dask_arguments(se)
+    se.add_argument("--dataset", help="dataset .gpkg to use instead of the scenario's")
+    se.add_argument("--out", required=True, help="folder for tornado, waterfall and robustness files")
+    se.set_defaults(func=cmd_sensitivity)
 
     c = sub.add_parser("compare", help="side-by-side table of result folders")
     c.add_argument("dirs", nargs="+")

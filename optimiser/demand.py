@@ -56,7 +56,39 @@ def _index_at(years: np.ndarray, index: np.ndarray, year: float) -> float:
 
 
 def growth_factors(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
-    """Zone x age band factor from the population base year to the horizon year."""
+    """Zone x age band factor from the population base year to the horizon year (each raised
+    to the scenario's ``growth_scale``)."""
+    table = _growth_table(dataset, scenario)
+    return table if scenario.growth_scale == 1.0 else table ** float(scenario.growth_scale)
+
+
+def current_beds(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """Beds today as a site x pathway table: the dataset's, with the scenario's ``beds_today``
+    overrides (a site's total, split over its pathways as the dataset splits them, largest
+    remainder; a site with none today puts them on its first pathway)."""
+    return with_beds_today(dataset.current_beds(), scenario.beds_today)
+
+
+def with_beds_today(table: pd.DataFrame, beds_today) -> pd.DataFrame:
+    """A site x pathway table of beds today with each site's total replaced (see
+    :func:`current_beds`)."""
+    if not beds_today:
+        return table
+    table = table.copy()
+    for site, total in beds_today.items():
+        if site not in table.index:
+            raise ScenarioError(f"site '{site}' is not in the dataset (sites: {', '.join(table.index)})",
+                                key=f"beds_today.{site}")
+        row = table.loc[site].to_numpy(float)
+        weights = row / row.sum() if row.sum() > 0 else np.eye(len(row))[0]
+        exact = weights * int(total)
+        parts = np.floor(exact).astype(int)
+        parts[np.argsort(-(exact - parts), kind="stable")[:int(total) - parts.sum()]] += 1
+        table.loc[site] = parts
+    return table
+
+
+def _growth_table(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
     bands = list(PROJECTION_FOR_BAND)
     zones = dataset.zones
     if scenario.growth != "dataset":
@@ -128,7 +160,7 @@ def pathway_demand(dataset: Dataset, scenario: Scenario) -> dict[str, PathwayDem
     """Demand per pathway at the horizon year."""
     growth = growth_factors(dataset, scenario)
     bands = band_populations(dataset.zones)
-    current = dataset.current_beds()
+    current = current_beds(dataset, scenario)
     virtual_today = float(dataset.districts["current_virtual_beds"].sum())
     out = {}
     for pid, spec in scenario.pathways.items():

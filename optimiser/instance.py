@@ -21,7 +21,7 @@ from optimiser.defaults import (
     DEFAULT_ORTOOLS_SOLVER,
     DEFAULT_TIME_LIMIT_SECONDS,
 )
-from optimiser.demand import pathway_demand
+from optimiser.demand import current_beds, pathway_demand
 from optimiser.errors import ScenarioError
 from optimiser.queueing import capacity_steps
 from optimiser.scenario import Scenario
@@ -535,7 +535,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
     per_bed = np.array([_site_value(scenario, s, "cost_per_bed_per_year", d.cost_per_bed_per_year) for s in sites.index], float)
     ward_cost = np.array([_site_value(scenario, s, "new_ward_cost", d.new_ward_cost) for s in sites.index], float)
     max_beds = np.array([_site_value(scenario, s, "max_beds", int(sites.loc[s, "max_beds"])) for s in sites.index], int)
-    current = dataset.current_beds()
+    current = current_beds(dataset, scenario)
     s_arr = Sites(ids=sites.index.to_numpy(object), names=sites["site_name"].to_numpy(object), status=status,
                   fixed_cost=fixed, cost_per_bed=per_bed, max_beds=max_beds,
                   current_beds=current.sum(axis=1).to_numpy(int))

@@ -311,6 +311,14 @@ class Scenario(_Strict):
     growth: Literal["dataset"] | float = _f(
         "dataset", "Demand growth to the horizon: 'dataset' uses the population projections; a "
         "number is a flat percentage increase", "percent")
+    growth_scale: float = _f(
+        1.0, "How much of the projected population growth from the base year to the horizon "
+        "happens: each growth factor is raised to this power (1 = the projection; 0.5 = about half "
+        "the growth; 0 = none)", "ratio", assumption=True, ge=0, le=3)
+    beds_today: dict[str, Annotated[int, Field(ge=0)]] = _f(
+        {}, "Beds a site has today (all its wards), replacing the dataset's figure and split over "
+        "the site's pathways as the dataset splits them; used to calibrate demand and to cost new "
+        "wards", "beds", assumption=True)
     mode: Literal["capacitated", "p_median"] = _f(
         "capacitated", "capacitated: beds, costs and queueing limits; p_median: drop capacity "
         "and cost and minimise travel alone (needs open_sites.exactly)")

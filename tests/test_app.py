@@ -194,13 +194,13 @@ def test_assumptions_page_lists_every_setting():
     assert not at.exception
     table = at.table[0].value
     table = table.set_index("Setting") if "Setting" in table.columns else table
-    assert len(table) == 42                                  # every figure of the default scenario
+    assert len(table) == 44                                  # every figure of the default scenario
     assert (table["Source"].str.len() + table["Assumption"].str.len()).gt(0).all()
     assert "not in the review papers" in table.loc["utilisation.blocking_target", "Assumption"]
     source = table.loc["pathways.rehab.virtual_length_of_stay_days", "Source"]
     assert source.startswith("seeds/llr_community_services_progress_2020.yaml#home_first_intensive_support_weeks (6 weeks")
     assert "Community Services Redesign Process" in source      # the paper, spelt out
-    assert "42 figures: 4 cite a source" in _texts(at)
+    assert "44 figures: 4 cite a source" in _texts(at)
 
 
 def test_infeasible_workshop_offers_and_applies_the_nearest_setting():

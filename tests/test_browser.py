@@ -308,3 +308,22 @@ def _shoot_full(page, name: str, width: int) -> None:
     page.wait_for_timeout(2000)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(old)
+def test_how_sure_are_we_page(page, app_url):
+    """The uncertainty page in the browser: 20 futures of the status quo on the app's Dask
+    cluster, shown in plain words with interval charts and the waterfall."""
+    page.goto(f"{app_url}/uncertainty")
+    page.get_by_role("heading", name="How sure are we?").first.wait_for(timeout=120_000)
+    run = page.get_by_role("button", name="Measure it in these futures")
+    run.wait_for(timeout=300_000)          # after the current answer is worked out
+    box = page.get_by_label("Futures", exact=True)
+    box.fill("20")
+    box.press("Enter")
+    page.wait_for_timeout(3000)
+    run.wait_for(timeout=300_000)
+    run.click(timeout=120_000)
+    page.get_by_text("In 8 out of 10 futures").first.wait_for(timeout=600_000)
+    page.get_by_text("From today's beds to the recommendation").first.wait_for(timeout=300_000)
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=120_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.get_by_text("Every hospital keeps the chance").count() >= 1
+    assert _shoot(page, "how_sure_are_we").stat().st_size > 100_000

@@ -153,7 +153,7 @@ def test_params_lists_the_scenarios_values_and_notes(tmp_path):
     r = _params("--scenario", str(REPO / "data" / "scenarios" / "llr_default.yaml"))
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "42 figures set in the file" in out and "0 have neither" in out
+    assert "44 figures set in the file" in out and "0 have neither" in out
     assert "pathways.stroke.length_of_stay_days = 35 days (default 25)" in out
     assert "source: seeds/llr_community_services_progress_2020.yaml#home_first_intensive_support_weeks" in out
     # a scenario of one's own: its own values, and bare numbers flagged
@@ -175,4 +175,4 @@ def test_params_csv():
     assert rows["pathways.rehab.demand.relative_rates.85+"]["value"] == "8"
     assert rows["virtual.max_beds.default"]["assumption"].startswith("Most home-based beds")
     figures = [row for row in rows.values() if row["status"] not in ("", "default")]
-    assert len(figures) == 42 and all(row["status"] != "no note" for row in figures)
+    assert len(figures) == 44 and all(row["status"] != "no note" for row in figures)

@@ -1,0 +1,735 @@
+r"""A robust configuration: beds that keep the blocking target in at least a stated share of
+sampled futures, at the lowest expected cost.
+
+**The model (scenario-based, in the same MIP).** The futures :math:`f = 1..N` are drawn from
+the scenario's ranges (:mod:`optimiser.futures`). The bed decisions are made once, for every
+future: bed options :math:`y`, sites keeping beds :math:`o`, home-based beds per district.
+Everything that adapts to the year as it turns out — which hospital each area's patients go
+to, who goes on when a hospital is full, who uses a hospital bed instead of a home-based one
+— is decided per future, with that future's demand and stays: each future gets its own copy
+of the optimiser's routing, onward-flow, capacity, travel-standard and equity rows
+(:mod:`optimiser.model.formulation`, built for that future's instance), sharing the bed
+columns. A binary :math:`z_f` per future says the future is *given up*: only then may its
+patients go unplaced (:math:`m_{f,ip} \le z_f` for every area that can reach a hospital, and
+the same for home-based patients), and at most :math:`\lfloor (1-r) N \rfloor` futures may be
+given up (:math:`r`: the reliability asked for). In a future that is not given up every
+patient is planned a bed with each unit's load within what its beds carry at the blocking
+target, so (as for the point answer) the patient-flow model keeps every unit within the
+target there. The objective is the point model's at central values — cost, travel, unmet
+bed-days, equity — with each bed's cost its mean over the futures (costs are uncertain too):
+the robust configuration is the point answer, at expected cost, among configurations that
+meet the target in enough futures.
+
+**Solved by constraint generation** (:func:`plan_robust`): solve with the futures added so
+far, check every sampled future against the configuration found (beds fixed, routing
+re-planned: a linear programme), screen the futures it fails (can *any* configuration,
+planned for that future alone, meet it? a MIP each: those that cannot are given up without
+entering the programme), add the worst of the rest, repeat. With only some futures added the
+programme is a relaxation of the one with all (a configuration meeting all but k of the
+sampled futures meets all but at most k of those added), so when the configuration fails no
+future left out it is the whole programme's answer and the last solve's bound is proven for
+the whole. When the reliability asked for cannot be had, the fewest futures any
+configuration must give up is found (a MIP counting them) and the cheapest configuration
+giving up no more is returned, with a plain note.
+
+**Resolution.** On LLR the futures are planned on groups of small areas (as the quick answer
+does: district, nearest hospital and 12-minute travel band; 611 areas become 27 groups);
+``resolution='full'`` keeps every area (small instances, or once the full model is fast).
+
+**How reliable is it, honestly.** The configuration is then checked on an *independent*
+sample of futures (another seed), each at full resolution: with the beds fixed the routing is
+re-planned and the future counts as met if every patient who can reach a hospital is planned
+a bed within the target. The point answer is checked on the same futures, so the report says
+what the extra beds buy and in which futures the point answer fails.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from optimiser.dataset.core import Dataset
+from optimiser.errors import InfeasibleError, ScenarioError, SolveError
+from optimiser.futures import FutureCompiler, sample_futures, uncertain_figures
+from optimiser.instance import Instance
+from optimiser.model.backends import Status, solve_program
+from optimiser.model.formulation import Formulation, build
+from optimiser.model.lp import INF, FrozenProgram
+from optimiser.scenario import Scenario
+from optimiser.solution import Solution
+
+FIRST_STAGE = ("bed_option", "site_open", "virtual_blocks", "virtual_run")
+FIRST_STAGE_ROWS = ("one_bed_option", "unit_opens_site", "open_site_has_beds", "min_beds_open_site", "estate_limit",
+                    "virtual_min_beds", "virtual_max_beds", "open_sites_exactly", "open_sites_at_least",
+                    "open_sites_at_most", "budget")
+# Rows a future block does without: it carries no objective, so the equity rows (which only
+# define the worst district's travel) bind nothing, and the strong links (x <= beds open)
+# only tighten a relaxation the capacity rows already make exact (no beds, no capacity).
+FEASIBILITY_ONLY_DROPS = ("equity", "strong_link")
+UNPLACED_TOLERANCE = 1e-6     # share of admissions a year left unplaced that still counts as none
+ROUND_BATCH = 8               # futures added to the programme per round (the worst first)
+Progress = Callable[[int, int], None]
+
+
+def reach_groups(inst: Instance) -> np.ndarray:
+    """Each small area's group: areas of one district that reach the same hospitals within
+    every travel threshold the rules use (each pathway's travel limit and the travel
+    standard's threshold). Within a group every area may use the same hospitals and counts
+    the same way for the travel standard, so a plan for the groups, its shares copied to
+    every area, is a plan for the areas: a future the grouped model can meet, the full model
+    can meet too. (LLR: 611 areas, 85 groups.)"""
+    limits = {float(m) for m in inst.pathways.max_travel if np.isfinite(m)}
+    limits |= {float(r.threshold_minutes) for r in inst.rules.coverage}
+    weights = np.int64(1) << np.arange(inst.n_sites, dtype=np.int64)
+    keys = [inst.zones.district.astype(np.int64)]
+    if getattr(inst.rules, "deprivation", None) is not None:     # the deprivation rule compares deciles
+        keys.append(inst.zones.deprivation_decile.astype(np.int64))
+    for limit in sorted(limits):
+        keys.append((inst.travel <= limit + 1e-9).astype(np.int64) @ weights)
+    _, group = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+    return group.ravel()
+
+
+def grouped(inst: Instance, group: np.ndarray) -> Instance:
+    """The instance on groups of small areas: demand and populations summed, travel the
+    demand-weighted mean of the members' (the same side of every threshold as each member)."""
+    from optimiser.instance import Zones
+
+    n = int(group.max()) + 1
+
+    def total(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((n,) + a.shape[1:])
+        np.add.at(out, group, a)
+        return out
+
+    weight = inst.hospital_admissions.sum(axis=1) + inst.virtual_admissions.sum(axis=1) + 1e-9
+    travel = total(inst.travel * weight[:, None]) / total(weight)[:, None]
+    district = np.zeros(n, int)
+    district[group] = inst.zones.district
+    decile = np.zeros(n, int)
+    decile[group] = inst.zones.deprivation_decile     # one decile per group when the deprivation rule is on
+    ids = np.array([f"group_{g}" for g in range(n)], object)
+    zones = Zones(ids=ids, names=ids, district=district, population=total(inst.zones.population),
+                  population_65=total(inst.zones.population_65), deprivation_decile=decile)
+    return replace(inst, zones=zones, travel=travel, hospital_admissions=total(inst.hospital_admissions),
+                   virtual_admissions=total(inst.virtual_admissions), solver=replace(inst.solver, alternatives=0))
+
+
+def _plan_instance(inst: Instance, resolution: str, group: np.ndarray | None = None) -> Instance:
+    if resolution == "full":
+        return inst
+    if resolution == "grouped":
+        return grouped(inst, reach_groups(inst) if group is None else group)
+    raise ScenarioError(f"unknown resolution '{resolution}' (grouped or full)")
+
+
+def _unplaced_columns(f: Formulation, inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, most each can hold) of the patients a future's plan may leave unplaced:
+    the unmet share of every area that can reach a hospital, and home-based patients."""
+    reachable = np.zeros(len(f.demand_rows[0]), bool)
+    if len(f.pairs[0]):
+        reachable[f.demand_row_of_pairs()] = True
+    cols = [f.lp.variables("unmet")[reachable]]
+    most = [np.ones(int(reachable.sum()))]
+    if f.lp.has_family("virtual_unmet"):
+        eligible = inst.virtual_admissions_by_district()
+        gd, gp = np.nonzero(eligible > 0)
+        cols.append(f.lp.variables("virtual_unmet"))
+        most.append(eligible[gd, gp])
+    return np.concatenate(cols), np.concatenate(most)
+
+
+def _first_stage_columns(p: FrozenProgram) -> np.ndarray:
+    return np.concatenate([np.arange(p.var_families[f].start, p.var_families[f].stop)
+                           for f in FIRST_STAGE if f in p.var_families])
+
+
+def impossible(inst: Instance, time_limit: float = 120.0) -> bool:
+    """True when no configuration the rules allow can place every patient of this future who
+    can reach a hospital within the blocking target, even planned for this future alone: the
+    fewest patients left unplaced (a MIP over the beds and the routing) is more than none.
+    (If the solver cannot prove it in ``time_limit`` the future is not called impossible.)"""
+    f = build(inst)
+    p = f.lp.freeze(inst.weights.as_dict())
+    cols, _ = _unplaced_columns(f, inst)
+    objective = np.zeros(p.shape[1])
+    weight = np.ones(len(cols))
+    if len(f.demand_rows[0]):
+        dz, dk = f.demand_rows
+        reachable = np.zeros(len(dz), bool)
+        if len(f.pairs[0]):
+            reachable[f.demand_row_of_pairs()] = True
+        weight[: int(reachable.sum())] = f.streams.admissions[dz, dk][reachable]   # unmet shares -> admissions
+    objective[cols] = weight
+    result = solve_program(replace(p, objective=objective, objective_offset=0.0), inst.solver.backend,
+                           ortools_solver=inst.solver.ortools_solver, time_limit=time_limit, mip_gap=0.0)
+    if result.status == Status.INFEASIBLE:
+        return True     # a hard rule fails whatever the beds
+    if result.status != Status.OPTIMAL or result.bound is None:
+        return False
+    return result.bound > UNPLACED_TOLERANCE * max(1.0, float(inst.hospital_admissions.sum()))
+
+
+class _FutureJob:
+    """Futures planned for, sent to the Dask workers once: each can be screened (can any
+    configuration meet it?) or checked against a configuration (does this one?)."""
+
+    def __init__(self, futures: list[Instance]) -> None:
+        self.futures = futures
+
+    def screen(self, items: list[int]) -> list[tuple[int, bool]]:
+        return [(i, impossible(self.futures[i])) for i in items]
+
+    def check(self, items: list[tuple[int, np.ndarray, np.ndarray | None]]) -> list[tuple[int, tuple[bool, float]]]:
+        return [(i, meets_target(self.futures[i], beds, virtual)) for i, beds, virtual in items]
+
+
+def _screen_chunk(job: _FutureJob, items: list) -> list:
+    return job.screen(items)
+
+
+def _check_plan_chunk(job: _FutureJob, items: list) -> list:
+    return job.check(items)
+
+
+class RobustModel:
+    """The scenario-based programme (see the module docstring), grown future by future.
+
+    The *central block* is the point model at central values (its routing, travel, unmet and
+    equity terms in the objective), with each bed column's cost the mean of its cost over
+    the sampled futures (costs are uncertain figures): the robust configuration is the point
+    model's answer, at expected costs, among configurations that meet the target in enough
+    futures. Each *future block* holds one future's routing, onward-flow, capacity,
+    travel-standard and equity rows on its own columns (no objective: it only has to be
+    possible), sharing the bed columns, with its patients unplaced only if the future is
+    given up (a binary)."""
+
+    def __init__(self, central: Instance, expected_cost: np.ndarray | None = None) -> None:
+        self.central = central
+        self.formulation = build(central)
+        p = self.formulation.lp.freeze(central.weights.as_dict())
+        self.p0 = p
+        self.first = _first_stage_columns(p)
+        self.n1 = len(self.first)
+        objective = p.objective.copy()
+        if expected_cost is not None:
+            objective[self.first] = expected_cost
+        self.objective_offset = p.objective_offset
+        # the central block as it is: its columns keep their order, first-stage ones included
+        self._cols = [(p.var_names, p.var_lower, p.var_upper, p.var_integer, objective)]
+        coo = p.matrix.tocoo()
+        self._entries = [(coo.row, coo.col, coo.data)]
+        self._rows = [(p.row_names, p.row_lower, p.row_upper)]
+        self.n_cols = p.shape[1]
+        self.n_rows = p.shape[0]
+        self.futures: list[int] = []          # sample numbers of the future blocks, in order
+        self.forced: list[bool] = []
+        self._unplaced: list[tuple[np.ndarray, np.ndarray]] = []   # (columns, most) per future block
+
+    def first_stage_objective(self, inst: Instance) -> np.ndarray:
+        """A future's bed-column costs in the objective (weighted)."""
+        f = build(inst)
+        p = f.lp.freeze(inst.weights.as_dict())
+        return p.objective[_first_stage_columns(p)]
+
+    def add_future(self, number: int, inst: Instance, forced_give_up: bool = False) -> None:
+        f = build(inst)
+        p = f.lp.freeze(inst.weights.as_dict())
+        firsts = _first_stage_columns(p)
+        if len(firsts) != self.n1 or not np.array_equal(p.var_names[firsts], self.p0.var_names[self.first]):
+            raise SolveError("a future's bed options differ from the central scenario's")
+        second = np.setdiff1d(np.arange(p.shape[1]), firsts)
+        col_map = np.empty(p.shape[1], int)
+        col_map[firsts] = self.first
+        col_map[second] = self.n_cols + np.arange(len(second))
+        tag = f"future_{number}_"
+        self._cols.append((np.char.add(tag, p.var_names[second].astype(str)).astype(object), p.var_lower[second],
+                           p.var_upper[second], p.var_integer[second], np.zeros(len(second))))
+        rows = np.concatenate([np.arange(p.row_families[fam].start, p.row_families[fam].stop)
+                               for fam in p.row_families if fam not in FIRST_STAGE_ROWS + FEASIBILITY_ONLY_DROPS])
+        sub = p.matrix[rows].tocoo()
+        self._entries.append((sub.row + self.n_rows, col_map[sub.col], sub.data))
+        self._rows.append((np.char.add(tag, p.row_names[rows].astype(str)).astype(object), p.row_lower[rows],
+                           p.row_upper[rows]))
+        self.n_cols += len(second)
+        self.n_rows += len(rows)
+        cols, most = _unplaced_columns(f, inst)
+        self._unplaced.append((col_map[cols], most))
+        self.futures.append(int(number))
+        self.forced.append(bool(forced_give_up))
+
+    def program(self, may_give_up: int) -> FrozenProgram:
+        """The programme with at most ``may_give_up`` of the future blocks given up; the
+        'given up' binaries are the last columns."""
+        n = len(self.futures)
+        z = self.n_cols + np.arange(n)
+        names, lower, upper, integer, objective = (list(x) for x in zip(*self._cols, strict=True))
+        names.append(np.array([f"future_{k}_given_up" for k in self.futures], object))
+        lower.append(np.asarray(self.forced, float))
+        upper.append(np.ones(n))
+        integer.append(np.ones(n, bool))
+        objective.append(np.zeros(n))
+        rows, cols, vals = (list(x) for x in zip(*self._entries, strict=True))
+        rnames, rlo, rhi = (list(x) for x in zip(*self._rows, strict=True))
+        r0 = self.n_rows
+        for k, (ucols, most) in enumerate(self._unplaced):   # unplaced <= most x given_up
+            m = len(ucols)
+            local = r0 + np.arange(m)
+            rows.append(np.concatenate([local, local]))
+            cols.append(np.concatenate([ucols, np.full(m, z[k])]))
+            vals.append(np.concatenate([np.ones(m), -most]))
+            rnames.append(np.array([f"future_{self.futures[k]}_unplaced_only_if_given_up_{i}" for i in range(m)],
+                                   object))
+            rlo.append(np.full(m, -INF))
+            rhi.append(np.zeros(m))
+            r0 += m
+        if n:
+            rows.append(np.full(n, r0))
+            cols.append(z)
+            vals.append(np.ones(n))
+            rnames.append(np.array([f"at_most_{may_give_up}_futures_given_up"], object))
+            rlo.append(np.array([-INF]))
+            rhi.append(np.array([float(may_give_up)]))
+            r0 += 1
+        matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                               shape=(r0, self.n_cols + n))
+        matrix.sum_duplicates()
+        families = {fam: self.p0.var_families[fam] for fam in FIRST_STAGE if fam in self.p0.var_families}
+        families["future_given_up"] = slice(self.n_cols, self.n_cols + n)
+        return FrozenProgram(
+            var_names=np.concatenate(names), var_lower=np.concatenate(lower), var_upper=np.concatenate(upper),
+            var_integer=np.concatenate(integer), objective=np.concatenate(objective),
+            objective_offset=self.objective_offset, matrix=matrix, row_names=np.concatenate(rnames),
+            row_lower=np.concatenate(rlo), row_upper=np.concatenate(rhi), var_families=families, row_families={})
+
+    def given_up(self, values: np.ndarray) -> list[int]:
+        n = len(self.futures)
+        flags = values[self.n_cols:self.n_cols + n] > 0.5
+        return [k for k, flag in zip(self.futures, flags, strict=True) if flag]
+
+    def fewest_given_up(self, backend: str, ortools_solver: str, time_limit: float):
+        """(the fewest future blocks any configuration must give up, proven?, that solution);
+        (None, False, None) if the solver found none in time."""
+        p = self.program(len(self.futures))
+        objective = np.zeros(p.shape[1])
+        objective[p.var_families["future_given_up"]] = 1.0
+        result = solve_program(replace(p, objective=objective, objective_offset=0.0), backend,
+                               ortools_solver=ortools_solver, time_limit=time_limit, mip_gap=0.0)
+        if not result.status.has_solution:
+            return None, False, None
+        count = int(round(result.values[p.var_families["future_given_up"]].sum()))
+        return count, result.status == Status.OPTIMAL, result.values
+
+
+def configuration_of(model: RobustModel, values: np.ndarray, central: Instance) -> tuple[np.ndarray, np.ndarray | None]:
+    """(beds per unit, home-based beds per district) of a solution of the robust programme."""
+    p = model.p0
+    opt = central.options
+    chosen = values[p.var_families["bed_option"]] > 0.5
+    beds = np.zeros(len(opt.unit_site), int)
+    beds[opt.option_unit[chosen]] = opt.option_beds[chosen]
+    virtual = None
+    if central.virtual is not None and "virtual_blocks" in p.var_families:
+        virtual = np.round(values[p.var_families["virtual_blocks"]]).astype(int) * central.virtual.step
+    return beds, virtual
+
+
+# ---------------------------------------------------------------------------------------
+# checking a configuration in a future
+# ---------------------------------------------------------------------------------------
+
+def meets_target(inst: Instance, beds: np.ndarray, virtual: np.ndarray | None) -> tuple[bool, float]:
+    """Whether, with these beds fixed, every patient of ``inst`` who can reach a hospital can
+    be planned a bed within the blocking target (a linear programme re-plans the routing);
+    and the admissions a year that cannot."""
+    from optimiser.model.quick import with_configuration
+
+    fixed = with_configuration(inst, beds, virtual)
+    f = build(fixed)
+    p = f.lp.freeze(fixed.weights.as_dict())
+    result = solve_program(p, fixed.solver.backend, ortools_solver=fixed.solver.ortools_solver,
+                           time_limit=max(fixed.solver.time_limit_seconds, 60.0), mip_gap=0.0)
+    if not result.status.has_solution:
+        return False, float("inf")   # a hard rule (e.g. the travel standard) cannot be met
+    unplaced = 0.0
+    if len(f.demand_rows[0]):
+        reachable = np.zeros(len(f.demand_rows[0]), bool)
+        if len(f.pairs[0]):
+            reachable[f.demand_row_of_pairs()] = True
+        u = result.values[f.lp.variables("unmet")]
+        dz, dk = f.demand_rows
+        unplaced += float((u * f.streams.admissions[dz, dk])[reachable].sum())
+    if f.lp.has_family("virtual_unmet"):
+        unplaced += float(result.values[f.lp.variables("virtual_unmet")].sum())
+    return unplaced <= UNPLACED_TOLERANCE * max(1.0, float(inst.hospital_admissions.sum())), unplaced
+
+
+class CheckJob:
+    """What a worker needs to check configurations in futures (compiled fast)."""
+
+    def __init__(self, compiler: FutureCompiler, configurations: dict[str, tuple[np.ndarray, np.ndarray | None]]):
+        self.compiler = compiler
+        self.configurations = configurations
+
+    def run(self, rows: list[tuple[int, dict[str, float]]]) -> list[tuple[int, dict[str, tuple[bool, float]]]]:
+        out = []
+        for i, values in rows:
+            inst = self.compiler.compile(values)
+            out.append((i, {name: meets_target(inst, *config) for name, config in self.configurations.items()}))
+        return out
+
+
+def _check_chunk(job: CheckJob, rows: list) -> list:
+    return job.run(rows)
+
+
+def check_futures(compiler: FutureCompiler, configurations: dict, drawn: pd.DataFrame, client,
+                  progress: Progress | None = None) -> pd.DataFrame:
+    """For each future (row of ``drawn``) and configuration: met (bool) and unplaced
+    admissions a year, as columns '<name>_meets_target' and '<name>_unplaced_per_year'."""
+    from optimiser.parallel import chunked, map_chunks, worker_count
+
+    rows = [(int(i), {k: float(v) for k, v in r.items()}) for i, r in drawn.iterrows()]
+    chunks = chunked(rows, worker_count(client) * 4)
+    parts = map_chunks(_check_chunk, CheckJob(compiler, configurations), chunks, client, progress=progress,
+                       weights=[len(c) for c in chunks])
+    records = {}
+    for part in parts:
+        for i, result in part:
+            records[i] = {**{f"{n}_meets_target": ok for n, (ok, _) in result.items()},
+                          **{f"{n}_unplaced_per_year": lost for n, (_, lost) in result.items()}}
+    return pd.DataFrame.from_dict(records, orient="index").loc[drawn.index]
+
+
+# ---------------------------------------------------------------------------------------
+# the robust answer
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RobustResult:
+    solution: Solution                 # the robust configuration, routed at full resolution at central values
+    point: Solution                    # the point answer (every figure central)
+    reliability: float                 # asked for
+    samples: int
+    seed: int
+    check_seed: int
+    given_up: tuple[int, ...]          # in-sample futures the robust configuration gives up
+    in_sample_reliability: float
+    check: pd.DataFrame                # independent futures: drawn figures + met/unplaced per configuration
+    optimality_gap: float | None
+    stopped_by_time_limit: bool
+    solve_seconds: float
+    resolution: str
+    notes: tuple[str, ...] = ()
+    impossible: tuple[int, ...] = ()   # in-sample futures no configuration can meet (relaxation infeasible)
+    rounds: tuple[dict, ...] = ()      # the constraint-generation rounds
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def out_of_sample_reliability(self) -> float:
+        return float(self.check["robust_meets_target"].mean())
+
+    @property
+    def point_out_of_sample_reliability(self) -> float:
+        return float(self.check["point_meets_target"].mean())
+
+
+@dataclass(frozen=True)
+class RobustPlan:
+    """What the robust programme chose: beds per unit, home-based beds per district, the
+    futures given up, and how it got there."""
+
+    beds: np.ndarray
+    virtual: np.ndarray | None
+    given_up: tuple[int, ...]
+    impossible: tuple[int, ...]
+    objective: float
+    gap: float | None
+    stopped_by_time_limit: bool
+    seconds: float
+    rounds: tuple[dict, ...]
+    notes: tuple[str, ...]
+
+
+def plan_robust(central: Instance, futures: list[Instance], reliability: float, *, time_limit: float = 300.0,
+                mip_gap: float = 0.01, client=None) -> RobustPlan:
+    """The robust programme over ``futures`` (instances of the futures, at the resolution
+    planned on), solved by constraint generation (see :func:`robust_solve`). With a Dask
+    ``client`` the futures are screened and checked on its workers (the programme itself is
+    solved here)."""
+    if not 0 < reliability <= 1:
+        raise ScenarioError(f"the reliability must be more than 0 and at most 1, got {reliability}")
+    from optimiser.parallel import chunked, map_chunks, worker_count
+
+    job = _FutureJob(futures)
+    parts = worker_count(client) * 2 if client is not None else 1
+
+    def run(function, items):
+        if not items:
+            return []
+        if client is None:
+            return function(job, items)
+        return [r for part in map_chunks(function, job, chunked(items, parts), client) for r in part]
+
+    started = time.perf_counter()
+    sv = central.solver
+    samples = len(futures)
+    model = RobustModel(central)
+    expected = np.mean([model.first_stage_objective(f) for f in futures], axis=0)
+    model = RobustModel(central, expected)
+    asked = int(math.floor((1.0 - reliability) * samples + 1e-9))
+    hopeless: set[int] = set()     # futures no configuration can meet (given up without a block)
+    least = 0                      # the fewest future blocks any configuration must give up
+    rounds: list[dict] = []
+    screened: dict[int, bool] = {}  # future -> no configuration can meet it alone
+    hint = None
+    while True:
+        round_started = time.perf_counter()
+        may_give_up = max(asked - len(hopeless), least)
+        result = solve_program(model.program(may_give_up), sv.backend, ortools_solver=sv.ortools_solver,
+                               time_limit=time_limit, mip_gap=mip_gap, hint=hint)
+        hint = None
+        if result.status == Status.INFEASIBLE:
+            # more futures must be given up than asked: the fewest any configuration must
+            fewest, _, values = model.fewest_given_up(sv.backend, sv.ortools_solver, time_limit)
+            if fewest is None:
+                raise SolveError(f"the robust model found no configuration in {time_limit:g} s; use fewer futures "
+                                 "(--samples) or allow more time")
+            least, hint = fewest, values
+            continue
+        if not result.status.has_solution:
+            raise SolveError(f"the robust model found no configuration in {time_limit:g} s "
+                             f"({result.status.describe()}); use fewer futures (--samples) or allow more time")
+        beds, virtual = configuration_of(model, result.values, central)
+        outside = [i for i in range(samples) if i not in model.futures and i not in hopeless]
+        checked = dict(run(_check_plan_chunk, [(i, beds, virtual) for i in outside]))
+        failed = sorted((i for i, (ok, _) in checked.items() if not ok), key=lambda i: (-checked[i][1], i))
+        fresh = [i for i in failed if i not in screened]
+        screened.update(dict(run(_screen_chunk, fresh)))
+        hopeless.update(i for i in failed if screened[i])
+        failed = [i for i in failed if not screened[i]]
+        rounds.append({"futures_in_model": len(model.futures), "futures_no_configuration_can_meet": len(hopeless),
+                       "futures_failed_outside": len(failed), "objective": result.objective, "gap": result.gap,
+                       "seconds": time.perf_counter() - round_started})
+        if not failed and max(asked - len(hopeless), least) >= may_give_up:
+            break
+        for i in failed[:ROUND_BATCH]:   # the worst first, a batch at a time
+            model.add_future(i, futures[i])
+    notes = []
+    if len(hopeless) + least > asked:
+        why = (f"in {len(hopeless)} of the {samples} futures planned for no configuration can place every patient "
+               "within the blocking target, even one planned for that future alone" if hopeless else "")
+        more = (f"{' and ' if hopeless else ''}every configuration in whole beds gives up at least {least} "
+                f"{'more ' if hopeless else ''}of them" if least else "")
+        notes.append(f"a {reliability:.0%} reliability cannot be had with the estate limits, hub limits and travel "
+                     f"rules as they are: {why}{more}; this configuration meets the target in as many of the "
+                     f"{samples} futures as any can ({samples - len(hopeless) - least}) and is the cheapest such")
+    return RobustPlan(beds, virtual, tuple(sorted(set(model.given_up(result.values)) | hopeless)),
+                      tuple(sorted(hopeless)), float(result.objective), result.gap,
+                      result.status == Status.FEASIBLE, time.perf_counter() - started, tuple(rounds), tuple(notes))
+
+
+def robust_solve(scenario: Scenario, dataset: Dataset, *, samples: int = 50, reliability: float = 0.9,
+                 seed: int = 1, check_samples: int | None = None, check_seed: int | None = None,
+                 resolution: str = "grouped", point: Solution | None = None, scheduler: str | None = None,
+                 workers: int | None = None, client=None, progress: Progress | None = None,
+                 time_limit: float | None = None, mip_gap: float | None = None) -> RobustResult:
+    """The robust configuration (see the module docstring), its out-of-sample reliability on
+    ``check_samples`` independent futures (default: 4 x samples, at least 100; seed
+    ``check_seed``, default seed + 1), and the point answer (``point``, or a fresh quick
+    answer) checked on the same futures.
+
+    The futures are added to the programme only as needed (constraint generation): solve with
+    the futures added so far, check every sampled future with the configuration found, add
+    those it fails, repeat. With the futures added so far the programme is a relaxation of the
+    one with all of them (a configuration that meets the target in all but k of the sampled
+    futures meets it in all but at most k of those added), so when the configuration found
+    fails no future left out it is the answer of the whole programme, and the bound of the
+    last solve is a bound for the whole: the gap stated is proven."""
+    from optimiser.options import option_from_solution
+    from optimiser.parallel import dask_client, warm_up
+
+    started = time.perf_counter()
+    if not 0 < reliability <= 1:
+        raise ScenarioError(f"the reliability must be more than 0 and at most 1, got {reliability}")
+    if samples < 1:
+        raise ScenarioError(f"the number of futures must be at least 1, got {samples}")
+    figures = uncertain_figures(scenario)
+    if not figures:
+        raise ScenarioError("the scenario gives no figure a range (low/high) or variants: a robust "
+                            "configuration needs futures to be robust against")
+    check_samples = check_samples or max(100, 4 * samples)
+    check_seed = seed + 1 if check_seed is None else check_seed
+    if check_seed == seed:
+        raise ScenarioError("the out-of-sample check needs another seed than the futures planned for")
+    drawn = sample_futures(figures, samples, seed)
+    independent = sample_futures(figures, check_samples, check_seed)
+    compiler = FutureCompiler(dataset, scenario)
+    central = compiler.central
+    limit = time_limit if time_limit is not None else max(central.solver.time_limit_seconds, 300.0)
+    gap = mip_gap if mip_gap is not None else max(central.solver.mip_gap, 0.01)
+    group = reach_groups(central)
+    plans = [_plan_instance(compiler.compile({k: float(v) for k, v in r.items()}), resolution, group)
+             for _, r in drawn.iterrows()]
+    with dask_client(scheduler, workers, client) as c:
+        c.gather(warm_up(c))
+        plan = plan_robust(_plan_instance(central, resolution, group), plans, reliability, time_limit=limit, mip_gap=gap,
+                           client=c)
+        beds, virtual, given_up = plan.beds, plan.virtual, plan.given_up
+        routed, point, check = _report_pieces(scenario, dataset, compiler, central, beds, virtual, point,
+                                              independent, c, progress)
+    check = pd.concat([independent, check], axis=1)
+    out = RobustResult(
+        solution=replace(routed, status_message=f"robust configuration: meets the blocking target in "
+                                                f"{samples - len(given_up)} of the {samples} futures planned for"),
+        point=point, reliability=reliability, samples=samples, seed=seed, check_seed=check_seed, given_up=given_up,
+        in_sample_reliability=(samples - len(given_up)) / samples, check=check, optimality_gap=plan.gap,
+        stopped_by_time_limit=plan.stopped_by_time_limit, solve_seconds=plan.seconds, resolution=resolution,
+        notes=plan.notes, impossible=plan.impossible, rounds=plan.rounds)
+    summary = robust_summary(out, central, option_from_solution, time.perf_counter() - started)
+    return replace(out, summary=summary)
+
+
+def _report_pieces(scenario, dataset, compiler, central, beds, virtual, point, independent, client, progress):
+    """The robust configuration routed at central values, the point answer, and both checked
+    on the independent futures."""
+    from optimiser import api
+    from optimiser.model.quick import with_configuration
+    from optimiser.model.solve import solve_once
+
+    try:
+        routed = solve_once(with_configuration(central, beds, virtual), f"{scenario.name} (robust)",
+                            explain_infeasible=False)
+        routed = replace(routed, _instance=central)
+    except (InfeasibleError, SolveError):
+        from optimiser.options import Option
+
+        units = pd.DataFrame({"site_id": central.sites.ids[central.options.unit_site],
+                              "key": np.asarray(central.wards, object)[central.options.unit_ward], "beds": beds})
+        vt = pd.DataFrame({"district_code": central.districts.ids, "beds": virtual}) if virtual is not None else None
+        routed = api.evaluate(scenario, Option(f"{scenario.name} (robust)", units[units["beds"] > 0], vt), dataset)
+    routed = api.with_provenance(routed, scenario, dataset)
+    if point is None:
+        point = api.quick_solve(scenario, dataset)
+    point_config = _configuration_of_solution(central, point)
+    check = check_futures(compiler, {"robust": (beds, virtual), "point": point_config}, independent, client,
+                          progress=progress)
+    return routed, point, check
+
+
+def _configuration_of_solution(inst: Instance, sol: Solution) -> tuple[np.ndarray, np.ndarray | None]:
+    from optimiser.solution import unit_beds_of, virtual_beds_of
+
+    beds = unit_beds_of(inst, sol.tables)
+    return beds, (virtual_beds_of(inst, sol.tables) if inst.virtual is not None else None)
+
+
+def _drivers(check: pd.DataFrame, figures: list[str], failed: pd.Series, top: int = 3) -> list[dict]:
+    """The figures that differ most between the futures a configuration fails in and the rest
+    (difference of means in standard deviations)."""
+    if failed.all() or not failed.any():
+        return []
+    out = []
+    for key in figures:
+        col = check[key].astype(float)
+        sd = col.std()
+        if not sd > 0:
+            continue
+        shift = (col[failed].mean() - col[~failed].mean()) / sd
+        out.append({"figure": key, "shift_in_sd": float(shift), "mean_when_failing": float(col[failed].mean()),
+                    "mean_otherwise": float(col[~failed].mean())})
+    return sorted(out, key=lambda d: -abs(d["shift_in_sd"]))[:top]
+
+
+def robust_summary(r: RobustResult, central: Instance, option_from_solution, seconds: float) -> dict:
+    from optimiser.futures import figure_label
+
+    def site_beds(sol: Solution) -> dict[str, int]:
+        s = sol.sites
+        return {str(k): int(v) for k, v in zip(s["site_id"], s["beds"], strict=True)}
+
+    robust_sites, point_sites = site_beds(r.solution), site_beds(r.point)
+    rm, pm = r.solution.metrics, r.point.metrics
+    figures = [c for c in r.check.columns if not c.endswith(("_meets_target", "_unplaced_per_year"))]
+    point_fails = ~r.check["point_meets_target"].astype(bool)
+    robust_fails = ~r.check["robust_meets_target"].astype(bool)
+    drivers = _drivers(r.check, figures, point_fails)
+    n = len(r.check)
+    extra_beds = rm["physical_beds"] - pm["physical_beds"]
+    extra_virtual = rm["virtual_beds"] - pm["virtual_beds"]
+    extra_cost = rm["annual_cost_gbp"] - pm["annual_cost_gbp"]
+    words = list(r.notes) + [
+        f"The robust configuration has {rm['physical_beds']:.0f} hospital beds and {rm['virtual_beds']:.0f} home-based "
+        f"beds ({extra_beds:+.0f} and {extra_virtual:+.0f} against the point answer), for £{extra_cost / 1e6:+,.2f}m a "
+        "year at central costs.",
+        f"On {n} futures it was not planned for, it meets the blocking target in {int((~robust_fails).sum())} "
+        f"({(~robust_fails).mean():.0%}); the point answer in {int((~point_fails).sum())} ({(~point_fails).mean():.0%}).",
+    ]
+    if drivers:
+        d = drivers[0]
+        direction = "higher" if d["shift_in_sd"] > 0 else "lower"
+        words.append(f"The point answer fails mostly when {figure_label(d['figure'])} is {direction} "
+                     f"(mean {d['mean_when_failing']:.3g} in the futures it fails, {d['mean_otherwise']:.3g} otherwise).")
+    changed = {s: (point_sites.get(s, 0), robust_sites.get(s, 0)) for s in robust_sites
+               if robust_sites.get(s, 0) != point_sites.get(s, 0)}
+    return {
+        "reliability_asked": r.reliability,
+        "futures_planned_for": r.samples,
+        "seed": r.seed,
+        "resolution": r.resolution,
+        "futures_given_up": list(r.given_up),
+        "futures_no_configuration_can_meet": list(r.impossible),
+        "notes": list(r.notes),
+        "in_sample_reliability": r.in_sample_reliability,
+        "out_of_sample": {"futures": n, "seed": r.check_seed,
+                          "robust_reliability": float((~robust_fails).mean()),
+                          "point_reliability": float((~point_fails).mean()),
+                          "futures_point_fails": [int(i) for i in r.check.index[point_fails]],
+                          "futures_robust_fails": [int(i) for i in r.check.index[robust_fails]]},
+        "proven_gap": r.optimality_gap,
+        "rounds": list(r.rounds),
+        "stopped_by_time_limit": r.stopped_by_time_limit,
+        "solve_seconds": r.solve_seconds,
+        "seconds": seconds,
+        "robust": {"physical_beds": rm["physical_beds"], "virtual_beds": rm["virtual_beds"],
+                   "annual_cost_gbp": rm["annual_cost_gbp"], "open_sites": rm["open_sites"], "beds_by_site": robust_sites},
+        "point": {"physical_beds": pm["physical_beds"], "virtual_beds": pm["virtual_beds"],
+                  "annual_cost_gbp": pm["annual_cost_gbp"], "open_sites": pm["open_sites"], "beds_by_site": point_sites,
+                  "status": r.point.status},
+        "what_extra_beds_buy": {"hospital_beds": extra_beds, "home_based_beds": extra_virtual,
+                                "annual_cost_gbp": extra_cost,
+                                "sites_changed": {s: {"point": a, "robust": b} for s, (a, b) in changed.items()},
+                                "reliability_gained": float((~robust_fails).mean() - (~point_fails).mean())},
+        "point_fails_most_when": drivers,
+        "in_plain_words": words,
+    }
+
+
+def write_robust(result: RobustResult, dataset: Dataset, out) -> None:
+    """The robust configuration's result files in ``out`` (as ``solve`` writes them), the
+    point answer's in ``out/point``, and ``robust.json`` (the comparison) and
+    ``out_of_sample.csv`` (each independent future: its figures, and whether each
+    configuration meets the target)."""
+    import json
+    from pathlib import Path
+
+    from optimiser.dataset.store import atomic_write_text
+    from optimiser.outputs import write_results
+
+    out = Path(out)
+    write_results(result.solution, dataset, out)
+    write_results(result.point, dataset, out / "point")
+    atomic_write_text(out / "robust.json", json.dumps(result.summary, indent=2, default=_plain))
+    atomic_write_text(out / "out_of_sample.csv", result.check.to_csv(float_format="%.10g"))
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
