@@ -590,6 +590,8 @@ def cmd_app(args) -> int:
         return subprocess.call(command, cwd=Path(__file__).resolve().parent.parent)
     except KeyboardInterrupt:
         return 0
+
+
 def _dask_arguments(parser) -> None:
     parser.add_argument("--scheduler", help="an existing Dask cluster's scheduler, tcp://HOST:PORT (or set "
                                             "LLR_DASK_SCHEDULER); default: a local cluster sized to this machine")
@@ -614,7 +616,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "exactly, gap proven by the relaxation): about a second for LLR, under 60 s for "
                         "33,000 areas; no alternatives. For a p-median (mode: p_median): greedy and fast "
                         "interchange with the Lagrangian bound's gap, no solver run")
-                        "33,000 areas; no alternatives")
     s.add_argument("--robust", action="store_true",
                    help="a robust configuration: beds that keep the blocking target in at least --reliability of "
                         "--samples futures drawn from the scenario's 80%% ranges, at the lowest expected cost; "

@@ -55,10 +55,8 @@ from optimiser.demand import PROJECTION_FOR_BAND, _growth_table, band_population
 from optimiser.errors import ScenarioError
 from optimiser.flow import FLOW_MAX_ITERATIONS, FLOW_TOLERANCE, reachable_units
 from optimiser.instance import (
-    BedOptions,
     Instance,
     _district_site_travel,
-    _hub_points,
     _virtual_sizing,
     compile_instance,
 )
@@ -302,9 +300,7 @@ class FutureCompiler:
         zones = ds.zones
         if not sc.virtual.enabled:
             return np.zeros(len(zones), bool)
-        hubs = _hub_points(ds, sc)
-        d = inst.zones.district
-        km = np.hypot(zones["x"].to_numpy() - hubs[d, 0], zones["y"].to_numpy() - hubs[d, 1]) / 1000
+        km = ds.hub_distance_km(sc.virtual.hub_locations)
         estimator = estimator_from_metadata(ds.metadata)
         minutes = estimator.minutes(km) if estimator is not None else inst.travel.min(axis=1)
         return minutes <= sc.virtual.staff_travel_limit_minutes
@@ -369,8 +365,7 @@ class FutureCompiler:
         unit_current = (current_array[opt.unit_site] * self.unit_member).sum(axis=1).astype(int)
         added = np.maximum(opt.option_beds - unit_current[opt.option_unit], 0)
         capital = np.ceil(added / d.ward_size_for_capital) * ward_cost[opt.unit_site[opt.option_unit]]
-        options = BedOptions(opt.unit_site, opt.unit_ward, unit_current, opt.option_unit, opt.option_beds,
-                             opt.option_capacity, capital)
+        options = replace(opt, unit_current=unit_current, option_capital=capital)
         sites = replace(inst.sites, fixed_cost=fixed, cost_per_bed=per_bed,
                         current_beds=current.sum(axis=1).to_numpy(int))
         pathways = replace(inst.pathways, los_days=los, virtual_los_days=vlos)

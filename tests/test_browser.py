@@ -58,16 +58,23 @@ REQUESTS: list[str] = []     # every URL the browser asked for, on every page
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
+    """One Chromium for the module (Playwright's sync API allows one driver at a time)."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1200})
-        pg.on("request", lambda request: REQUESTS.append(request.url))
-        yield pg
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    pg = browser.new_page(viewport={"width": 1500, "height": 1200})
+    pg.on("request", lambda request: REQUESTS.append(request.url))
+    yield pg
+    pg.close()
 
 
 def _shoot(page, name: str) -> Path:
@@ -172,14 +179,8 @@ def _top(locator) -> float:
 
 
 @pytest.fixture(scope="module")
-def walker(app_url):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+def walker(browser):
+    return browser
 
 
 @pytest.mark.parametrize("width,height", VIEWPORTS)
