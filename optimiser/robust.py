@@ -88,8 +88,11 @@ def reach_groups(inst: Instance) -> np.ndarray:
     limits |= {float(r.threshold_minutes) for r in inst.rules.coverage}
     weights = np.int64(1) << np.arange(inst.n_sites, dtype=np.int64)
     keys = [inst.zones.district.astype(np.int64)]
-    if getattr(inst.rules, "deprivation", None) is not None:     # the deprivation rule compares deciles
-        keys.append(inst.zones.deprivation_decile.astype(np.int64))
+    rule = inst.rules.deprivation
+    if rule.max_gap_minutes is not None or rule.max_worsening_minutes is not None:
+        # the deprivation rule's rows compare the most and least deprived groups: keep them apart
+        decile = inst.zones.deprivation_decile
+        keys.append(np.isin(decile, rule.most_deprived_deciles) + 2 * np.isin(decile, rule.least_deprived_deciles))
     for limit in sorted(limits):
         keys.append((inst.travel <= limit + 1e-9).astype(np.int64) @ weights)
     _, group = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
@@ -113,7 +116,7 @@ def grouped(inst: Instance, group: np.ndarray) -> Instance:
     district = np.zeros(n, int)
     district[group] = inst.zones.district
     decile = np.zeros(n, int)
-    decile[group] = inst.zones.deprivation_decile     # one decile per group when the deprivation rule is on
+    decile[group] = inst.zones.deprivation_decile   # one member's decile: the group's side of a deprivation limit
     ids = np.array([f"group_{g}" for g in range(n)], object)
     zones = Zones(ids=ids, names=ids, district=district, population=total(inst.zones.population),
                   population_65=total(inst.zones.population_65), deprivation_decile=decile)
