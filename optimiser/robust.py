@@ -65,9 +65,6 @@ from optimiser.scenario import Scenario
 from optimiser.solution import Solution
 
 FIRST_STAGE = ("bed_option", "site_open", "virtual_blocks", "virtual_run")
-FIRST_STAGE_ROWS = ("one_bed_option", "unit_opens_site", "open_site_has_beds", "min_beds_open_site", "estate_limit",
-                    "virtual_min_beds", "virtual_max_beds", "open_sites_exactly", "open_sites_at_least",
-                    "open_sites_at_most", "budget")
 # Rows a future block does without: it carries no objective, so the equity rows (which only
 # define the worst district's travel) bind nothing, and the strong links (x <= beds open)
 # only tighten a relaxation the capacity rows already make exact (no beds, no capacity).
@@ -151,6 +148,23 @@ def _unplaced_columns(f: Formulation, inst: Instance) -> tuple[np.ndarray, np.nd
 def _first_stage_columns(p: FrozenProgram) -> np.ndarray:
     return np.concatenate([np.arange(p.var_families[f].start, p.var_families[f].stop)
                            for f in FIRST_STAGE if f in p.var_families])
+
+
+def _future_rows(p: FrozenProgram, firsts: np.ndarray) -> np.ndarray:
+    """The rows a future block copies: every row that touches a routing column (a row on the
+    bed decisions alone — one option per unit, estate limits, open-site counts, the budget at
+    central costs — is a rule about the configuration itself and stays in the central block
+    once), less the feasibility-only drops. Decided from the programme, so a new rule family
+    needs no entry here."""
+    first = np.zeros(p.shape[1], bool)
+    first[firsts] = True
+    pattern = p.matrix.tocsr(copy=True)
+    pattern.data = np.ones_like(pattern.data)
+    keep = pattern @ (~first).astype(float) > 0          # the row has a routing entry
+    for fam in FEASIBILITY_ONLY_DROPS:
+        if fam in p.row_families:
+            keep[p.row_families[fam]] = False
+    return np.flatnonzero(keep)
 
 
 def impossible(inst: Instance, time_limit: float = 120.0) -> bool:
@@ -254,8 +268,7 @@ class RobustModel:
         tag = f"future_{number}_"
         self._cols.append((np.char.add(tag, p.var_names[second].astype(str)).astype(object), p.var_lower[second],
                            p.var_upper[second], p.var_integer[second], np.zeros(len(second))))
-        rows = np.concatenate([np.arange(p.row_families[fam].start, p.row_families[fam].stop)
-                               for fam in p.row_families if fam not in FIRST_STAGE_ROWS + FEASIBILITY_ONLY_DROPS])
+        rows = _future_rows(p, firsts)
         sub = p.matrix[rows].tocoo()
         self._entries.append((sub.row + self.n_rows, col_map[sub.col], sub.data))
         self._rows.append((np.char.add(tag, p.row_names[rows].astype(str)).astype(object), p.row_lower[rows],
