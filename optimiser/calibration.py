@@ -43,7 +43,7 @@ class Calibration:
 
     scope: str                       # "site" or "county"
     base_year: float
-    unit: np.ndarray                 # unit numbers (into Instance.options.unit_*)
+    unit: np.ndarray                 # unit numbers (into Instance.bed_choices.unit_*)
     beds_today: np.ndarray
     beds_today_source: tuple[str, ...]   # "fact" / "assumption" / ... from the dataset
     target_occupancy: np.ndarray     # NaN where the unit is not calibrated
@@ -93,7 +93,7 @@ def _cache_key(base: Instance, *parts) -> bytes:
             h.update(repr(value).encode())
         h.update(b"|")
 
-    pw, opt = base.pathways, base.options
+    pw, opt = base.pathways, base.bed_choices
     for value in (base.hospital_admissions, base.virtual_admissions, base.travel, base.zones.district,
                   len(base.districts.ids), base.n_sites, base.wards, pw.ward, pw.los_days, pw.virtual_los_days,
                   pw.site_allowed, pw.max_travel, pw.fallback_ward, opt.unit_site, opt.unit_ward, base.rules.onward_flow,

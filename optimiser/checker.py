@@ -67,14 +67,14 @@ def _positions(inst: Instance):
 
 
 def _units(inst: Instance) -> dict[tuple[int, int], int]:
-    opt = inst.options
+    opt = inst.bed_choices
     return {(int(s), int(w)): u for u, (s, w) in enumerate(zip(opt.unit_site, opt.unit_ward, strict=True))}
 
 
 def _stay_of_sources(inst: Instance) -> np.ndarray:
     """Mean stay (days) of each unit's patients: its pathways' stays weighted by their total
     load (how the plan turns its onward erlangs into journeys)."""
-    pw, opt = inst.pathways, inst.options
+    pw, opt = inst.pathways, inst.bed_choices
     load = inst.hospital_load.sum(axis=0) + inst.virtual_load.sum(axis=0) + 1e-12
     out = np.zeros(len(opt.unit_site))
     for u, (s, w) in enumerate(zip(opt.unit_site, opt.unit_ward, strict=True)):
@@ -89,7 +89,7 @@ def raw_solution(inst: Instance, tables: Tables, *, unit_offered: np.ndarray, hu
     zpos, spos, ppos, dpos, wpos = _positions(inst)
     units = _units(inst)
     n_z, n_s, n_p, n_d = inst.n_zones, inst.n_sites, len(inst.pathways.ids), len(inst.districts.ids)
-    unit_beds = np.zeros(len(inst.options.unit_site))
+    unit_beds = np.zeros(len(inst.bed_choices.unit_site))
     site_beds = np.zeros(n_s)
     for r in tables.units.itertuples(index=False):
         j = spos[r.site_id]
@@ -139,7 +139,7 @@ def raw_solution(inst: Instance, tables: Tables, *, unit_offered: np.ndarray, hu
 
 def _cost(inst: Instance, raw: RawSolution) -> tuple[float, float]:
     """(annual cost, one-off capital) of the configuration."""
-    opt = inst.options
+    opt = inst.bed_choices
     open_sites = raw.site_beds > 0
     capital = 0.0
     for u, beds in enumerate(raw.unit_beds):

@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from optimiser.instance import BedOptions, Instance, Rules, VirtualSizing
+from optimiser.instance import BedChoices, Instance, Rules, VirtualSizing
 from optimiser.queueing import capacity_steps
 
 
@@ -55,7 +55,7 @@ class Configuration:
 
     @classmethod
     def of_arrays(cls, inst: Instance, unit_beds, virtual_beds=None) -> Configuration:
-        opt = inst.options
+        opt = inst.bed_choices
         beds = {(str(inst.sites.ids[s]), str(inst.wards[w])): int(b)
                 for s, w, b in zip(opt.unit_site, opt.unit_ward, np.asarray(unit_beds), strict=True)}
         virtual = (None if virtual_beds is None else
@@ -65,7 +65,7 @@ class Configuration:
     def arrays(self, inst: Instance) -> tuple[np.ndarray, np.ndarray | None]:
         """(beds per unit of ``inst``, home-based beds per district or ``None`` where the
         instance plans none)."""
-        opt = inst.options
+        opt = inst.bed_choices
         beds = np.array([self.unit_beds.get((str(inst.sites.ids[s]), str(inst.wards[w])), 0)
                          for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)], int)
         if inst.virtual is None:
@@ -85,20 +85,20 @@ def fix(inst: Instance, config: Configuration, policy: Policy, *, name: str | No
 def fix_arrays(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.ndarray | None, policy: Policy, *,
                name: str | None = None) -> Instance:
     """:func:`fix` with the configuration as arrays on ``inst``'s units and districts."""
-    opt = inst.options
+    opt = inst.bed_choices
     unit_beds = np.asarray(unit_beds, int)
     site_beds = np.bincount(opt.unit_site, weights=unit_beds, minlength=inst.n_sites)
     status = np.where(site_beds > 0, 1, -1).astype(np.int8)
     if policy == Policy.KEEP_RULES:
         keep = opt.option_beds == unit_beds[opt.option_unit]
-        options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
+        options = BedChoices(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
                              option_unit=opt.option_unit[keep], option_beds=opt.option_beds[keep],
                              option_capacity=opt.option_capacity[keep], option_capital=opt.option_capital[keep])
         virtual = inst.virtual
         if virtual is not None and virtual_beds is not None:
             vb = np.asarray(virtual_beds, int)
             virtual = replace(virtual, lo=vb, hi=vb, must_run=vb > 0)
-        return replace(inst, name=name or inst.name, sites=replace(inst.sites, status=status), options=options,
+        return replace(inst, name=name or inst.name, sites=replace(inst.sites, status=status), bed_choices=options,
                        virtual=virtual, solver=replace(inst.solver, alternatives=0))
     # Policy.MEASURE: any bed count; capital for new beds above today's at the scenario's
     # new-ward cost (that of the nearest listed option at or above the count).
@@ -109,7 +109,7 @@ def fix_arrays(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.ndarray |
         above = mine[opt.option_beds[mine] >= unit_beds[u]]
         pick = above[np.argmin(opt.option_beds[above])] if len(above) else mine[np.argmax(opt.option_beds[mine])]
         capital[u] = opt.option_capital[pick] if unit_beds[u] > opt.unit_current[u] else 0.0
-    options = BedOptions(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
+    options = BedChoices(unit_site=opt.unit_site, unit_ward=opt.unit_ward, unit_current=opt.unit_current,
                          option_unit=np.arange(len(unit_beds)), option_beds=unit_beds,
                          option_capacity=capacity_steps(unit_beds, rule, target), option_capital=capital)
     sites = replace(inst.sites, status=status, max_beds=np.maximum(inst.sites.max_beds, site_beds.astype(int)))
@@ -121,5 +121,5 @@ def fix_arrays(inst: Instance, unit_beds: np.ndarray, virtual_beds: np.ndarray |
     rules = Rules(single_assignment=inst.rules.single_assignment, capacity_limits=False, utilisation_rule=rule,
                   utilisation_target=target, virtual_target=inst.rules.virtual_target,
                   onward_flow=inst.rules.onward_flow, deprivation=inst.rules.deprivation)
-    return replace(inst, name=name or inst.name, sites=sites, options=options, virtual=virtual, rules=rules,
+    return replace(inst, name=name or inst.name, sites=sites, bed_choices=options, virtual=virtual, rules=rules,
                    weights=replace(inst.weights, lexicographic=None))

@@ -71,7 +71,7 @@ def configuration_of(inst: Instance, option: Option, current_virtual: pd.Series 
     """The option's configuration on ``inst``'s units and districts (its keys may be wards or
     pathways; home-based beds 'current' are today's)."""
     units = option_units(inst, option)
-    opt = inst.options
+    opt = inst.bed_choices
     hosted = {(str(inst.sites.ids[s]), str(inst.wards[w])) for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)}
     for r in units.itertuples(index=False):
         if (r.site_id, r.ward) not in hosted and r.beds > 0:
@@ -94,12 +94,12 @@ def fixed_instance(inst: Instance, option: Option, current_virtual: pd.Series | 
 def nearest_first_choices(inst: Instance) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(assignment, unmet) tables sending every zone's hospital patients of each pathway to
     the nearest reachable unit with beds of the pathway's own ward (unmet where none)."""
-    beds = inst.options.option_beds                 # a fixed instance: one option per unit
+    beds = inst.bed_choices.option_beds                 # a fixed instance: one option per unit
     reach = reachable_units(inst, beds, fallback=False)
     first = reach[:, :, 0] if reach.shape[2] else -np.ones(inst.hospital_admissions.shape, int)
     need = inst.hospital_admissions > 0
     zi, pi = np.nonzero(need & (first >= 0))
-    assignment = pd.DataFrame({"zone_code": inst.zones.ids[zi], "site_id": inst.sites.ids[inst.options.unit_site[first[zi, pi]]],
+    assignment = pd.DataFrame({"zone_code": inst.zones.ids[zi], "site_id": inst.sites.ids[inst.bed_choices.unit_site[first[zi, pi]]],
                                "pathway": np.asarray(inst.pathways.ids, object)[pi], "share": 1.0})
     uz, up = np.nonzero(need & (first < 0))
     unmet = pd.DataFrame({"zone_code": inst.zones.ids[uz], "pathway": np.asarray(inst.pathways.ids, object)[up],
@@ -133,7 +133,7 @@ def evaluate_option(inst: Instance, option: Option, current_virtual: pd.Series |
 
 
 def _units_of(fixed: Instance) -> pd.DataFrame:
-    opt = fixed.options
+    opt = fixed.bed_choices
     return pd.DataFrame({"site_id": fixed.sites.ids[opt.unit_site], "ward": np.asarray(fixed.wards, object)[opt.unit_ward],
                          "beds": opt.option_beds})
 

@@ -165,13 +165,13 @@ class OnwardRoutes:
 
 def unit_pathways(inst: Instance) -> list[np.ndarray]:
     """For each unit, the pathways whose patients it takes."""
-    opt, pw = inst.options, inst.pathways
+    opt, pw = inst.bed_choices, inst.pathways
     return [np.flatnonzero((pw.ward == w) & pw.site_allowed[:, s]) for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)]
 
 
 def onward_routes(inst: Instance) -> OnwardRoutes:
     """The routes of :class:`OnwardRoutes` for an instance."""
-    opt, pw = inst.options, inst.pathways
+    opt, pw = inst.bed_choices, inst.pathways
     n_u = len(opt.unit_site)
     fallback = pw.fallback_ward if pw.fallback_ward is not None else np.full(len(pw.ids), -1)
     site_minutes = inst.site_travel if inst.site_travel is not None else np.zeros((inst.n_sites,) * 2)
@@ -217,7 +217,7 @@ def onward_routes(inst: Instance) -> OnwardRoutes:
 
 def unit_index(inst: Instance) -> np.ndarray:
     """(sites, wards) -> unit number, -1 where the site cannot host the ward."""
-    opt = inst.options
+    opt = inst.bed_choices
     table = -np.ones((inst.n_sites, len(inst.wards)), int)
     table[opt.unit_site, opt.unit_ward] = np.arange(len(opt.unit_site))
     return table
@@ -436,7 +436,7 @@ def patient_flow(inst: Instance, unit_beds, virtual_beds=None, first: FirstChoic
         hub_admitted=c.hub_arrivals * (1.0 - c.hub_blocking),
         placed_zone=np.concatenate([c.zone[rows], c.zone[rows]]),
         placed_pathway=np.concatenate([c.pathway[rows], c.pathway[rows]]),
-        placed_site=np.concatenate([inst.options.unit_site[units]] * 2),
+        placed_site=np.concatenate([inst.bed_choices.unit_site[units]] * 2),
         placed_admissions=np.concatenate([first_part, onward_part]),
         placed_onward=np.concatenate([np.zeros(len(rows), bool), np.ones(len(rows), bool)]),
         turned_away=turned, iterations=iterations, converged=converged)

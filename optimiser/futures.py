@@ -267,7 +267,7 @@ class FutureCompiler:
         self.unit_pathways = [[p for p in self.pathway_ids
                                if scenario.pathways[p].ward == inst.wards[w]
                                and (scenario.pathways[p].sites == "all" or inst.sites.ids[s] in scenario.pathways[p].sites)]
-                              for s, w in zip(inst.options.unit_site, inst.options.unit_ward, strict=True)]
+                              for s, w in zip(inst.bed_choices.unit_site, inst.bed_choices.unit_ward, strict=True)]
         self.unit_member = np.array([[p in members for p in self.pathway_ids] for members in self.unit_pathways],
                                     bool)                                   # (U, P)
         self._routes: dict[bytes, _CalibrationRoutes] = {}
@@ -361,7 +361,7 @@ class FutureCompiler:
         fixed = per_site("fixed_cost_per_year", d.fixed_cost_per_year)
         per_bed = per_site("cost_per_bed_per_year", d.cost_per_bed_per_year)
         ward_cost = per_site("new_ward_cost", d.new_ward_cost)
-        opt = inst.options
+        opt = inst.bed_choices
         unit_current = (current_array[opt.unit_site] * self.unit_member).sum(axis=1).astype(int)
         added = np.maximum(opt.option_beds - unit_current[opt.option_unit], 0)
         capital = np.ceil(added / d.ward_size_for_capital) * ward_cost[opt.unit_site[opt.option_unit]]
@@ -370,7 +370,7 @@ class FutureCompiler:
                         current_beds=current.sum(axis=1).to_numpy(int))
         pathways = replace(inst.pathways, los_days=los, virtual_los_days=vlos)
         weights = replace(inst.weights, capital_annualisation_years=d.capital_annualisation_years)
-        out = replace(inst, sites=sites, pathways=pathways, options=options, weights=weights,
+        out = replace(inst, sites=sites, pathways=pathways, bed_choices=options, weights=weights,
                       hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
                       district_site_travel=_district_site_travel(inst.travel, virtual_adm, inst.zones.district,
                                                                  len(inst.districts.ids)),
@@ -398,7 +398,7 @@ class FutureCompiler:
         """Per unit, the occupancy its beds today are matched to (as
         ``optimiser.instance._calibration_targets``): its calibrated pathways' occupancies
         weighted by their beds today; NaN where none has beds."""
-        opt = self.central.options
+        opt = self.central.bed_choices
         occ = np.array([sc.pathways[p].demand.calibration_occupancy for p in self.pathway_ids])
         calibrated = np.array([sc.pathways[p].demand.method == "calibrated" for p in self.pathway_ids])
         out = np.full(len(opt.unit_site), np.nan)
@@ -465,8 +465,8 @@ class FutureCompiler:
             factors, _ = calibrate(
                 base, beds, self.current_virtual, target, calibrated, scope="site",
                 base_year=_base_year(self.dataset, sc),
-                beds_source=_beds_source(self.dataset, _unit_pathways(base.options, base.wards, self.pathway_ids, sc,
-                                                                      self.site_ids), base.options, self.site_ids))
+                beds_source=_beds_source(self.dataset, _unit_pathways(base.bed_choices, base.wards, self.pathway_ids, sc,
+                                                                      self.site_ids), base.bed_choices, self.site_ids))
             return factors
         return routes.factors(base, beds, self.current_virtual, aims, tuned, in_scope, calibrated)
 
@@ -628,7 +628,7 @@ class OptionKernel:
             current_virtual = pd.Series(central.districts.current_virtual_beds, index=central.districts.ids)
         self.fixed = fixed_instance(central, option, current_virtual)
         fx = self.fixed
-        self.beds = fx.options.option_beds.astype(int)
+        self.beds = fx.bed_choices.option_beds.astype(int)
         self.virtual_beds = (fx.virtual.hi.astype(int) if fx.virtual is not None
                              else np.zeros(len(fx.districts.ids), int))
         self.target = central.rules.utilisation_target
@@ -660,7 +660,7 @@ class OptionKernel:
             self.has_own = own_first >= 0
             self.travel_first = np.where(self.has_own,
                                          fx.travel[np.repeat(np.arange(n_z), n_p),
-                                                   fx.options.unit_site[np.maximum(own_first, 0)]], 0.0)
+                                                   fx.bed_choices.unit_site[np.maximum(own_first, 0)]], 0.0)
 
     # Pickled for Dask with the option as its mapping (its figure notes are read-only).
     def __getstate__(self) -> dict:
@@ -678,7 +678,7 @@ class OptionKernel:
 
     # ---- costs, as compute_metrics counts them --------------------------------------------
     def _costs(self, inst: Instance) -> dict[str, float]:
-        opt = inst.options
+        opt = inst.bed_choices
         beds = self.beds
         site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
         is_open = site_beds > 0

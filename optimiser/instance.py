@@ -125,7 +125,7 @@ class Pathways:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BedOptions:
+class BedChoices:
     """Allowed bed counts for each unit (a ward type on a site), with the load each can
     carry under the utilisation rule and its one-off capital cost."""
 
@@ -341,7 +341,7 @@ class Instance:
     """(Z, P) admissions a year suitable for, and within reach of, a home-based bed."""
     district_site_travel: np.ndarray
     """(D, S) minutes, for virtual-suitable patients who go to hospital."""
-    options: BedOptions
+    bed_choices: BedChoices
     """The units and their allowed bed counts."""
     virtual: VirtualSizing | None
     """Home-based bed sizing; None when the scenario plans none."""
@@ -459,7 +459,7 @@ class Instance:
                               max_travel=np.array([float(max_travel)])),
             wards=(ward,), travel=travel, hospital_admissions=adm[:, None].copy(), virtual_admissions=np.zeros((n, 1)),
             district_site_travel=np.zeros((n_d, m)),
-            options=BedOptions(unit_site=np.arange(m), unit_ward=np.zeros(m, int), unit_current=np.zeros(m, int),
+            bed_choices=BedChoices(unit_site=np.arange(m), unit_ward=np.zeros(m, int), unit_current=np.zeros(m, int),
                                option_unit=np.repeat(np.arange(m), k), option_beds=np.tile(steps, m),
                                option_capacity=np.tile(caps, m), option_capital=np.zeros(k * m)),
             virtual=None, rules=rules or Rules(single_assignment=False, utilisation_target=blocking),
@@ -614,7 +614,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
             opt_beds += steps
             opt_cap += list(caps)
             opt_capital += list(wards_added * ward_cost[j])
-    options = BedOptions(unit_site=np.array(unit_site, int), unit_ward=np.array(unit_ward, int),
+    options = BedChoices(unit_site=np.array(unit_site, int), unit_ward=np.array(unit_ward, int),
                          unit_current=np.array(unit_current, int), option_unit=np.array(opt_unit, int),
                          option_beds=np.array(opt_beds, int), option_capacity=np.array(opt_cap, float),
                          option_capital=np.array(opt_capital, float))
@@ -660,7 +660,7 @@ def compile_instance(dataset: Dataset, scenario: Scenario) -> Instance:
                             current_virtual_beds=current_virtual),
         sites=s_arr, pathways=p_arr, wards=ward_ids, travel=travel,
         hospital_admissions=hospital_adm, virtual_admissions=virtual_adm,
-        district_site_travel=dist_travel, options=options, virtual=None, rules=rules,
+        district_site_travel=dist_travel, bed_choices=options, virtual=None, rules=rules,
         weights=weights, solver=solver, notes=tuple(notes),
         site_travel=travel[zones.index.get_indexer(sites["zone_code"])] if "zone_code" in sites else None,
         **_second_travel(dataset))
@@ -737,7 +737,7 @@ def _base_year(dataset: Dataset, scenario: Scenario) -> float:
         return float(scenario.horizon_year)
 
 
-def _unit_pathways(options: BedOptions, ward_ids, pathway_ids, scenario: Scenario, site_ids):
+def _unit_pathways(options: BedChoices, ward_ids, pathway_ids, scenario: Scenario, site_ids):
     """For each unit, the pathways whose patients use it."""
     out = []
     for s, w in zip(options.unit_site, options.unit_ward, strict=True):
@@ -747,7 +747,7 @@ def _unit_pathways(options: BedOptions, ward_ids, pathway_ids, scenario: Scenari
     return out
 
 
-def _calibration_targets(scenario: Scenario, current, options: BedOptions, ward_ids, pathway_ids, site_ids) -> np.ndarray:
+def _calibration_targets(scenario: Scenario, current, options: BedChoices, ward_ids, pathway_ids, site_ids) -> np.ndarray:
     """Occupancy today's beds of each unit are taken to run at: its pathways' calibration
     occupancies weighted by their beds today (NaN: no calibrated pathway has beds there)."""
     out = np.full(len(options.unit_site), np.nan)
@@ -761,7 +761,7 @@ def _calibration_targets(scenario: Scenario, current, options: BedOptions, ward_
     return out
 
 
-def _beds_source(dataset: Dataset, unit_pathways: list[list[str]], options: BedOptions, site_ids) -> tuple[str, ...]:
+def _beds_source(dataset: Dataset, unit_pathways: list[list[str]], options: BedChoices, site_ids) -> tuple[str, ...]:
     """Whether each unit's beds today are a fact or an assumption, from the dataset's
     provenance ('assumption' if any of its pathways' figures is)."""
     prov = dataset.provenance

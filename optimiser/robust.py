@@ -346,7 +346,7 @@ class RobustModel:
 def configuration_of(model: RobustModel, values: np.ndarray, central: Instance) -> tuple[np.ndarray, np.ndarray | None]:
     """(beds per unit, home-based beds per district) of a solution of the robust programme."""
     p = model.p0
-    opt = central.options
+    opt = central.bed_choices
     chosen = values[p.var_families["bed_option"]] > 0.5
     beds = np.zeros(len(opt.unit_site), int)
     beds[opt.option_unit[chosen]] = opt.option_beds[chosen]
@@ -626,8 +626,8 @@ def _report_pieces(scenario, dataset, compiler, central, beds, virtual, point, i
     except (InfeasibleError, SolveError):
         from optimiser.options import Option
 
-        units = pd.DataFrame({"site_id": central.sites.ids[central.options.unit_site],
-                              "key": np.asarray(central.wards, object)[central.options.unit_ward], "beds": beds})
+        units = pd.DataFrame({"site_id": central.sites.ids[central.bed_choices.unit_site],
+                              "key": np.asarray(central.wards, object)[central.bed_choices.unit_ward], "beds": beds})
         vt = pd.DataFrame({"district_code": central.districts.ids, "beds": virtual}) if virtual is not None else None
         routed = api.evaluate(scenario, Option(f"{scenario.name} (robust)", units[units["beds"] > 0], vt), dataset)
     routed = api.with_provenance(routed, scenario, dataset)

@@ -218,7 +218,7 @@ def waterfall(scenario: Scenario, dataset: Dataset, recommendation: Solution, ce
     inst = central if central is not None else api.instance_for(scenario, dataset)
     base_year = int(_base_year(dataset, scenario))
     base = api.instance_for(scenario.with_changes(horizon_year=base_year), dataset)
-    opt = inst.options
+    opt = inst.bed_choices
     units_today = opt.unit_current.astype(int)
     hubs_today = (inst.districts.current_virtual_beds if inst.districts.current_virtual_beds is not None
                   else np.zeros(len(inst.districts.ids), int)).astype(int)

@@ -152,7 +152,7 @@ def onward_plan(inst: Instance, tables: Tables) -> OnwardPlan | None:
 
 def unit_beds_of(inst: Instance, tables: Tables) -> np.ndarray:
     """Beds on each unit of ``inst`` (0 where the tables give none)."""
-    opt = inst.options
+    opt = inst.bed_choices
     key = pd.MultiIndex.from_arrays([inst.sites.ids[opt.unit_site], np.asarray(inst.wards, object)[opt.unit_ward]])
     beds = tables.units.groupby(["site_id", "ward"])["beds"].sum() if len(tables.units) else pd.Series(dtype=float)
     return beds.reindex(key).fillna(0).to_numpy().astype(int)
@@ -206,7 +206,7 @@ def unit_table(inst: Instance, tables: Tables, flow: PatientFlow | None = None) 
     """Per unit: beds, the load planned for it, the load that reaches it from full hospitals
     nearby, occupancy, the chance an arriving patient finds no free bed, admissions."""
     flow = flow if flow is not None else flow_of(inst, tables)
-    opt = inst.options
+    opt = inst.bed_choices
     units = pd.DataFrame({"site_id": inst.sites.ids[opt.unit_site],
                           "ward": np.asarray(inst.wards, object)[opt.unit_ward]})
     units["site_name"] = inst.sites.names[opt.unit_site]
@@ -293,7 +293,7 @@ def compute_metrics(inst: Instance, tables: Tables) -> dict[str, float | str]:
     m: dict[str, float | str] = {}
 
     # Cost.
-    opt = inst.options
+    opt = inst.bed_choices
     site_beds = units.groupby("site_id")["beds"].sum().reindex(inst.sites.ids, fill_value=0).to_numpy()
     is_open = site_beds > 0
     fixed = float((inst.sites.fixed_cost * is_open).sum())
@@ -464,7 +464,7 @@ def calibration_table(inst: Instance | None) -> pd.DataFrame:
     c = inst.calibration if inst is not None else None
     if c is None:
         return pd.DataFrame(columns=cols)
-    opt = inst.options
+    opt = inst.bed_choices
     return pd.DataFrame({
         "site_id": inst.sites.ids[opt.unit_site[c.unit]], "site_name": inst.sites.names[opt.unit_site[c.unit]],
         "ward": np.asarray(inst.wards, object)[opt.unit_ward[c.unit]], "beds_today": c.beds_today,

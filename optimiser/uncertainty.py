@@ -171,7 +171,7 @@ def summarise(scenario: Scenario, option: Option, inst: Instance, figures, drawn
 
 def _site_values(inst: Instance, measures: list[FutureMeasure]) -> dict[str, pd.DataFrame]:
     """measure -> (futures x site ids) per site (a site's wards together)."""
-    opt = inst.options
+    opt = inst.bed_choices
     n_s = inst.n_sites
     out: dict[str, list] = {k: [] for k in SITE_MEASURES}
     for m in measures:

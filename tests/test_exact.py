@@ -60,7 +60,7 @@ def test_groupings_are_relaxations_of_the_full_model():
     ints = program.var_integer[fine.kept]
     checked = 0
     for _ in range(12):
-        beds = rng.choice([0, 0, 16, 24, 32, 40], len(inst.options.unit_site))
+        beds = rng.choice([0, 0, 16, 24, 32, 40], len(inst.bed_choices.unit_site))
         fixed = configuration_start(f, beds, None)
         full = route(program, fixed, "ortools", 60)
         if not full.status.has_solution:
@@ -145,7 +145,7 @@ def test_llr_default_best_is_proven_within_its_tolerance(llr_dataset):
     f = build(inst)
     program = f.lp.freeze(inst.weights.as_dict())
     beds = sol.units.set_index(["site_id", "ward"])["beds"]
-    opt = inst.options
+    opt = inst.bed_choices
     unit_beds = np.array([beds.get((inst.sites.ids[s], inst.wards[w]), 0) for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)])
     virtual = sol.virtual_beds.set_index("district_code")["beds"].reindex(inst.districts.ids).fillna(0).to_numpy(int)
     routed = route(program, configuration_start(f, unit_beds, virtual), "ortools", 60)

@@ -259,7 +259,7 @@ def test_rounded_relaxation_keeps_llr_estate_limits_and_minimum_beds(llr_scenari
     inst = api.instance_for(llr_scenario, llr_dataset).with_rules(single_assignment=False)
     bound, f, values = lp_relaxation(inst)
     beds, virtual = rounded_configuration(f, values)
-    opt = inst.options
+    opt = inst.bed_choices
     site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
     assert (site_beds <= inst.sites.max_beds).all()
     assert ((site_beds == 0) | (site_beds >= inst.rules.min_beds_open_site)).all()

@@ -43,7 +43,7 @@ def test_one_zone_one_site_by_hand(backend):
 def brute_force(inst) -> float:
     """Optimum by enumerating every bed configuration and solving the split assignment as an
     LP with scipy (HiGHS through scipy: a separate code path from the model)."""
-    opt = inst.options
+    opt = inst.bed_choices
     m = inst.n_sites
     steps = opt.option_beds[opt.option_unit == 0]
     caps = opt.option_capacity[opt.option_unit == 0]
@@ -231,7 +231,7 @@ def test_rounding_the_relaxation_up_keeps_its_routing_feasible():
     bound, f, values = lp_relaxation(inst)
     beds, virtual = rounded_configuration(f, values)
     assert virtual is None
-    opt = inst.options
+    opt = inst.bed_choices
     z, s, k = f.pairs
     load = np.bincount(f.unit_of_pair, weights=f.streams.load[z, k] * values[f.lp.variables("assign")],
                        minlength=len(opt.unit_site))

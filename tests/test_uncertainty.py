@@ -110,8 +110,8 @@ def test_a_future_compiled_fast_equals_a_full_compile(compiler, default):
         for name in ("hospital_admissions", "virtual_admissions", "district_site_travel"):
             a, b = getattr(fast, name), getattr(full, name)
             assert np.abs(a - b).max() <= 1e-9 * np.abs(b).max(), name
-        for a, b in ((fast.options.option_capital, full.options.option_capital),
-                     (fast.options.unit_current, full.options.unit_current),
+        for a, b in ((fast.bed_choices.option_capital, full.bed_choices.option_capital),
+                     (fast.bed_choices.unit_current, full.bed_choices.unit_current),
                      (fast.sites.fixed_cost, full.sites.fixed_cost), (fast.sites.cost_per_bed, full.sites.cost_per_bed),
                      (fast.sites.current_beds, full.sites.current_beds),
                      (fast.pathways.los_days, full.pathways.los_days),
@@ -256,7 +256,7 @@ def test_growth_scale_and_beds_today_change_the_model(compiler):
     ev = list(base.sites.ids).index("evington")
     assert fewer.sites.current_beds[ev] == 36 and base.sites.current_beds[ev] == 48
     table = fewer.calibration
-    u = list(table.unit).index(int(np.flatnonzero(base.options.unit_site == ev)[0]))
+    u = list(table.unit).index(int(np.flatnonzero(base.bed_choices.unit_site == ev)[0]))
     assert table.beds_today[u] == 36
     with pytest.raises(ScenarioError, match="beds_today.nowhere"):
         compiler.full_compile({"beds_today.nowhere": 10})

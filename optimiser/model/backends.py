@@ -111,7 +111,7 @@ _saved_stdout_fd: int | None = None
 @contextlib.contextmanager
 def _native_stdout_silenced():
     """HiGHS 1.12 (inside OR-Tools) prints debug lines straight to file descriptor 1 during
-    MIP heuristics, whatever its output options say; keep them off the user's terminal.
+    MIP heuristics, whatever its output settings say; keep them off the user's terminal.
     Solves may run on several threads at once (the quick answer's bound), so the real
     descriptor is saved by the first to enter and restored by the last to leave."""
     global _silence_depth, _saved_stdout_fd

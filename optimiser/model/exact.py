@@ -16,7 +16,7 @@ seconds in cut loops, restarts and heuristics on that structure. Here:
 2. **Branching on what matters.** A best-first branch-and-bound branches first on whether
    each site and each unit keeps beds, then on whether each district runs home-based beds
    and how many blocks, and only then, if the bound is still short of the tolerance, on the
-   beds of a unit (as ranges of its bed options). Mixed-integer rounding cuts on the
+   beds of a unit (as ranges of its bed choices). Mixed-integer rounding cuts on the
    home-based capacity rows give each district's blocks their exact hull. Each node is
    solved on the coarse grouping first; the fine one is solved only for nodes whose coarse
    bound is near the best answer.
@@ -66,12 +66,12 @@ class Structure:
     """The integer columns of the grouped programmes (numbered as their kept columns, which
     both groupings share), by what they mean."""
 
-    unit_options: tuple[np.ndarray, ...]   # per unit: its option columns, fewest beds first
+    unit_choices: tuple[np.ndarray, ...]   # per unit: its option columns, fewest beds first
     unit_capacity: tuple[np.ndarray, ...]  # erlangs each option carries
     unit_cost: tuple[np.ndarray, ...]      # objective coefficient of each option
     closed_option: np.ndarray              # per unit: the no-beds option's column (-1: none)
     site_open: np.ndarray
-    site_options: tuple[np.ndarray, ...]   # per site: option columns with beds of its units
+    site_choices: tuple[np.ndarray, ...]   # per site: option columns with beds of its units
     virtual_run: np.ndarray
     virtual_blocks: np.ndarray
     other: np.ndarray                      # any other integer column (rows a caller added)
@@ -79,7 +79,7 @@ class Structure:
 
 
 def structure(f: Formulation, agg: Aggregation) -> Structure:
-    opt, lp, program = f.instance.options, f.lp, agg.program
+    opt, lp, program = f.instance.bed_choices, f.lp, agg.program
     local = -np.ones(f.lp.n_vars, int)
     local[agg.kept] = np.arange(len(agg.kept))
     y = local[lp.variables("bed_option")]
@@ -93,7 +93,7 @@ def structure(f: Formulation, agg: Aggregation) -> Structure:
         zero = k[opt.option_beds[k] == 0]
         closed.append(y[zero[0]] if len(zero) else -1)
     site_open = local[lp.variables("site_open")]
-    site_options = tuple(y[(opt.unit_site[opt.option_unit] == j) & (opt.option_beds > 0)]
+    site_choices = tuple(y[(opt.unit_site[opt.option_unit] == j) & (opt.option_beds > 0)]
                          for j in range(f.instance.n_sites))
     virtual_run = local[lp.variables("virtual_run")] if lp.has_family("virtual_run") else np.zeros(0, int)
     virtual_blocks = local[lp.variables("virtual_blocks")] if lp.has_family("virtual_blocks") else np.zeros(0, int)
@@ -103,7 +103,7 @@ def structure(f: Formulation, agg: Aggregation) -> Structure:
     known[virtual_run] = True
     known[virtual_blocks] = True
     other = np.flatnonzero(program.var_integer & ~known)
-    return Structure(tuple(units), tuple(caps), tuple(costs), np.asarray(closed, int), site_open, site_options,
+    return Structure(tuple(units), tuple(caps), tuple(costs), np.asarray(closed, int), site_open, site_choices,
                      virtual_run, virtual_blocks, other, len(agg.kept))
 
 
@@ -189,21 +189,21 @@ def branch(s: Structure, values: np.ndarray, lower: np.ndarray, upper: np.ndarra
     c = most_fractional(s.site_open)
     if c >= 0:
         j = int(np.flatnonzero(s.site_open == c)[0])
-        return [child(at_most=[(c, 0.0), (s.site_options[j], 0.0)]), child(at_least=[(c, 1.0)])]
+        return [child(at_most=[(c, 0.0), (s.site_choices[j], 0.0)]), child(at_least=[(c, 1.0)])]
     has_closed = s.closed_option >= 0
     if has_closed.any():
         open_share = 1.0 - values[s.closed_option[has_closed]]
         fr = np.abs(open_share - np.round(open_share))
         if fr.max() > INT_TOL:
             u = int(np.flatnonzero(has_closed)[int(np.argmax(fr))])
-            return [child(at_most=[(s.unit_options[u][1:], 0.0)]), child(at_most=[(s.closed_option[u], 0.0)])]
+            return [child(at_most=[(s.unit_choices[u][1:], 0.0)]), child(at_most=[(s.closed_option[u], 0.0)])]
     for cols in (s.virtual_run, s.other, s.virtual_blocks):
         c = most_fractional(cols)
         if c >= 0:
             return [child(at_most=[(c, float(np.floor(values[c])))]), child(at_least=[(c, float(np.ceil(values[c])))])]
-    # a unit's beds: split its allowed options where the load it carries falls
+    # a unit's beds: split its allowed bed counts where the load it carries falls
     best_u, best_score = -1, INT_TOL
-    for u, cols in enumerate(s.unit_options):
+    for u, cols in enumerate(s.unit_choices):
         v = values[cols]
         if (v > INT_TOL).sum() > 1:
             score = float(v.sum() - v.max()) * float(np.abs(s.unit_cost[u]).max(initial=0.0))
@@ -211,7 +211,7 @@ def branch(s: Structure, values: np.ndarray, lower: np.ndarray, upper: np.ndarra
                 best_u, best_score = u, score
     if best_u < 0:
         return None
-    cols, cap = s.unit_options[best_u], s.unit_capacity[best_u]
+    cols, cap = s.unit_choices[best_u], s.unit_capacity[best_u]
     v = values[cols]
     carried = float(cap @ v)
     allowed = np.flatnonzero(upper[cols] > 0.5)
@@ -309,9 +309,9 @@ def structure_decided(s: Structure, values: np.ndarray) -> bool:
 def fix_and_resolve(search: Search, values: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                     deadline: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A primal heuristic from a node whose sites and units are decided. Each unit's beds are
-    first restricted to the two options around the capacity the relaxation gives it, and
+    first restricted to the two choices around the capacity the relaxation gives it, and
     each district's blocks to the two around its blocks, and the relaxation re-solved (coarse
-    grouping): it then mixes neighbouring options only, so what is left to round is small.
+    grouping): it then mixes neighbouring choices only, so what is left to round is small.
     The remaining mixtures are rounded one at a time, largest first, to whichever neighbour
     leaves the cheaper relaxation. Returns an integral solution (kept values, bounds) or
     None."""
@@ -326,7 +326,7 @@ def fix_and_resolve(search: Search, values: np.ndarray, lower: np.ndarray, upper
         return r if r.status.has_solution else None
 
     def neighbours(u, v, hi_):
-        cols, cap = s.unit_options[u], s.unit_capacity[u]
+        cols, cap = s.unit_choices[u], s.unit_capacity[u]
         carried = float(cap @ v[cols])
         allowed = np.flatnonzero(hi_[cols] > 0.5)
         above = allowed[cap[allowed] >= carried - 1e-9][:1]
@@ -334,7 +334,7 @@ def fix_and_resolve(search: Search, values: np.ndarray, lower: np.ndarray, upper
         return [int(c) for c in np.concatenate([above, below])]
 
     v = values
-    for u, cols in enumerate(s.unit_options):
+    for u, cols in enumerate(s.unit_choices):
         if (v[cols] > INT_TOL).sum() > 1:
             keep = neighbours(u, v, hi)
             allowed = np.flatnonzero(hi[cols] > 0.5)
@@ -349,17 +349,17 @@ def fix_and_resolve(search: Search, values: np.ndarray, lower: np.ndarray, upper
     if res is None:
         return None
     v = res.values[:k]
-    for _ in range(2 * (len(s.unit_options) + len(s.virtual_blocks)) + 2):
-        fractional = [u for u, cols in enumerate(s.unit_options) if (v[cols] > INT_TOL).sum() > 1]
-        options: list[tuple[np.ndarray, np.ndarray]] = []
+    for _ in range(2 * (len(s.unit_choices) + len(s.virtual_blocks)) + 2):
+        fractional = [u for u, cols in enumerate(s.unit_choices) if (v[cols] > INT_TOL).sum() > 1]
+        splits: list[tuple[np.ndarray, np.ndarray]] = []
         if fractional:
-            u = max(fractional, key=lambda u: float(np.abs(s.unit_cost[u]).max()) * (1 - v[s.unit_options[u]].max()))
-            cols = s.unit_options[u]
+            u = max(fractional, key=lambda u: float(np.abs(s.unit_cost[u]).max()) * (1 - v[s.unit_choices[u]].max()))
+            cols = s.unit_choices[u]
             for choice in neighbours(u, v, hi):
                 l2, h2 = lo.copy(), hi.copy()
                 h2[cols] = 0.0
                 h2[cols[choice]] = l2[cols[choice]] = 1.0
-                options.append((l2, h2))
+                splits.append((l2, h2))
         else:
             blocks = [c for c in s.virtual_blocks if abs(v[c] - np.round(v[c])) > INT_TOL]
             if not blocks:
@@ -368,9 +368,9 @@ def fix_and_resolve(search: Search, values: np.ndarray, lower: np.ndarray, upper
             for value in (np.ceil(v[c]), np.floor(v[c])):
                 l2, h2 = lo.copy(), hi.copy()
                 l2[c] = h2[c] = value
-                options.append((l2, h2))
+                splits.append((l2, h2))
         best = None
-        for l2, h2 in options:
+        for l2, h2 in splits:
             r = solve(l2, h2)
             if r is not None and (best is None or r.objective < best[0].objective):
                 best = (r, l2, h2)
@@ -507,7 +507,7 @@ def route(program: FrozenProgram, fixed: np.ndarray, backend: str, time_limit: f
 def configuration_of(f: Formulation, values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(beds per unit, virtual beds per district) of a full-programme solution."""
     inst, lp = f.instance, f.lp
-    opt = inst.options
+    opt = inst.bed_choices
     chosen = values[lp.variables("bed_option")] > 0.5
     beds = np.zeros(len(opt.unit_site), int)
     beds[opt.option_unit[chosen]] = opt.option_beds[chosen]
@@ -565,7 +565,7 @@ def applies(inst: Instance) -> bool:
         return False
     if inst.n_zones > EXACT_MAX_ZONES:
         return False
-    opt, v = inst.options, inst.virtual
+    opt, v = inst.bed_choices, inst.virtual
     choices = np.bincount(opt.option_unit, minlength=len(opt.unit_site))
     return bool((choices > 1).any() or (v is not None and (v.hi > v.lo).any()))
 

@@ -1,9 +1,9 @@
 r"""The bed-configuration model, written once for both solver backends.
 
 Notation: zones :math:`i`, sites :math:`j`, pathways :math:`p`, units :math:`u` (a ward type
-on a site), bed options :math:`k` of a unit (with :math:`c_k` beds carrying at most
+on a site), bed choices :math:`k` of a unit (with :math:`c_k` beds carrying at most
 :math:`\kappa_k` erlangs under the utilisation rule), districts :math:`d` with virtual-bed
-options :math:`v`. Demand is in admissions per year: :math:`h_{ip}` must use a hospital bed;
+choices :math:`v`. Demand is in admissions per year: :math:`h_{ip}` must use a hospital bed;
 :math:`e_{ip}` is suitable for, and within reach of, a virtual bed run by the district hub.
 :math:`L_p` is the length of stay, :math:`t_{ij}` travel minutes.
 
@@ -90,10 +90,10 @@ class Formulation:
         order = np.argsort(key)
         return order[np.searchsorted(key, z * n_k + k, sorter=order)]
 
-    def bed_options_of(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each entry of ``units``, the unit's options with beds: (entry index, option
+    def bed_choices_of(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each entry of ``units``, the unit's choices with beds: (entry index, option
         column) pairs, so that ``sum(y[option])`` says 'this unit has beds'."""
-        opt = self.instance.options
+        opt = self.instance.bed_choices
         has = np.flatnonzero(opt.option_beds > 0)
         owner = opt.option_unit[has]
         counts = np.bincount(owner, minlength=len(opt.unit_site))
@@ -122,7 +122,7 @@ class Formulation:
         In the radius form every zone uses its nearest hospital with beds for its pathway."""
         if not self.radius_form:
             return values[self.lp.variables("assign")], values[self.lp.variables("unmet")]
-        opt = self.instance.options
+        opt = self.instance.bed_choices
         has_beds = np.zeros(len(opt.unit_site), bool)
         chosen = (values[self.lp.variables("bed_option")] > 0.5) & (opt.option_beds > 0)
         has_beds[opt.option_unit[chosen]] = True
@@ -166,7 +166,7 @@ def build(instance: Instance) -> Formulation:
     z, s, k = allowed_pairs(instance, streams)
     dz, dk = np.nonzero(streams.admissions > 0)
     unit_index = -np.ones((instance.n_sites, len(instance.wards)), int)
-    opt = instance.options
+    opt = instance.bed_choices
     unit_index[opt.unit_site, opt.unit_ward] = np.arange(len(opt.unit_site))
     unit_of_pair = unit_index[s, streams.ward[k]]
     routes = instance.overflow_pairs()
@@ -182,7 +182,7 @@ def build(instance: Instance) -> Formulation:
 def configuration_start(f: Formulation, unit_beds: np.ndarray, virtual_beds: np.ndarray | None) -> np.ndarray:
     """A starting point for the solver from a configuration (beds on each unit, virtual beds
     per district): the integer columns set, every other column NaN (left to the solver)."""
-    inst, lp, opt = f.instance, f.lp, f.instance.options
+    inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
     values = np.full(lp.n_vars, np.nan)
     values[lp.variables("bed_option")] = (opt.option_beds == unit_beds[opt.option_unit]).astype(float)
     site_beds = np.bincount(opt.unit_site, weights=unit_beds, minlength=inst.n_sites)

@@ -67,9 +67,9 @@ class NearTieSearch:
 
 
 def site_steps(inst: Instance) -> np.ndarray:
-    """Per site, one ward step: the smallest gap between two bed options with beds of any of
+    """Per site, one ward step: the smallest gap between two bed choices with beds of any of
     its units (4 beds for the default general ward)."""
-    opt = inst.options
+    opt = inst.bed_choices
     steps = np.zeros(inst.n_sites, int)
     for j in range(inst.n_sites):
         gaps = []
@@ -82,7 +82,7 @@ def site_steps(inst: Instance) -> np.ndarray:
 
 
 def site_beds_of(inst: Instance, unit_beds: np.ndarray) -> np.ndarray:
-    return np.bincount(inst.options.unit_site, weights=unit_beds, minlength=inst.n_sites).astype(int)
+    return np.bincount(inst.bed_choices.unit_site, weights=unit_beds, minlength=inst.n_sites).astype(int)
 
 
 def materially_different(f: Formulation, site_beds: np.ndarray, steps: np.ndarray, label: str) -> None:
@@ -90,7 +90,7 @@ def materially_different(f: Formulation, site_beds: np.ndarray, steps: np.ndarra
     with an indicator per site and direction: beds_j >= (A_j + step + 1) up_j,
     beds_j <= A_j - step - 1 + M (1 - down_j), sum(up + down) >= 1."""
     inst, lp = f.instance, f.lp
-    opt = inst.options
+    opt = inst.bed_choices
     y = lp.variables("bed_option")
     n = inst.n_sites
     site_of = opt.unit_site[opt.option_unit]
@@ -134,7 +134,7 @@ def objective_cap(f: Formulation, cap: float) -> None:
 
 def find_near_ties(inst: Instance, best: Solution, margin: float, limit: int = 5) -> NearTieSearch:
     """Materially different configurations whose objective is within ``margin`` of ``best``'s."""
-    if best.objective is None or inst.weights.lexicographic or not len(inst.options.unit_site):
+    if best.objective is None or inst.weights.lexicographic or not len(inst.bed_choices.unit_site):
         return NearTieSearch(margin, (), False, "near-ties are not searched for lexicographic objectives")
     steps = site_steps(inst)
     cap = best.objective + abs(best.objective) * margin

@@ -121,7 +121,7 @@ def applies(inst: Instance) -> bool:
         return False
     if w.cost and (inst.sites.fixed_cost.any() or inst.sites.cost_per_bed.any()):
         return False
-    opt = inst.options
+    opt = inst.bed_choices
     one_bed = np.bincount(opt.option_unit, weights=(opt.option_beds > 0).astype(float),
                           minlength=len(opt.unit_site))
     if len(opt.unit_site) != inst.n_sites or not np.array_equal(np.sort(opt.unit_site), np.arange(inst.n_sites)):
@@ -670,7 +670,7 @@ def p_median_metrics(inst: Instance, tables: Tables, minutes: np.ndarray, demand
     """What a p-median user reads: the objective's travel term (demand x minutes), the
     demand-weighted mean and the longest travel to the assigned site, the sites opened, and the
     shares of demand within 20, 30 and 45 minutes. Capacity, cost and queueing metrics mean
-    nothing here and are left out. (The checker recomputes the objective, the longest journey
+    nothing here and are left out. (The independent solution check recomputes the objective, the longest journey
     and the count of open sites with its own code.)"""
     has = demand > 0
     total = float(demand.sum())
@@ -738,7 +738,7 @@ def solve_p_median(inst: Instance, name: str | None = None, start_beds: np.ndarr
     start_open = None
     if start_beds is not None:
         start_open = np.zeros(inst.n_sites, bool)
-        start_open[inst.options.unit_site[np.asarray(start_beds) > 0]] = True
+        start_open[inst.bed_choices.unit_site[np.asarray(start_beds) > 0]] = True
     name = name or inst.name
     sv = inst.solver
     limit = float(sv.time_limit_seconds)

@@ -102,7 +102,7 @@ def rounded_configuration(f: Formulation, values: np.ndarray) -> tuple[np.ndarra
     site is raised to the minimum beds, and each district's virtual beds are rounded up to
     whole blocks (its lower limit if it runs)."""
     inst, lp = f.instance, f.lp
-    opt = inst.options
+    opt = inst.bed_choices
     n_units = len(opt.unit_site)
     load = np.bincount(f.unit_of_pair, weights=f.streams.load[f.pairs[0], f.pairs[2]] * values[lp.variables("assign")],
                        minlength=n_units)
@@ -115,7 +115,7 @@ def rounded_configuration(f: Formulation, values: np.ndarray) -> tuple[np.ndarra
     fits &= ~(must_open[opt.option_unit] & (opt.option_beds == 0))
     fits &= ~((inst.sites.status[opt.unit_site[opt.option_unit]] < 0) & (opt.option_beds > 0))
     beds = np.full(n_units, -1)
-    # the fewest beds among the options that fit; a unit none fits takes its largest option
+    # the fewest beds among the choices that fit; a unit none fits takes its largest option
     order = np.lexsort((opt.option_beds, ~fits, opt.option_unit))
     first = np.ones(len(order), bool)
     first[1:] = opt.option_unit[order][1:] != opt.option_unit[order][:-1]

@@ -29,7 +29,7 @@ Extra = Callable[[Formulation], None]
 def decode(f: Formulation, values: np.ndarray) -> Tables:
     """Tables from a solver's column values."""
     inst, lp = f.instance, f.lp
-    opt = inst.options
+    opt = inst.bed_choices
     y = values[lp.variables("bed_option")]
     chosen = y > 0.5
     units = pd.DataFrame({"site_id": inst.sites.ids[opt.unit_site[opt.option_unit[chosen]]],
@@ -72,7 +72,7 @@ def _onward_table(f: Formulation, values: np.ndarray) -> pd.DataFrame:
     if f.onward is None:
         return empty_onward()
     inst, r = f.instance, f.onward
-    opt = inst.options
+    opt = inst.bed_choices
     n_u = r.n_units
     w = values[f.lp.variables("onward")]
     t = values[f.lp.variables("turned_away")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from optimiser.rules.assignment import Assignment, StrongLinks
 from optimiser.rules.base import Probe, RawSolution, Rule, Suggestion, Violation
-from optimiser.rules.bed_options import BedOptions
+from optimiser.rules.bed_options import BedChoices
 from optimiser.rules.budget import Budget
 from optimiser.rules.capacity import Capacity
 from optimiser.rules.deprivation import DeprivationEquity
@@ -30,7 +30,7 @@ from optimiser.rules.unit_counts import UnitsPerWardType
 from optimiser.rules.virtual_beds import VirtualBeds
 
 REGISTRY: tuple[Rule, ...] = (
-    BedOptions(),
+    BedChoices(),
     SiteStatus(),
     MinBedsOpenSite(),
     EstateLimit(),

@@ -110,7 +110,7 @@ def add_radius_assignment(f) -> None:
     if one_ward:
         entry, ycols = np.arange(len(used)), site_open[s[used]]
     else:
-        entry, ycols = f.bed_options_of(f.unit_of_pair[used])
+        entry, ycols = f.bed_choices_of(f.unit_of_pair[used])
     ruled = np.flatnonzero(has_row)
     after_sub = ruled[~first[ruled] & sub[np.maximum(ruled - 1, 0)]]
     later = ruled[~first[ruled] & ~sub[np.maximum(ruled - 1, 0)]]
@@ -183,7 +183,7 @@ def add_strong_links(f) -> None:
     if not use_strong_links(inst, len(x)):
         return
     n = len(x)
-    rows_opts, opt_cols = f.bed_options_of(f.unit_of_pair)
+    rows_opts, opt_cols = f.bed_choices_of(f.unit_of_pair)
     z, s, k = f.pairs
     names = join("link", inst.zones.ids[z], inst.sites.ids[s], np.asarray(f.streams.names, object)[k])
     lp.add_constraints("strong_link", names, np.concatenate([np.arange(n), rows_opts]),
@@ -219,7 +219,7 @@ class Assignment(Rule):
         too_far = live & (minutes > inst.pathways.max_travel[None, None, :] + 1e-6)
         not_hosted = live & ~inst.pathways.site_allowed.T[None, :, :]
         units = -np.ones((inst.n_sites, len(inst.wards)), int)
-        units[inst.options.unit_site, inst.options.unit_ward] = np.arange(len(inst.options.unit_site))
+        units[inst.bed_choices.unit_site, inst.bed_choices.unit_ward] = np.arange(len(inst.bed_choices.unit_site))
         unit_of = units[:, inst.pathways.ward]                                   # (S, P)
         unit_beds = np.where(unit_of >= 0, raw.unit_beds[np.maximum(unit_of, 0)], 0)
         closed = live & (unit_beds[None, :, :] <= 0)

@@ -13,13 +13,13 @@ from optimiser.model.names import join
 from optimiser.rules.base import RawSolution, Rule, Violation
 
 
-class BedOptions(Rule):
+class BedChoices(Rule):
     name = "one_bed_option"
     label = "the allowed bed counts"
     measured = False
 
     def add_rows(self, f) -> None:
-        inst, lp, opt = f.instance, f.lp, f.instance.options
+        inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
         wards = np.asarray(inst.wards, object)
         cols = lp.add_variables("bed_option", join("beds", inst.sites.ids[opt.unit_site[opt.option_unit]],
                                                    wards[opt.unit_ward[opt.option_unit]], opt.option_beds),
@@ -33,7 +33,7 @@ class BedOptions(Rule):
         lp.set_bounds(cols[only & ~(closed & (opt.option_beds > 0))], lower=1.0)
 
     def violations(self, inst, raw: RawSolution) -> list[Violation]:
-        opt = inst.options
+        opt = inst.bed_choices
         out = []
         for u, beds in enumerate(raw.unit_beds):
             allowed = sorted(set(opt.option_beds[opt.option_unit == u].tolist()))

@@ -14,7 +14,7 @@ from optimiser.rules.base import RawSolution, Rule, Suggestion, Violation
 
 def cost_terms(f) -> tuple[np.ndarray, np.ndarray]:
     """(columns, GBP per year) of the annual cost."""
-    inst, lp, opt = f.instance, f.lp, f.instance.options
+    inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
     site_of_option = opt.unit_site[opt.option_unit]
     per_option = (inst.sites.cost_per_bed[site_of_option] * opt.option_beds
                   + opt.option_capital / inst.weights.capital_annualisation_years)

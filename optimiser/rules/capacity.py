@@ -43,7 +43,7 @@ def add_onward_flow(f) -> None:
         return
     routes = onward_routes(inst)
     f.onward = routes
-    opt = inst.options
+    opt = inst.bed_choices
     n_u, n_h = len(opt.unit_site), len(routes.hub_district)
     b = inst.rules.utilisation_target
     unit_names = join(inst.sites.ids[opt.unit_site], np.asarray(inst.wards, object)[opt.unit_ward])
@@ -81,7 +81,7 @@ def add_onward_flow(f) -> None:
 def add_capacity(f) -> None:
     """Capacity (queueing): the load offered to each unit — planned, and onward from full
     units and hubs — is at most what its bed option carries at the utilisation target."""
-    inst, lp, opt = f.instance, f.lp, f.instance.options
+    inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
     if not inst.rules.capacity_limits:
         return
     pu, pc, pv = f.planned_load()
@@ -130,7 +130,7 @@ class Capacity(Rule):
         r = inst.rules
         if not r.capacity_limits:
             return []
-        opt = inst.options
+        opt = inst.bed_choices
         out = []
         where = [f"{inst.sites.ids[s]}/{inst.wards[w]}" for s, w in zip(opt.unit_site, opt.unit_ward, strict=True)]
         planned = raw.planned_first + raw.onward_received if raw.onward_sent.any() else None
@@ -155,7 +155,7 @@ class Capacity(Rule):
         """Units and hubs whose chance of no free bed passes the target, from the true Erlang
         loss formula on the load the patient-flow model offers them."""
         r = inst.rules
-        opt = inst.options
+        opt = inst.bed_choices
         out = []
         for u in range(len(raw.unit_beds)):
             beds, load = int(raw.unit_beds[u]), float(raw.unit_offered[u])

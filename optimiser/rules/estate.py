@@ -17,7 +17,7 @@ class EstateLimit(Rule):
     label = "the estate limits"
 
     def add_rows(self, f) -> None:
-        inst, lp, opt = f.instance, f.lp, f.instance.options
+        inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
         n_s = inst.n_sites
         site_of_option = opt.unit_site[opt.option_unit]
         multi = np.flatnonzero(np.bincount(opt.unit_site, minlength=n_s) > 1)
@@ -38,7 +38,7 @@ class EstateLimit(Rule):
 
     def repair(self, inst, unit_beds: np.ndarray) -> np.ndarray:
         """Rounding two wards up can pass the site's limit: the larger ward steps down."""
-        opt = inst.options
+        opt = inst.bed_choices
         beds = unit_beds.copy()
         site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)
         for site in np.flatnonzero(site_beds > inst.sites.max_beds):

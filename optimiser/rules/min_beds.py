@@ -20,7 +20,7 @@ class MinBedsOpenSite(Rule):
         return inst.rules.min_beds_open_site > 0
 
     def add_rows(self, f) -> None:
-        inst, lp, opt = f.instance, f.lp, f.instance.options
+        inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
         m = inst.rules.min_beds_open_site
         if m <= 0:
             return
@@ -55,7 +55,7 @@ class MinBedsOpenSite(Rule):
 
     def repair(self, inst, unit_beds: np.ndarray) -> np.ndarray:
         """A site with some beds but fewer than the minimum: its largest unit steps up."""
-        opt = inst.options
+        opt = inst.bed_choices
         m = inst.rules.min_beds_open_site
         beds = unit_beds.copy()
         site_beds = np.bincount(opt.unit_site, weights=beds, minlength=inst.n_sites)

@@ -24,7 +24,7 @@ class SiteStatus(Rule):
         return bool((inst.sites.status != 0).any())
 
     def add_rows(self, f) -> None:
-        inst, lp, opt = f.instance, f.lp, f.instance.options
+        inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
         n_s = inst.n_sites
         lo = (inst.sites.status > 0).astype(float)
         hi = (inst.sites.status >= 0).astype(float)

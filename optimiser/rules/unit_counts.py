@@ -23,7 +23,7 @@ class UnitsPerWardType(Rule):
         return bool(inst.rules.max_units)
 
     def add_rows(self, f) -> None:
-        inst, lp, opt = f.instance, f.lp, f.instance.options
+        inst, lp, opt = f.instance, f.lp, f.instance.bed_choices
         limits = inst.rules.max_units
         if not limits:
             return
@@ -38,7 +38,7 @@ class UnitsPerWardType(Rule):
                            np.array([float(n) for _, n in limits]))
 
     def violations(self, inst, raw: RawSolution) -> list[Violation]:
-        opt = inst.options
+        opt = inst.bed_choices
         out = []
         for ward, most in inst.rules.max_units:
             n = int(((opt.unit_ward == ward) & (raw.unit_beds > 0)).sum())
@@ -55,7 +55,7 @@ class UnitsPerWardType(Rule):
 
     def nearest(self, inst, probe) -> Suggestion | None:
         for k, (ward, most) in enumerate(inst.rules.max_units):
-            for n in range(most + 1, int((inst.options.unit_ward == ward).sum()) + 1):
+            for n in range(most + 1, int((inst.bed_choices.unit_ward == ward).sum()) + 1):
                 limits = tuple((w, n if i == k else m) for i, (w, m) in enumerate(inst.rules.max_units))
                 if probe.feasible(inst.with_rules(max_units=limits)):
                     return Suggestion(f"wards.{inst.wards[ward]}.max_units",
