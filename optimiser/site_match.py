@@ -51,7 +51,7 @@ def match_scenario_sites(scenario: Scenario, dataset: Dataset,
     sites = dataset.sites
     present = set(sites.index)
     referenced = list(scenario.sites) + [s for spec in scenario.pathways.values() if spec.sites != "all"
-                                         for s in spec.sites]
+                                         for s in spec.sites] + list(scenario.beds_today)
     if all(sid in present for sid in referenced):
         return scenario, []
     index = _index(sites)
@@ -88,6 +88,16 @@ def match_scenario_sites(scenario: Scenario, dataset: Dataset,
             else:
                 kept[new] = spec.model_dump()
         changes["sites"] = kept
+    if any(find(s) != s for s in scenario.beds_today):
+        beds = {}
+        for sid, total in scenario.beds_today.items():
+            new = find(sid)
+            if new is None:
+                notes.append(f"Beds today at {label(sid)} ({total}) were left out: the dataset has no such "
+                             "hospital.")
+            else:
+                beds[new] = total
+        changes["beds_today"] = beds
     for pid, spec in scenario.pathways.items():
         if spec.sites == "all" or all(find(s) == s for s in spec.sites):
             continue
