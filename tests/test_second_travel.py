@@ -182,3 +182,44 @@ def with_made_up_transit(dataset, folder: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         return add_second_travel(dataset, path, "public transport")
+
+
+def test_travel_by_site_and_the_data_page_show_both_matrices(tmp_path, monkeypatch):
+    """Issue 14: the Data page says which travel matrices the dataset holds, with each
+    hospital's median journey by both and the residents the second one has a route for."""
+    from streamlit.testing.v1 import AppTest
+
+    from optimiser.dataset.default import DEFAULT_DATASET_PATH
+
+    monkeypatch.setenv("LLR_OPTIONS_DIR", str(tmp_path / "options"))
+    llr = load_dataset(DEFAULT_DATASET_PATH)
+    road = llr.travel_matrix()
+    transit = (road * 1.6 + 10).round(1).astype(object)
+    no_route = (road > 15).to_numpy() & np.asarray(road.index.str.endswith("7"))[:, None]
+    path = tmp_path / "made_up_transit.csv"
+    transit.mask(no_route, "").rename_axis("LSOA11CD").to_csv(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        ds = add_second_travel(llr, path, "public transport", out=tmp_path / "with_pt.gpkg")
+    table = ds.travel_by_site()
+    assert list(table["site_id"]) == list(llr.sites.index)
+    # the road median by hand for one hospital: the journey half of its residents 65+ are within
+    weights = llr.zones[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1)
+    site = llr.sites.index[0]
+    ordered = pd.DataFrame({"minutes": road[site], "w": weights}).sort_values("minutes", kind="stable")
+    half = ordered["minutes"][ordered["w"].cumsum() >= ordered["w"].sum() / 2].iloc[0]
+    assert table.loc[0, "median_minutes"] == pytest.approx(half)
+    assert (table["median_minutes_second"] > table["median_minutes"] + 10).all()   # 1.6 x road + 10
+    share = table["share_65_plus_with_route_second"]
+    assert ((share > 0.5) & (share <= 1)).all() and (share < 1).any()
+    assert "median_minutes_second" not in llr.travel_by_site().columns
+
+    at = AppTest.from_string("from optimiser.ui import data_page\ndata_page.page()\n", default_timeout=300)
+    at.session_state["dataset_path"] = str(tmp_path / "with_pt.gpkg")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("**public transport**" in c.value for c in at.caption)
+    shown = [d.value for d in at.dataframe if "median_minutes_second" in d.value.columns]
+    assert len(shown) == 1 and len(shown[0]) == len(llr.sites)
+    at = AppTest.from_string("from optimiser.ui import data_page\ndata_page.page()\n", default_timeout=300).run()
+    assert any("data add-travel" in c.value for c in at.caption)

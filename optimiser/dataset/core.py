@@ -117,6 +117,31 @@ class Dataset:
         matrix = self.second_travel.pivot(index="zone_code", columns="site_id", values="minutes")
         return matrix.loc[self.zones.index, self.sites.index].astype(float)
 
+    def travel_by_site(self) -> pd.DataFrame:
+        """Per site, the median journey from the small areas (weighted by residents aged 65+)
+        by the main matrix and, when there is one, by the second (over the areas it has a
+        route from) with the share of residents 65+ it has a route for."""
+        weights = self.zones[["pop_65_74", "pop_75_84", "pop_85_plus"]].sum(axis=1).to_numpy(float)
+
+        def weighted_median(minutes: np.ndarray) -> float:
+            ok = np.isfinite(minutes) & (weights > 0)
+            if not ok.any():
+                return float("nan")
+            order = np.argsort(minutes[ok], kind="stable")
+            cumulative = np.cumsum(weights[ok][order])
+            return float(minutes[ok][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+        road = self.travel_matrix()
+        table = pd.DataFrame({"site_id": self.sites.index, "site_name": self.sites["site_name"].to_numpy(),
+                              "median_minutes": [weighted_median(road[s].to_numpy(float)) for s in self.sites.index]})
+        if self.second_travel is not None:
+            second = self.second_travel_matrix()
+            table["median_minutes_second"] = [weighted_median(second[s].to_numpy(float)) for s in self.sites.index]
+            table["share_65_plus_with_route_second"] = [
+                float(weights[np.isfinite(second[s].to_numpy(float))].sum() / max(weights.sum(), 1e-9))
+                for s in self.sites.index]
+        return table
+
     @property
     def second_travel_label(self) -> str:
         """What the second matrix measures, e.g. 'public transport' ('' when there is none)."""

@@ -35,6 +35,7 @@ def page() -> None:
         st.info(f"Travel times: {md.get('travel_method', '')}. Mean absolute error "
                 f"{float(md['travel_fit_mae_minutes']):.2f} minutes against road times "
                 f"({100 * float(md.get('travel_fit_mape', 0)):.1f}%).")
+    _travel_section(ds)
     st.subheader("Today, as the model sees it")
     st.caption("Demand is calibrated so that today's beds run at their stated occupancy in the patient-flow "
                "model (patients who find their hospital full go on to the next within reach). The "
@@ -102,6 +103,30 @@ def page() -> None:
 # the name the browser sent: see optimiser.uploads).
 SUFFIXES = {"population": (".csv", ".xlsx"), "boundaries": (".geojson", ".json", ".gpkg", ".zip"),
             "sites": (".csv",), "travel": (".csv",), "projections": (".csv",)}
+
+
+def _travel_section(ds) -> None:
+    """The travel matrices the answers are measured with: the main one, and a second one (e.g.
+    public transport) when the dataset has it."""
+    st.subheader("Travel times")
+    table = ds.travel_by_site()
+    columns = {"site_name": "Hospital",
+               "median_minutes": st.column_config.NumberColumn("Median journey, main matrix (minutes)",
+                                                               format="%.0f")}
+    second = ds.second_travel_label
+    if second:
+        st.caption(f"Two travel matrices: the main one (the rules and the optimiser use it) and **{second}** "
+                   "(the Impact page and district packs show journeys by it too). Medians over residents "
+                   "aged 65+; a blank in the second matrix means no route.")
+        columns["median_minutes_second"] = st.column_config.NumberColumn(
+            f"Median journey, {second} (minutes)", format="%.0f")
+        columns["share_65_plus_with_route_second"] = st.column_config.NumberColumn(
+            f"Residents 65+ with a route by {second}", format="percent")
+    else:
+        st.caption("One travel matrix. A second one (e.g. public transport minutes) can be added "
+                   "with `python -m optimiser data add-travel --matrix FILE.csv "
+                   "--label \"public transport\" --out NEW.gpkg`; the Impact page then shows both.")
+    st.dataframe(table[[c for c in columns]], hide_index=True, width="stretch", column_config=columns)
 
 
 def _import(ds, files: dict, year, keep: bool) -> None:
