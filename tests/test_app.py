@@ -80,7 +80,7 @@ def test_saving_an_option_in_the_workshop_and_reloading_it_on_compare(option_lib
     assert not at.exception
     assert "Saved 'Council briefing A' (version 1)" in _texts(at)
     cmp_ = page_app("compare_page").run()
-    assert "Council briefing A" in cmp_.multiselect(key="compare_chosen").bed_choices
+    assert "Council briefing A" in cmp_.multiselect(key="compare_chosen").options
     cmp_.multiselect(key="compare_chosen").set_value(["Status quo", "Council briefing A"]).run()
     assert not cmp_.exception
     table = cmp_.table[0].value
@@ -104,7 +104,7 @@ def test_compare_page_table_appraisal_and_damaged_file(option_library):
     assert not at.exception
     assert any("broken.yaml" in w.value for w in at.warning)
     assert (option_library / "broken.yaml").read_text() == "name: [unclosed\n"   # nothing lost
-    assert "Kept" in at.multiselect(key="compare_chosen").bed_choices
+    assert "Kept" in at.multiselect(key="compare_chosen").options
     table = at.table[0].value
     assert list(table.columns) == ["Workshop answer", "Status quo", "West Leicestershire proposal"]
     assert table.loc["Annual cost (£ a year)", "Status quo"].startswith("£")
