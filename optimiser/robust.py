@@ -86,7 +86,7 @@ def reach_groups(inst: Instance) -> np.ndarray:
     weights = np.int64(1) << np.arange(inst.n_sites, dtype=np.int64)
     keys = [inst.zones.district.astype(np.int64)]
     rule = inst.rules.deprivation
-    if rule.max_gap_minutes is not None or rule.max_worsening_minutes is not None:
+    if rule is not None and rule.limits:
         # the deprivation rule's rows compare the most and least deprived groups: keep them apart
         decile = inst.zones.deprivation_decile
         keys.append(np.isin(decile, rule.most_deprived_deciles) + 2 * np.isin(decile, rule.least_deprived_deciles))
@@ -97,28 +97,12 @@ def reach_groups(inst: Instance) -> np.ndarray:
 
 
 def grouped(inst: Instance, group: np.ndarray) -> Instance:
-    """The instance on groups of small areas: demand and populations summed, travel the
-    demand-weighted mean of the members' (the same side of every threshold as each member)."""
-    from optimiser.instance import Zones
+    """The instance on the groups of :func:`reach_groups` (see
+    :func:`optimiser.model.quick.grouped_instance`): every member of a group is on the same
+    side of every threshold, so the group's mean travel is too."""
+    from optimiser.model.quick import grouped_instance
 
-    n = int(group.max()) + 1
-
-    def total(a: np.ndarray) -> np.ndarray:
-        out = np.zeros((n,) + a.shape[1:])
-        np.add.at(out, group, a)
-        return out
-
-    weight = inst.hospital_admissions.sum(axis=1) + inst.virtual_admissions.sum(axis=1) + 1e-9
-    travel = total(inst.travel * weight[:, None]) / total(weight)[:, None]
-    district = np.zeros(n, int)
-    district[group] = inst.zones.district
-    decile = np.zeros(n, int)
-    decile[group] = inst.zones.deprivation_decile   # one member's decile: the group's side of a deprivation limit
-    ids = np.array([f"group_{g}" for g in range(n)], object)
-    zones = Zones(ids=ids, names=ids, district=district, population=total(inst.zones.population),
-                  population_65=total(inst.zones.population_65), deprivation_decile=decile)
-    return replace(inst, zones=zones, travel=travel, hospital_admissions=total(inst.hospital_admissions),
-                   virtual_admissions=total(inst.virtual_admissions), solver=replace(inst.solver, alternatives=0))
+    return grouped_instance(inst, group)
 
 
 def _plan_instance(inst: Instance, resolution: str, group: np.ndarray | None = None) -> Instance:

@@ -55,7 +55,16 @@ def aggregate_zones(inst: Instance, band_minutes: float = BAND_MINUTES) -> Insta
         key = key * 3 + np.where(np.isin(decile, dep.most_deprived_deciles), 1,
                                  np.where(np.isin(decile, dep.least_deprived_deciles), 2, 0))
     _, group = np.unique(key, return_inverse=True)
+    return grouped_instance(inst, group.ravel())
+
+
+def grouped_instance(inst: Instance, group: np.ndarray) -> Instance:
+    """The instance on groups of small areas (``group``: each zone's group number): demand and
+    populations summed, travel (both matrices) the demand-weighted mean of the members', each
+    group's district and deprivation decile those of a member (callers group within a district,
+    and apart across a deprivation limit's groups)."""
     n = int(group.max()) + 1
+    decile = np.asarray(inst.zones.deprivation_decile, int)
 
     def total(a: np.ndarray) -> np.ndarray:
         out = np.zeros((n,) + a.shape[1:])
