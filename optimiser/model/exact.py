@@ -21,7 +21,8 @@ seconds in cut loops, restarts and heuristics on that structure. Here:
    solved on the coarse grouping first; the fine one is solved only for nodes whose coarse
    bound is near the best answer.
 3. **Answers at full resolution.** Candidate configurations (a start, such as the previous
-   answer; the grouped quick model's answer; each integral node) are routed on every small
+   answer; each integral node and the search's rounding heuristic; the grouped quick
+   model's answer when the search has not closed in ``OWN_NODES`` nodes) are routed on every small
    area with the configuration fixed, a linear programme whose value is exact. The best is
    the answer, and its gap is measured against the smallest bound left open: proven.
 
@@ -52,7 +53,7 @@ MAX_NODES = 4000
 FINE_MARGIN = 0.003     # nodes whose coarse bound is within 0.3% of the cutoff are re-bounded on the fine grouping
 GROUPED_GAP = 0.01      # the grouped quick model's own stopping gap (it only proposes a candidate)
 EXACT_MAX_ZONES = 5000  # beyond this (national maps) the direct solve and the quick answer's own paths are used
-START_NODES = 60        # nodes a proof from a start alone may take before the grouped model is asked for a candidate
+OWN_NODES = 150         # nodes the search may take on its own answers before the grouped model is asked for one
 
 Extra = Callable[[Formulation], None]
 
@@ -272,31 +273,34 @@ class Search:
         self.pruned = min(self.pruned, bound)
 
 
-def _evaluate(search: Search, lower, upper, deadline, force_fine: bool = False) -> tuple[str, RawResult | None, bool]:
-    """Bound a node: 'pruned', 'failed' (solver trouble) or 'open' with its result and tier."""
-    search.nodes += 1
-    fine_needed = force_fine or search.coarse is None
-    if not fine_needed:
-        res = search.coarse.solve(lower, upper, deadline)
-        if res.status == Status.INFEASIBLE:
-            return "pruned", None, False
-        if not res.status.has_solution:
-            return "failed", None, False
-        if res.objective >= search.cutoff():
-            search.discard(res.objective)
-            return "pruned", None, False
-        if res.objective < search.cutoff() - abs(search.upper) * FINE_MARGIN:
-            return "open", res, False
-    search.fine_nodes += 1
-    res = search.fine.solve(lower, upper, deadline)
+def _bound_on(search: Search, tier: Tier, lower, upper, deadline) -> tuple[str, RawResult | None]:
+    """A node's bound on one grouping: 'pruned' (infeasible, or no better than the cutoff),
+    'failed' (solver trouble) or 'open' with its result."""
+    res = tier.solve(lower, upper, deadline)
     if res.status == Status.INFEASIBLE:
-        return "pruned", None, True
+        return "pruned", None
     if not res.status.has_solution:
-        return "failed", None, True
+        return "failed", None
     if res.objective >= search.cutoff():
         search.discard(res.objective)
-        return "pruned", None, True
-    return "open", res, True
+        return "pruned", None
+    return "open", res
+
+
+def _evaluate(search: Search, lower, upper, deadline, force_fine: bool = False) -> tuple[str, RawResult | None, bool]:
+    """Bound a node: 'pruned', 'failed' (solver trouble) or 'open' with its result and
+    whether that is the fine grouping's. The coarse grouping is enough unless its bound comes
+    within ``FINE_MARGIN`` of the cutoff (without an answer yet, nothing is near it)."""
+    search.nodes += 1
+    if not force_fine and search.coarse is not None:
+        status, res = _bound_on(search, search.coarse, lower, upper, deadline)
+        near = np.isfinite(search.upper) and res is not None and \
+            res.objective >= search.cutoff() - abs(search.upper) * FINE_MARGIN
+        if status != "open" or not near:
+            return status, res, False
+    search.fine_nodes += 1
+    status, res = _bound_on(search, search.fine, lower, upper, deadline)
+    return status, res, True
 
 
 def structure_decided(s: Structure, values: np.ndarray) -> bool:
@@ -595,9 +599,9 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
                 extra: Extra | None = None, target_gap: float | None = None) -> ExactResult | None:
     """Optimise ``inst`` to within ``target_gap`` (default: its ``mip_gap``), proven on the
     grouped relaxations. ``start``: a configuration (beds per unit, virtual beds per
-    district) to try first, such as the previous answer. Candidates come from the start, then
-    (if the proof does not close from it in ``START_NODES`` nodes, or there is none) the
-    grouped quick model, then the search's own integral nodes and rounding heuristic.
+    district) to try first, such as the previous answer. Candidates come from the start and
+    the search's own integral nodes and rounding heuristic, then, if the proof has not closed
+    in ``OWN_NODES`` nodes, from the grouped quick model (a MIP, seconds on LLR) too.
     ``None`` when the method does not apply or finds no configuration (the caller then
     solves the full model directly); an infeasible model gives a result whose status says so."""
     started = time.perf_counter()
@@ -651,19 +655,26 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
 
     k = len(fine_agg.kept)
     lower, upper = fine.program.var_lower[:k].copy(), fine.program.var_upper[:k].copy()
-    finished = False
+    def not_proven() -> ExactResult:
+        return ExactResult(f, replace(best.result, status=Status.FEASIBLE, bound=None), search.nodes,
+                           search.fine_nodes, proven=False)
+
     if start is not None:
         consider(integer_values(f, *start))
-        if best is not None and not unresolvable():
-            bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
-                                    max_nodes=search.nodes + START_NODES)
+    finished, bound = False, -np.inf
+    if not unresolvable():
+        # the search's own dive and rounding heuristic usually find an answer, and the proof
+        # closes, long before the grouped model would have answered
+        bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
+                                max_nodes=search.nodes + OWN_NODES)
+    if unresolvable() and not (finished and best.objective - bound <= target * abs(best.objective) + 1e-9):
+        return not_proven()
     if not finished:
         proposal = grouped_candidate(inst, extra, start, max(1.0, deadline - time.perf_counter()))
         if proposal is not None:
             consider(integer_values(f, *proposal))
         if unresolvable():
-            return ExactResult(f, replace(best.result, status=Status.FEASIBLE, bound=None), search.nodes,
-                               search.fine_nodes, proven=False)
+            return not_proven()
         search.pruned = np.inf
         bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
                                 max_nodes=search.nodes + MAX_NODES)

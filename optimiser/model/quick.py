@@ -180,9 +180,10 @@ def quick_solve(inst: Instance, name: str | None = None, start: Configuration | 
 
     Where :mod:`optimiser.model.exact` applies (capacitated maps up to a few thousand areas)
     and ``grouped_proof`` is left on, the quick answer is its solve at the quick tolerance
-    (``QUICK_MIP_GAP``): the previous answer routed first (a workshop move often needs no
-    other candidate), the grouped model's answer if the proof does not close from it, and the
-    gap proven on grouped relaxations. Otherwise, the steps described in this module."""
+    (``QUICK_MIP_GAP``): its branch-and-bound dives to an answer of its own (and tries
+    ``start``, if given, first), asks the grouped model for one only if the proof does not
+    close soon, and proves the gap on grouped relaxations. Otherwise, the steps described in
+    this module."""
     started = time.perf_counter()
     split = inst.with_rules(single_assignment=False)
     if grouped_proof and exact.applies(split):
@@ -238,9 +239,10 @@ def _quick_by_grouped_proof(split: Instance, inst: Instance, name: str | None, s
     if done is None or not done.proven or not done.result.status.has_solution:
         return None
     sol = _to_solution(done.formulation, done.result, name or inst.name, started)
-    how = ("the previous answer and the grouped model's" if start is not None else "the grouped model's answer")
+    how = "beds chosen by a branch-and-bound on groups of small areas"
+    how += ", the previous answer tried first" if start is not None else ""
     how += ", every small area routed exactly"
-    note = (f"quick answer: the best of {how}; answer in {time.perf_counter() - started:.2f} s; the gap is "
+    note = (f"quick answer: {how}; answer in {time.perf_counter() - started:.2f} s; the gap is "
             "measured against a branch-and-bound on grouped relaxations of the full model")
     gap = sol.optimality_gap
     within = f", proven within {gap:.1%} of the best possible" if gap is not None else ""
