@@ -13,7 +13,7 @@ import streamlit as st
 from optimiser import api, maps
 from optimiser.errors import OptimiserError
 from optimiser.options import option_from_solution
-from optimiser.ui import common, settings, state
+from optimiser.ui import access, common, settings, state
 
 STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
 FIND = "Find the best configuration"
@@ -186,7 +186,7 @@ def answer_record(sol, mode: str) -> dict:
 def _save_form(sol, current, mode: str) -> None:
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name", max_chars=200)
-        author = st.text_input("Your name (kept with the option)", key="save_author", max_chars=100)
+        author = access.author_field("Your name (kept with the option)", key="save_author")
         st.caption("Saving a name that is already in the library makes a new version of it; earlier "
                    "versions are kept.")
         if st.button("Save option", key="save_option"):
