@@ -17,7 +17,7 @@ from optimiser.ui import access, common, settings, state
 
 STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
 FIND = "Find the best configuration"
-MAP_HEIGHT = 520
+MAP_HEIGHT = 640
 
 
 def controls(sc, ds) -> None:
