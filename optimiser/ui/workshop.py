@@ -78,7 +78,7 @@ def page() -> None:
             changes = settings.to_changes(values, ids, "stroke" in base.pathways)
             changed = base.with_changes(**changes)
             default = state.base_scenario()
-            if changed.with_changes(name=default.name).to_yaml() == default.to_yaml():
+            if changed.with_changes(name=default.name).to_yaml() == state.scenario_text(default):
                 changed = default
             else:                       # named after what it is, not after the file it started from
                 changed = changed.with_changes(name=f"Workshop settings (plan for {changed.horizon_year})")
@@ -105,7 +105,7 @@ def page() -> None:
         return
     common.show_answer_status(sol, banner)
     # The previous run is the last answer found with different settings.
-    text = current.to_yaml()
+    text = state.scenario_text(current)
     last = st.session_state.get("last_run")
     if last is None or last[2] != text:
         st.session_state["previous_run"] = last
@@ -194,7 +194,7 @@ def _save_form(sol, current, mode: str) -> None:
             option = option_from_solution(sol, name, f"From the workshop ({common.answer_label(sol)}): "
                                                      f"{settings_description(current)}.")
             try:
-                saved = state.library().save(option, author=author, settings_yaml=current.to_yaml(),
+                saved = state.library().save(option, author=author, settings_yaml=state.scenario_text(current),
                                              answer=answer_record(sol, mode))
             except OptimiserError as exc:
                 state.show_error(exc)
