@@ -380,16 +380,20 @@ class _Placer:
         return cost
 
     def place(self, x: float, y: float, w: float, h: float, candidates,
-              optional: bool = False) -> tuple[float, float, bool]:
-        """The first candidate offset (dx, dy) that is clear, else the one covering least;
-        and whether it is clear. An ``optional`` label that finds no clear place is not kept."""
-        best, best_cost = None, np.inf
+              optional: bool = False, penalty=None) -> tuple[float, float, bool]:
+        """The first candidate offset (dx, dy) that is clear (or, given a ``penalty`` of an
+        offset, the clear one with the least), else the one covering least; and whether it
+        is clear. An ``optional`` label that finds no clear place is not kept."""
+        best, best_cost, best_clear = None, np.inf, False
         for dx, dy in candidates:
             cost = self._cost(x, y, dx, dy, w, h)
-            if cost < best_cost:
-                best, best_cost = (dx, dy), cost
-            if cost < 1:
+            clear = cost < 1
+            score = cost * 1000 + (penalty(dx, dy) if penalty is not None else 0.0)
+            if score < best_cost:
+                best, best_cost, best_clear = (dx, dy), score, clear
+            if clear and penalty is None:
                 break
+        best_cost = 0.0 if best_clear else best_cost
         if best_cost < 1 or not optional:
             self.placed.append((x, y, best[0], best[1], w, h))
         return best[0], best[1], best_cost < 1
@@ -408,12 +412,13 @@ def place_map_labels(layers: MapLayers, frame: PlotFrame, shown: np.ndarray | No
     """Where the hospitals' and the districts' labels go on the interactive map, in pixels
     from their anchors (``dx`` right, ``dy`` up, to the label's centre), so that at every
     scale ``frame`` allows no label covers a marker or another label and each stays inside
-    the map. A hospital's label takes the first free place of N, NE, NW, E, W, SE, SW, S
-    beside its marker (S first for one without beds), then the same further out with a
-    ``leader`` line; the hospitals with most neighbours go first. Then each district's label,
-    smallest district first: on its label point if free, else nearby, else further out with
-    a leader line. Deterministic; ``clear`` False marks a label that found no free place
-    (it then takes the place covering least). ``shown``: which hospitals to label;
+    the map. First each district's label, smallest district first: the free place nearest
+    its label point, inside the district if it can be, without a ``leader`` line if it can
+    be. Then each hospital's label, the hospitals with most neighbours first: the first free
+    place of N, NE, NW, E, W, SE, SW, S beside its marker (S first for one without beds),
+    then the same further out with a leader line. If that leaves a label without a free
+    place, hospitals first instead, if that leaves fewer. Deterministic; ``clear`` False
+    marks a label that found no free place (it then takes the place covering least). ``shown``: which hospitals to label;
     ``districts``: which districts (codes; default all); ``optional``: the hospitals and
     districts (ids, codes) labelled only where a clear place is found (a close-up's
     neighbours)."""
@@ -423,41 +428,75 @@ def place_map_labels(layers: MapLayers, frame: PlotFrame, shown: np.ndarray | No
     shown = np.ones(n, bool) if shown is None else np.asarray(shown, bool)
     xs, ys = s.geometry.x.to_numpy(float), s.geometry.y.to_numpy(float)
     radius = marker_diameter_px(s["beds"]) / 2 + 1
-    placer = _Placer(frame, np.column_stack([xs, ys, radius]))
     d = np.hypot(xs[:, None] - xs[None, :], ys[:, None] - ys[None, :]) * frame.scale_min
-    rows = {}
-    for i in sorted(range(n), key=lambda i: (-int((d[i] < 150).sum()), i)):
-        if not shown[i]:
-            continue
-        text = site_label_text(s["site_name"].iloc[i], int(s["beds"].iloc[i]))
-        w, h = text_box_px(text, SITE_FONT_PX)
-        dirs = _DIRECTIONS[::-1] if s["beds"].iloc[i] <= 0 else _DIRECTIONS    # a cross: below it first
-        dx, dy, clear = placer.place(xs[i], ys[i], w, h, _around(radius[i], w, h, _RINGS_PX, dirs),
-                                     optional=s.index[i] in optional)
-        if not clear and s.index[i] in optional:
-            continue
-        rows[s.index[i]] = {"text": text, "x": xs[i], "y": ys[i], "dx": dx, "dy": dy, "width": w, "height": h,
-                            "radius": radius[i], "leader": bool(np.hypot(dx, dy) > radius[i] + 4 + max(w, h) / 2 + 12),
-                            "clear": clear}
     cols = ["text", "x", "y", "dx", "dy", "width", "height", "radius", "leader", "clear"]
-    sites = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex([c for c in s.index if c in rows])
-    dist = layers.districts if districts is None else layers.districts.loc[list(districts)]
-    rows = {}
     compass = tuple((np.cos(a), np.sin(a)) for a in np.deg2rad(np.arange(90, 450, 22.5)))
-    fine = [(ux * r, uy * r) for r in (6, 12, 20, 30, 42) for ux, uy in compass]
-    for code in dist.geometry.area.sort_values().index:
-        name, beds = dist.loc[code, "district_name"], int(dist.loc[code, "virtual_beds"])
-        point = dist.loc[code, "label_point"]
-        text = district_label_text(name, beds)
-        w, h = text_box_px(text, DISTRICT_FONT_PX, bold=True)
-        far = _around(0, w, h, (30, 55, 85, 120, 160, 200), compass)
-        dx, dy, clear = placer.place(point.x, point.y, w, h, [(0.0, 0.0), *fine, *far], optional=code in optional)
-        if not clear and code in optional:
-            continue
-        rows[code] = {"text": text, "x": point.x, "y": point.y, "dx": dx, "dy": dy, "width": w, "height": h,
-                      "radius": 0.0, "leader": bool(np.hypot(dx, dy) > 25), "clear": clear}
-    districts_out = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex(
-        [c for c in layers.districts.index if c in rows])
+
+    def place_districts(placer):
+        dist = layers.districts if districts is None else layers.districts.loc[list(districts)]
+        rows = {}
+        fine = [(ux * r, uy * r) for r in (6, 12, 20, 30, 42) for ux, uy in compass]
+        for code in dist.geometry.area.sort_values().index:
+            name, beds = dist.loc[code, "district_name"], int(dist.loc[code, "virtual_beds"])
+            point = dist.loc[code, "label_point"]
+            text = district_label_text(name, beds)
+            w, h = text_box_px(text, DISTRICT_FONT_PX, bold=True)
+            far = _around(0, w, h, (30, 55, 85, 120, 160, 200), compass)
+            own = shapely.make_valid(dist.loc[code].geometry)
+
+            def penalty(dx, dy, own=own, x=point.x, y=point.y):
+                # near its point, inside its own district, without a leader line if it can
+                at = shapely.Point(x + dx / frame.scale_min, y + dy / frame.scale_min)
+                far_off = np.hypot(dx, dy)
+                return far_off / 100 + (0 if own.contains(at) else 3) + (1 if far_off > 25 else 0)
+
+            dx, dy, clear = placer.place(point.x, point.y, w, h, [(0.0, 0.0), *fine, *far], optional=code in optional,
+                                         penalty=penalty)
+            if not clear and code in optional:
+                continue
+            apart = np.hypot(max(0.0, abs(dx) - w / 2), max(0.0, abs(dy) - h / 2))    # off its point: a line
+            rows[code] = {"text": text, "x": point.x, "y": point.y, "dx": dx, "dy": dy, "width": w, "height": h,
+                          "radius": 0.0, "leader": bool(apart > 6), "clear": clear}
+        districts_out = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex(
+            [c for c in layers.districts.index if c in rows])
+        return districts_out
+
+    def place_sites(placer):
+        rows = {}
+        for i in sorted(range(n), key=lambda i: (-int((d[i] < 150).sum()), i)):
+            if not shown[i]:
+                continue
+            text = site_label_text(s["site_name"].iloc[i], int(s["beds"].iloc[i]))
+            w, h = text_box_px(text, SITE_FONT_PX)
+            dirs = _DIRECTIONS[::-1] if s["beds"].iloc[i] <= 0 else _DIRECTIONS    # a cross: below it first
+            candidates = [*_around(radius[i], w, h, _RINGS_PX, dirs),
+                          *_around(radius[i], w, h, (80, 110, 150), compass)]
+            dx, dy, clear = placer.place(xs[i], ys[i], w, h, candidates, optional=s.index[i] in optional)
+            if not clear and s.index[i] in optional:
+                continue
+            # a line to the marker when the label is not right beside it
+            apart = np.hypot(max(0.0, abs(dx) - w / 2), max(0.0, abs(dy) - h / 2)) - radius[i]
+            rows[s.index[i]] = {"text": text, "x": xs[i], "y": ys[i], "dx": dx, "dy": dy, "width": w, "height": h,
+                                "radius": radius[i], "leader": bool(apart > 10), "clear": clear}
+        sites = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex([c for c in s.index if c in rows])
+        return sites
+
+    # districts first (each on its own district), else hospitals first if that leaves fewer
+    # labels without a free place
+    tries = []
+    for districts_first in (True, False):
+        placer = _Placer(frame, np.column_stack([xs, ys, radius]))
+        if districts_first:
+            districts_out = place_districts(placer)
+            sites = place_sites(placer)
+        else:
+            sites = place_sites(placer)
+            districts_out = place_districts(placer)
+        unclear = int((~sites["clear"].astype(bool)).sum() + (~districts_out["clear"].astype(bool)).sum())
+        tries.append((unclear, sites, districts_out))
+        if unclear == 0:
+            break
+    _, sites, districts_out = min(tries, key=lambda t: t[0])
     return sites, districts_out
 
 
