@@ -262,8 +262,8 @@ def district_labels(layers: MapLayers, bounds: tuple[float, float, float, float]
 # and of each other at every size the map is drawn at
 # ---------------------------------------------------------------------------------------
 
-SITE_FONT_PX = 11
-DISTRICT_FONT_PX = 11
+SITE_FONT_PX = 10
+DISTRICT_FONT_PX = 10
 # A generous estimate of plotly's text (measured in Chromium: about 0.53 em a character, bold
 # about 0.55; two lines 25 pixels at 11 pixels); boxes add the annotations' padding.
 CHAR_EM, BOLD_CHAR_EM, LINE_EM, BOX_PAD_PX = 0.56, 0.6, 1.25, 3
@@ -352,6 +352,16 @@ class _Placer:
     frame: PlotFrame
     markers: np.ndarray                     # x, y (metres), radius (pixels) of every marker
     placed: list = field(default_factory=list)    # x, y, dx, dy, w, h of the labels placed
+    keys: list = field(default_factory=list)      # what each placed label labels
+
+    def remove(self, key) -> tuple:
+        k = self.keys.index(key)
+        self.keys.pop(k)
+        return self.placed.pop(k)
+
+    def put(self, key, entry: tuple) -> None:
+        self.keys.append(key)
+        self.placed.append(entry)
 
     def _cost(self, x, y, dx, dy, w, h) -> float:
         """How badly a label at (dx, dy) pixels from (x, y) metres fits: 1000 for each marker
@@ -380,7 +390,7 @@ class _Placer:
         return cost
 
     def place(self, x: float, y: float, w: float, h: float, candidates,
-              optional: bool = False, penalty=None) -> tuple[float, float, bool]:
+              optional: bool = False, penalty=None, key=None) -> tuple[float, float, bool]:
         """The first candidate offset (dx, dy) that is clear (or, given a ``penalty`` of an
         offset, the clear one with the least), else the one covering least; and whether it
         is clear. An ``optional`` label that finds no clear place is not kept."""
@@ -395,7 +405,7 @@ class _Placer:
                 break
         best_cost = 0.0 if best_clear else best_cost
         if best_cost < 1 or not optional:
-            self.placed.append((x, y, best[0], best[1], w, h))
+            self.put(key, (x, y, best[0], best[1], w, h))
         return best[0], best[1], best_cost < 1
 
 
@@ -432,11 +442,12 @@ def place_map_labels(layers: MapLayers, frame: PlotFrame, shown: np.ndarray | No
     cols = ["text", "x", "y", "dx", "dy", "width", "height", "radius", "leader", "clear"]
     compass = tuple((np.cos(a), np.sin(a)) for a in np.deg2rad(np.arange(90, 450, 22.5)))
 
-    def place_districts(placer):
-        dist = layers.districts if districts is None else layers.districts.loc[list(districts)]
-        rows = {}
-        fine = [(ux * r, uy * r) for r in (6, 12, 20, 30, 42) for ux, uy in compass]
-        for code in dist.geometry.area.sort_values().index:
+    dist = layers.districts if districts is None else layers.districts.loc[list(districts)]
+    fine = [(ux * r, uy * r) for r in (6, 12, 20, 30, 42) for ux, uy in compass]
+
+    def place_districts(placer, codes=None, rows=None):
+        rows = {} if rows is None else rows
+        for code in (dist.geometry.area.sort_values().index if codes is None else codes):
             name, beds = dist.loc[code, "district_name"], int(dist.loc[code, "virtual_beds"])
             point = dist.loc[code, "label_point"]
             text = district_label_text(name, beds)
@@ -451,52 +462,70 @@ def place_map_labels(layers: MapLayers, frame: PlotFrame, shown: np.ndarray | No
                 return far_off / 100 + (0 if own.contains(at) else 3) + (1 if far_off > 25 else 0)
 
             dx, dy, clear = placer.place(point.x, point.y, w, h, [(0.0, 0.0), *fine, *far], optional=code in optional,
-                                         penalty=penalty)
+                                         penalty=penalty, key=("district", code))
             if not clear and code in optional:
+                rows.pop(code, None)
                 continue
             apart = np.hypot(max(0.0, abs(dx) - w / 2), max(0.0, abs(dy) - h / 2))    # off its point: a line
             rows[code] = {"text": text, "x": point.x, "y": point.y, "dx": dx, "dy": dy, "width": w, "height": h,
                           "radius": 0.0, "leader": bool(apart > 6), "clear": clear}
-        districts_out = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex(
-            [c for c in layers.districts.index if c in rows])
-        return districts_out
+        return rows
 
-    def place_sites(placer):
-        rows = {}
+    def place_sites(placer, only=None, rows=None):
+        rows = {} if rows is None else rows
         for i in sorted(range(n), key=lambda i: (-int((d[i] < 150).sum()), i)):
-            if not shown[i]:
+            if not shown[i] or (only is not None and i not in only):
                 continue
             text = site_label_text(s["site_name"].iloc[i], int(s["beds"].iloc[i]))
             w, h = text_box_px(text, SITE_FONT_PX)
             dirs = _DIRECTIONS[::-1] if s["beds"].iloc[i] <= 0 else _DIRECTIONS    # a cross: below it first
             candidates = [*_around(radius[i], w, h, _RINGS_PX, dirs),
                           *_around(radius[i], w, h, (80, 110, 150), compass)]
-            dx, dy, clear = placer.place(xs[i], ys[i], w, h, candidates, optional=s.index[i] in optional)
+            dx, dy, clear = placer.place(xs[i], ys[i], w, h, candidates, optional=s.index[i] in optional,
+                                         key=("site", i))
             if not clear and s.index[i] in optional:
+                rows.pop(s.index[i], None)
                 continue
             # a line to the marker when the label is not right beside it
             apart = np.hypot(max(0.0, abs(dx) - w / 2), max(0.0, abs(dy) - h / 2)) - radius[i]
             rows[s.index[i]] = {"text": text, "x": xs[i], "y": ys[i], "dx": dx, "dy": dy, "width": w, "height": h,
                                 "radius": radius[i], "leader": bool(apart > 10), "clear": clear}
-        sites = pd.DataFrame.from_dict(rows, orient="index", columns=cols).reindex([c for c in s.index if c in rows])
-        return sites
+        return rows
 
-    # districts first (each on its own district), else hospitals first if that leaves fewer
-    # labels without a free place
-    tries = []
-    for districts_first in (True, False):
-        placer = _Placer(frame, np.column_stack([xs, ys, radius]))
-        if districts_first:
-            districts_out = place_districts(placer)
-            sites = place_sites(placer)
-        else:
-            sites = place_sites(placer)
-            districts_out = place_districts(placer)
-        unclear = int((~sites["clear"].astype(bool)).sum() + (~districts_out["clear"].astype(bool)).sum())
-        tries.append((unclear, sites, districts_out))
-        if unclear == 0:
-            break
-    _, sites, districts_out = min(tries, key=lambda t: t[0])
+    def unclear(rows) -> int:
+        return sum(not r["clear"] for r in rows.values())
+
+    # districts first (each on its own district); a hospital left without a free place gets
+    # one by moving the nearest district label that makes room; failing that, hospitals
+    # first, if that leaves fewer labels without a free place
+    placer = _Placer(frame, np.column_stack([xs, ys, radius]))
+    d_rows = place_districts(placer)
+    s_rows = place_sites(placer)
+    for sid in [k for k, r in s_rows.items() if not r["clear"]]:
+        i = list(s.index).index(sid)
+        near = sorted(d_rows, key=lambda c: np.hypot(d_rows[c]["x"] - xs[i], d_rows[c]["y"] - ys[i]))
+        for code in near[:4]:
+            saved_site, saved_district = placer.remove(("site", i)), placer.remove(("district", code))
+            rows_s, rows_d = dict(s_rows), dict(d_rows)
+            place_sites(placer, only={i}, rows=rows_s)
+            place_districts(placer, codes=[code], rows=rows_d)
+            if rows_s[sid]["clear"] and rows_d.get(code, {"clear": False})["clear"]:
+                s_rows, d_rows = rows_s, rows_d
+                break
+            for key in (("site", i), ("district", code)):
+                if key in placer.keys:
+                    placer.remove(key)
+            placer.put(("site", i), saved_site)
+            placer.put(("district", code), saved_district)
+    if unclear(s_rows) + unclear(d_rows):
+        other = _Placer(frame, np.column_stack([xs, ys, radius]))
+        s2 = place_sites(other)
+        d2 = place_districts(other)
+        if unclear(s2) + unclear(d2) < unclear(s_rows) + unclear(d_rows):
+            s_rows, d_rows = s2, d2
+    sites = pd.DataFrame.from_dict(s_rows, orient="index", columns=cols).reindex([c for c in s.index if c in s_rows])
+    districts_out = pd.DataFrame.from_dict(d_rows, orient="index", columns=cols).reindex(
+        [c for c in layers.districts.index if c in d_rows])
     return sites, districts_out
 
 
@@ -618,7 +647,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
             first, rest = lab["text"].split("\n", 1)
             first = f"<b>{html.escape(first)}</b>" if kind == "district" else html.escape(first)
             common = dict(x=lab["x"], y=lab["y"], name=f"{kind} label {key}", xanchor="center", yanchor="middle",
-                          text=f"{first}<br>{html.escape(rest)}", font=dict(size=SITE_FONT_PX, color="#111111"),
+                          text=f"{first}<br>{html.escape(rest)}", font=dict(size=SITE_FONT_PX if kind == "hospital" else DISTRICT_FONT_PX, color="#111111"),
                           bgcolor=f"rgba(255,255,255,{opacity})", borderpad=BOX_PAD_PX - 1, borderwidth=1,
                           bordercolor="rgba(0,0,0,0)")
             if lab["leader"]:     # set off from its hospital or district, with a line to it
