@@ -271,7 +271,7 @@ LABEL_GAP_PX = 2
 # Each map is placed for the narrowest drawing it gets: the Workshop and Maps pages on a
 # 1024-pixel projector (a 564-pixel column); a district close-up is half of that.
 MIN_MAP_WIDTH_PX = 540
-LEGEND_ROWS_PX = 100         # the legend above the map: its title and four rows at that width
+LEGEND_ROWS_PX = 100         # the legend above the map: its title and three rows at that width
 MIN_CLOSE_UP_WIDTH_PX = 250
 MAX_MAP_WIDTH_PX = 1400
 # Where a label may sit around its marker: beside it (N, NE, NW, E, W, SE, SW, S: first
@@ -608,7 +608,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     open_ = (s["beds"] > 0).to_numpy()
     size = marker_diameter_px(s["beds"])
     footer = (layers.footer or (f"Data: {layers.data_line}." if layers.data_line else "")) if show_footer else ""
-    margin_top = (60 + LEGEND_ROWS_PX) if show_legend else 60
+    margin_top = (40 + LEGEND_ROWS_PX) if show_legend else 60
     margin_bottom = 70 if footer else 10
     view_bounds = bounds or layers.bounds
     frame = plot_frame(view_bounds, height, margin_top, margin_bottom,
@@ -667,7 +667,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
                       showlegend=show_legend,
                       # above the map, never over it (it hid Melton on a projector), nor beside it
                       # (it took half the width of a 1024-pixel projector's column)
-                      legend=dict(title=dict(text=LEGEND_TITLE, side="top left"), orientation="h",
+                      legend=dict(title=dict(text=LEGEND_TITLE, side="top"), orientation="h",
                                   yanchor="bottom", y=1.0, x=0, xanchor="left", bgcolor="rgba(255,255,255,0.85)",
                                   font=dict(size=11)))
     return fig
