@@ -142,6 +142,34 @@ def test_the_app_fetches_nothing_from_the_internet(page, app_url):
     assert len(REQUESTS) > 20 and outside == [], outside
 
 
+def test_impact_page_shows_the_patient_flow_figures_and_a_district_s_paragraph(page, app_url):
+    """Issue 16: the Impact page in the browser shows the figures the package computes for the
+    same option against the status quo, and a district's paragraph in words."""
+    from optimiser import api
+    from optimiser.scenario import default_scenario
+
+    page.goto(f"{app_url}/impact")
+    longer = page.locator("[data-testid='stMetric']", has_text="People 65+ with a longer journey")
+    longer.wait_for(timeout=300_000)
+    _wait_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    name = next(n for n in api.shipped_options() if n != "Status quo")      # the page's first choice
+    assert name in page.locator("[data-testid='stSelectbox']").first.inner_text()
+    impact = api.impact(default_scenario(), api.shipped_options()[name])
+    overall = impact.overall[impact.overall["travel_times"] == impact.travel_labels[0]].iloc[0]
+    assert longer.locator("[data-testid='stMetricValue']").inner_text() == f"{overall['people_longer_65_plus']:,}"
+    shorter = page.locator("[data-testid='stMetric']", has_text="People 65+ with a shorter journey")
+    assert shorter.locator("[data-testid='stMetricValue']").inner_text() == f"{overall['people_shorter_65_plus']:,}"
+    page.locator("[data-testid='stSelectbox']", has_text="District").click()
+    page.get_by_role("option", name="Harborough", exact=True).click()
+    paragraph = page.get_by_text("In Harborough,").first
+    paragraph.wait_for(timeout=120_000)
+    _wait_idle(page)
+    assert paragraph.inner_text().strip() == impact.paragraphs["E07000131"]
+    assert "newly" not in paragraph.inner_text()
+    assert _shoot(page, "impact").stat().st_size > 100_000
+
+
 # ---- issue 16: the workshop walk at a desk and on a projector ---------------------------------------
 
 AXE = ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
