@@ -154,7 +154,9 @@ def test_impact_page_shows_the_patient_flow_figures_and_a_district_s_paragraph(p
     _wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     name = next(n for n in api.shipped_options() if n != "Status quo")      # the page's first choice
-    assert name in page.locator("[data-testid='stSelectbox']").first.inner_text()
+    shown = page.locator("[data-testid='stSelectbox']").first.evaluate(
+        "e => [...e.querySelectorAll('input')].map(i => i.value).join(' ') + ' ' + e.innerText")
+    assert name in shown, shown
     impact = api.impact(default_scenario(), api.shipped_options()[name])
     overall = impact.overall[impact.overall["travel_times"] == impact.travel_labels[0]].iloc[0]
     assert longer.locator("[data-testid='stMetricValue']").inner_text() == f"{overall['people_longer_65_plus']:,}"
