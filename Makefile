@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a machine with Python 3.11 and git:
 #   make run    create .venv if missing, then open the app on the embedded LLR default
-#               (on 127.0.0.1 only; `make serve` serves a network, with a password)
+#               (on 127.0.0.1 only; `make serve` serves a network, with a sign-in: README, Security)
 #   make test   create .venv if missing (with test extras), then run the whole test suite
 PYTHON ?= python3.11
 VENV   := .venv
@@ -30,6 +30,7 @@ run: $(STAMP)
 	$(PY) -m optimiser app --port $(PORT)
 
 # Serve the app to a network: LLR_APP_PASSWORD=... make serve HOSTS="192.168.1.20 bedplanner.local"
+# (or behind a signing-in proxy: LLR_APP_TRUSTED_USER_HEADER and LLR_APP_PROXY_SECRET; README, Security)
 serve: $(STAMP)
 	$(PY) -m optimiser app --network --port $(PORT) $(foreach h,$(HOSTS),--host $(h))
 

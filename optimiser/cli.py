@@ -548,19 +548,30 @@ def app_command(args) -> list[str]:
     """The ``streamlit run`` command for ``python -m optimiser app`` (see README, Security)."""
     import os
 
-    from optimiser.ui.access import PASSWORD_ENV, PASSWORD_HASH_ENV
+    from optimiser.ui.access import (
+        PASSWORD_ENV,
+        PASSWORD_HASH_ENV,
+        PROXY_SECRET_ENV,
+        USER_HEADER_ENV,
+        proxy_settings,
+    )
 
     app = Path(__file__).resolve().parent.parent / "app.py"
     hosts = list(LOOPBACK_HOSTS)
+    proxy = proxy_settings()          # an InputError if half set
     if args.network:
-        if not (os.environ.get(PASSWORD_ENV) or os.environ.get(PASSWORD_HASH_ENV)):
-            raise OptimiserError(f"serving the app to a network needs a password: set {PASSWORD_ENV} in the "
-                                 "environment first (everyone then signs in with it)")
+        password = os.environ.get(PASSWORD_ENV) or os.environ.get(PASSWORD_HASH_ENV)
+        if not (password or proxy or _oidc_in_secrets(app.parent)):
+            raise OptimiserError(f"serving the app to a network needs a password or a sign-in: set {PASSWORD_ENV} "
+                                 "in the environment first (everyone then signs in with it), or put a signing-in "
+                                 f"reverse proxy in front and set {USER_HEADER_ENV} and {PROXY_SECRET_ENV} "
+                                 "(README, 'Security')")
         if not args.host:
             raise OptimiserError("say which names people will type to reach the app, e.g. --host "
                                  "192.168.1.20 --host bedplanner.local (other names are refused, which "
                                  "stops DNS-rebinding attacks)")
-        hosts += [h for h in args.host if h not in hosts]
+    # names a reverse proxy on this computer passes on as the Host header are allowed without --network
+    hosts += [h for h in (args.host or []) if h not in hosts]
     address = args.address or ("0.0.0.0" if args.network else "127.0.0.1")
     if address not in ("127.0.0.1", "::1", "localhost") and not args.network:
         raise OptimiserError(f"--address {address} serves a network: add --network (and a password)")
@@ -574,6 +585,19 @@ def app_command(args) -> list[str]:
     for host in hosts:
         command += ["--server.allowedHosts", host]
     return command
+
+
+def _oidc_in_secrets(folder: Path) -> bool:
+    """True when the app's ``.streamlit/secrets.toml`` configures Streamlit's OIDC sign-in."""
+    import tomllib
+
+    path = folder / ".streamlit" / "secrets.toml"
+    try:
+        return "auth" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise OptimiserError(f"{path}: not a readable TOML file ({exc})") from exc
 
 
 def cmd_app(args) -> int:
@@ -697,7 +721,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("app", help="open the app (on this computer only, unless --network)")
     a.add_argument("--port", type=int, default=8501)
     a.add_argument("--network", action="store_true",
-                   help="serve the app to the network (needs LLR_APP_PASSWORD and --host)")
+                   help="serve the app to the network (needs --host and LLR_APP_PASSWORD, or a signing-in "
+                        "reverse proxy: LLR_APP_TRUSTED_USER_HEADER and LLR_APP_PROXY_SECRET)")
     a.add_argument("--host", action="append", default=[],
                    help="a name or address people use to reach the app (repeat for each)")
     a.add_argument("--address", help="the address to listen on (default 127.0.0.1; with --network 0.0.0.0)")

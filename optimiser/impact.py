@@ -397,9 +397,14 @@ def district_paragraph(row: Mapping) -> tuple[str, dict[str, float]]:
     over = row["people_over_30_minutes_after_65_plus"]
     if over > 0:
         over_text = use("people_over_30_minutes_after_65_plus", _n)
-        newly = (f" ({use('people_pushed_over_30_minutes_65_plus', _n)} of them newly)"
-                 if row["people_pushed_over_30_minutes_65_plus"] > 0 else ", none of them newly")
-        parts.append(f"{over_text} would be more than 30 minutes from it{newly}.")
+        pushed = row["people_pushed_over_30_minutes_65_plus"]
+        if pushed <= 0:            # everyone that far is that far today
+            parts.append(f"{over_text} would be more than 30 minutes from it, as they are today.")
+        elif pushed >= over:       # nobody that far is that far today
+            parts.append(f"{over_text} would be more than 30 minutes from it; none of them are today.")
+        else:
+            parts.append(f"{over_text} would be more than 30 minutes from it, "
+                         f"{use('people_pushed_over_30_minutes_65_plus', _n)} of whom are not today.")
     else:
         parts.append("None would be more than 30 minutes from it.")
     moved = row["admissions_changing_hospital_per_year"]

@@ -109,7 +109,7 @@ def district_table(impact: Impact, code: str) -> pd.DataFrame:
         ("More than 30 minutes from their bed, before → after",
          f"{_fmt(r['people_over_30_minutes_before_65_plus'])} → {_fmt(r['people_over_30_minutes_after_65_plus'])}",
          f"{_fmt(r['people_over_30_minutes_before'])} → {_fmt(r['people_over_30_minutes_after'])}"),
-        ("... of them newly (pushed over 30 minutes)", _fmt(r["people_pushed_over_30_minutes_65_plus"]),
+        ("... of them within 30 minutes today (pushed over 30 minutes)", _fmt(r["people_pushed_over_30_minutes_65_plus"]),
          _fmt(r["people_pushed_over_30_minutes"])),
         ("Pushed over 45 minutes", _fmt(r["people_pushed_over_45_minutes_65_plus"]),
          _fmt(r["people_pushed_over_45_minutes"])),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -79,6 +79,16 @@ def band_colours() -> list[str]:
 def short_name(site_name: str) -> str:
     """'St Luke's Hospital, Market Harborough' -> 'St Luke's Hospital'."""
     return str(site_name).split(",")[0]
+
+
+_GENERIC_WORDS = {"hospital", "community", "memorial", "centre"}
+
+
+def map_name(site_name: str) -> str:
+    """The short name a map label uses: 'Coalville Community Hospital' -> 'Coalville',
+    'St Luke's Hospital, Market Harborough' -> 'St Luke's' (the full name is in the hover)."""
+    words = [w for w in short_name(site_name).split() if w.lower() not in _GENERIC_WORDS]
+    return " ".join(words) or short_name(site_name)
 
 
 def map_layers(dataset: Dataset, solution, title: str | None = None) -> MapLayers:
@@ -248,6 +258,278 @@ def district_labels(layers: MapLayers, bounds: tuple[float, float, float, float]
 
 
 # ---------------------------------------------------------------------------------------
+# Hospital and district labels on the interactive map: placed in screen pixels, clear of every marker
+# and of each other at every size the map is drawn at
+# ---------------------------------------------------------------------------------------
+
+SITE_FONT_PX = 10
+DISTRICT_FONT_PX = 10
+# A generous estimate of plotly's text (measured in Chromium: about 0.53 em a character, bold
+# about 0.55; two lines 25 pixels at 11 pixels); boxes add the annotations' padding.
+CHAR_EM, BOLD_CHAR_EM, LINE_EM, BOX_PAD_PX = 0.56, 0.6, 1.25, 3
+LABEL_GAP_PX = 2
+# Each map is placed for the narrowest drawing it gets: the Workshop and Maps pages on a
+# 1024-pixel projector (a 564-pixel column); a district close-up is half of that.
+MIN_MAP_WIDTH_PX = 540
+LEGEND_ROWS_PX = 100         # the legend above the map: its title and three rows at that width
+MIN_CLOSE_UP_WIDTH_PX = 250
+MAX_MAP_WIDTH_PX = 1400
+# Where a label may sit around its marker: beside it (N, NE, NW, E, W, SE, SW, S: first
+# free one wins), then further out with a leader line.
+_DIRECTIONS = ((0, 1), (1, 1), (-1, 1), (1, 0), (-1, 0), (1, -1), (-1, -1), (0, -1))
+_RINGS_PX = (3, 16, 32, 52)
+
+
+@dataclass(frozen=True)
+class PlotFrame:
+    """How a plotly map turns data (metres) into pixels: the axis ranges, and the smallest
+    and largest pixels per metre over the widths it may be drawn at (the height is fixed)."""
+
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    scale_min: float
+    scale_max: float
+
+    def scales(self, n: int = 5) -> np.ndarray:
+        return np.geomspace(self.scale_min, self.scale_max, n) if self.scale_max > self.scale_min * 1.001 \
+            else np.array([self.scale_min])
+
+
+def plot_frame(bounds, height: int, margin_top: int, margin_bottom: int, min_width: int,
+               max_width: int = MAX_MAP_WIDTH_PX, pad: float = 0.03) -> PlotFrame:
+    """The map's axis ranges (``bounds`` padded by ``pad``) and pixel scales: plotly keeps the
+    aspect equal by widening whichever range has room to spare, so a metre is
+    min(plot width / x range, plot height / y range) pixels (10-pixel side margins)."""
+    minx, miny, maxx, maxy = bounds
+    px, py = pad * (maxx - minx), pad * (maxy - miny)
+    xr, yr = (minx - px, maxx + px), (miny - py, maxy + py)
+    plot_h = max(height - margin_top - margin_bottom, 50)
+    by_h = plot_h / (yr[1] - yr[0])
+    lo = min((min_width - 20) / (xr[1] - xr[0]), by_h)
+    hi = min((max_width - 20) / (xr[1] - xr[0]), by_h)
+    return PlotFrame(xr, yr, lo, max(hi, lo))
+
+
+def text_box_px(text: str, font_px: float, bold: bool = False) -> tuple[float, float]:
+    """Width and height in pixels of an annotation's box holding ``text`` (lines split on \\n)."""
+    lines = text.split("\n")
+    em = BOLD_CHAR_EM if bold else CHAR_EM
+    return (max(len(line) for line in lines) * em * font_px + 2 * BOX_PAD_PX,
+            len(lines) * LINE_EM * font_px + 2 * BOX_PAD_PX)
+
+
+def marker_diameter_px(beds) -> np.ndarray:
+    """The plotly markers' diameters: sized by beds; a hospital without beds is a cross."""
+    b = np.clip(np.asarray(beds, float), 0, None)
+    return np.where(b > 0, 10 + 2.2 * np.sqrt(b), 11)
+
+
+def site_label_text(site_name: str, beds: int) -> str:
+    return f"{map_name(site_name)}\n{beds} beds" if beds > 0 else f"{map_name(site_name)}\nno beds"
+
+
+def _scales_within(a: np.ndarray, b: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The open interval of scales s where |a s + b| < half (empty: lo >= hi)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (-half - b) / a, (half - b) / a
+    flat = a == 0
+    lo = np.where(flat, np.where(np.abs(b) < half, -np.inf, np.inf), np.minimum(t1, t2))
+    hi = np.where(flat, np.where(np.abs(b) < half, np.inf, -np.inf), np.maximum(t1, t2))
+    return lo, hi
+
+
+def district_label_text(district_name: str, virtual_beds: int) -> str:
+    return f"{district_name}\n{virtual_beds} home-based beds"
+
+
+@dataclass
+class _Placer:
+    """Places labels one by one in screen pixels around anchor points given in metres, each
+    clear of every marker, of the labels placed before it and of the map's edge at every
+    scale of ``frame`` (a label sits a fixed number of pixels from its anchor, so its place
+    on the map moves as the map is drawn larger)."""
+
+    frame: PlotFrame
+    markers: np.ndarray                     # x, y (metres), radius (pixels) of every marker
+    placed: list = field(default_factory=list)    # x, y, dx, dy, w, h of the labels placed
+    keys: list = field(default_factory=list)      # what each placed label labels
+
+    def remove(self, key) -> tuple:
+        k = self.keys.index(key)
+        self.keys.pop(k)
+        return self.placed.pop(k)
+
+    def put(self, key, entry: tuple) -> None:
+        self.keys.append(key)
+        self.placed.append(entry)
+
+    def _cost(self, x, y, dx, dy, w, h) -> float:
+        """How badly a label at (dx, dy) pixels from (x, y) metres fits: 1000 for each marker
+        or label it covers at some scale of the frame (worked out exactly: a box's distance
+        from another is linear in the scale, so the scales where two overlap are an
+        interval), plus the pixels it reaches outside the map. 0 is clear."""
+        m = self.markers
+        p = np.asarray(self.placed, float).reshape(-1, 6)
+        ox = np.concatenate([m[:, 0], p[:, 0]])
+        oy = np.concatenate([m[:, 1], p[:, 1]])
+        odx = np.concatenate([np.zeros(len(m)), p[:, 2]])
+        ody = np.concatenate([np.zeros(len(m)), p[:, 3]])
+        half_w = np.concatenate([m[:, 2], p[:, 4] / 2]) + w / 2 + LABEL_GAP_PX
+        half_h = np.concatenate([m[:, 2], p[:, 5] / 2]) + h / 2 + LABEL_GAP_PX
+        lo_x, hi_x = _scales_within(x - ox, dx - odx, half_w)
+        lo_y, hi_y = _scales_within(y - oy, dy - ody, half_h)
+        lo, hi = np.maximum(lo_x, lo_y), np.minimum(hi_x, hi_y)
+        # the open interval (lo, hi) meets the closed one [scale_min, scale_max]
+        clash = (lo < hi) & (lo < self.frame.scale_max) & (hi > self.frame.scale_min)
+        cost = 1000.0 * float(clash.sum())
+        (fx0, fx1), (fy0, fy1) = self.frame.x_range, self.frame.y_range
+        for sc in (self.frame.scale_min, self.frame.scale_max):      # inside at both ends: inside between
+            cx, cy = x * sc + dx, y * sc + dy
+            cost += (max(0.0, fx0 * sc - (cx - w / 2)) + max(0.0, (cx + w / 2) - fx1 * sc)
+                     + max(0.0, fy0 * sc - (cy - h / 2)) + max(0.0, (cy + h / 2) - fy1 * sc))
+        return cost
+
+    def place(self, x: float, y: float, w: float, h: float, candidates,
+              optional: bool = False, penalty=None, key=None) -> tuple[float, float, bool]:
+        """The first candidate offset (dx, dy) that is clear (or, given a ``penalty`` of an
+        offset, the clear one with the least), else the one covering least; and whether it
+        is clear. An ``optional`` label that finds no clear place is not kept."""
+        best, best_cost, best_clear = None, np.inf, False
+        for dx, dy in candidates:
+            cost = self._cost(x, y, dx, dy, w, h)
+            clear = cost < 1
+            score = cost * 1000 + (penalty(dx, dy) if penalty is not None else 0.0)
+            if score < best_cost:
+                best, best_cost, best_clear = (dx, dy), score, clear
+            if clear and penalty is None:
+                break
+        best_cost = 0.0 if best_clear else best_cost
+        if best_cost < 1 or not optional:
+            self.put(key, (x, y, best[0], best[1], w, h))
+        return best[0], best[1], best_cost < 1
+
+
+def _around(radius: float, w: float, h: float, rings, directions=_DIRECTIONS):
+    """Offsets putting a w x h box just clear of a circle of ``radius`` pixels, in each
+    direction, then further out (``rings``: extra pixels)."""
+    for gap in rings:
+        for ux, uy in directions:
+            yield ux * (radius + gap + w / 2), uy * (radius + gap + h / 2)
+
+
+def place_map_labels(layers: MapLayers, frame: PlotFrame, shown: np.ndarray | None = None,
+                     districts: list | None = None, optional: set | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where the hospitals' and the districts' labels go on the interactive map, in pixels
+    from their anchors (``dx`` right, ``dy`` up, to the label's centre), so that at every
+    scale ``frame`` allows no label covers a marker or another label and each stays inside
+    the map. First each district's label, smallest district first: the free place nearest
+    its label point, inside the district if it can be, without a ``leader`` line if it can
+    be. Then each hospital's label, the hospitals with most neighbours first: the first free
+    place of N, NE, NW, E, W, SE, SW, S beside its marker (S first for one without beds),
+    then the same further out with a leader line. If that leaves a label without a free
+    place, hospitals first instead, if that leaves fewer. Deterministic; ``clear`` False
+    marks a label that found no free place (it then takes the place covering least). ``shown``: which hospitals to label;
+    ``districts``: which districts (codes; default all); ``optional``: the hospitals and
+    districts (ids, codes) labelled only where a clear place is found (a close-up's
+    neighbours)."""
+    optional = optional or set()
+    s = layers.sites
+    n = len(s)
+    shown = np.ones(n, bool) if shown is None else np.asarray(shown, bool)
+    xs, ys = s.geometry.x.to_numpy(float), s.geometry.y.to_numpy(float)
+    radius = marker_diameter_px(s["beds"]) / 2 + 1
+    d = np.hypot(xs[:, None] - xs[None, :], ys[:, None] - ys[None, :]) * frame.scale_min
+    cols = ["text", "x", "y", "dx", "dy", "width", "height", "radius", "leader", "clear"]
+    compass = tuple((np.cos(a), np.sin(a)) for a in np.deg2rad(np.arange(90, 450, 22.5)))
+
+    dist = layers.districts if districts is None else layers.districts.loc[list(districts)]
+    fine = [(ux * r, uy * r) for r in (6, 12, 20, 30, 42) for ux, uy in compass]
+
+    def place_districts(placer, codes=None, rows=None):
+        rows = {} if rows is None else rows
+        for code in (dist.geometry.area.sort_values().index if codes is None else codes):
+            name, beds = dist.loc[code, "district_name"], int(dist.loc[code, "virtual_beds"])
+            point = dist.loc[code, "label_point"]
+            text = district_label_text(name, beds)
+            w, h = text_box_px(text, DISTRICT_FONT_PX, bold=True)
+            far = _around(0, w, h, (30, 55, 85, 120, 160, 200), compass)
+            own = shapely.make_valid(dist.loc[code].geometry)
+
+            def penalty(dx, dy, own=own, x=point.x, y=point.y):
+                # near its point, inside its own district, without a leader line if it can
+                at = shapely.Point(x + dx / frame.scale_min, y + dy / frame.scale_min)
+                far_off = np.hypot(dx, dy)
+                return far_off / 100 + (0 if own.contains(at) else 3) + (1 if far_off > 25 else 0)
+
+            dx, dy, clear = placer.place(point.x, point.y, w, h, [(0.0, 0.0), *fine, *far], optional=code in optional,
+                                         penalty=penalty, key=("district", code))
+            if not clear and code in optional:
+                rows.pop(code, None)
+                continue
+            apart = np.hypot(max(0.0, abs(dx) - w / 2), max(0.0, abs(dy) - h / 2))    # off its point: a line
+            rows[code] = {"text": text, "x": point.x, "y": point.y, "dx": dx, "dy": dy, "width": w, "height": h,
+                          "radius": 0.0, "leader": bool(apart > 6), "clear": clear}
+        return rows
+
+    def place_sites(placer, only=None, rows=None):
+        rows = {} if rows is None else rows
+        for i in sorted(range(n), key=lambda i: (-int((d[i] < 150).sum()), i)):
+            if not shown[i] or (only is not None and i not in only):
+                continue
+            text = site_label_text(s["site_name"].iloc[i], int(s["beds"].iloc[i]))
+            w, h = text_box_px(text, SITE_FONT_PX)
+            dirs = _DIRECTIONS[::-1] if s["beds"].iloc[i] <= 0 else _DIRECTIONS    # a cross: below it first
+            candidates = [*_around(radius[i], w, h, _RINGS_PX, dirs),
+                          *_around(radius[i], w, h, (80, 110, 150), compass)]
+            dx, dy, clear = placer.place(xs[i], ys[i], w, h, candidates, optional=s.index[i] in optional,
+                                         key=("site", i))
+            if not clear and s.index[i] in optional:
+                rows.pop(s.index[i], None)
+                continue
+            # a line to the marker when the label is not right beside it
+            apart = np.hypot(max(0.0, abs(dx) - w / 2), max(0.0, abs(dy) - h / 2)) - radius[i]
+            rows[s.index[i]] = {"text": text, "x": xs[i], "y": ys[i], "dx": dx, "dy": dy, "width": w, "height": h,
+                                "radius": radius[i], "leader": bool(apart > 10), "clear": clear}
+        return rows
+
+    def unclear(rows) -> int:
+        return sum(not r["clear"] for r in rows.values())
+
+    # districts first (each on its own district); a hospital left without a free place gets
+    # one by moving the nearest district label that makes room; failing that, hospitals
+    # first, if that leaves fewer labels without a free place
+    placer = _Placer(frame, np.column_stack([xs, ys, radius]))
+    d_rows = place_districts(placer)
+    s_rows = place_sites(placer)
+    for sid in [k for k, r in s_rows.items() if not r["clear"]]:
+        i = list(s.index).index(sid)
+        near = sorted(d_rows, key=lambda c: np.hypot(d_rows[c]["x"] - xs[i], d_rows[c]["y"] - ys[i]))
+        for code in near[:4]:
+            saved_site, saved_district = placer.remove(("site", i)), placer.remove(("district", code))
+            rows_s, rows_d = dict(s_rows), dict(d_rows)
+            place_sites(placer, only={i}, rows=rows_s)
+            place_districts(placer, codes=[code], rows=rows_d)
+            if rows_s[sid]["clear"] and rows_d.get(code, {"clear": False})["clear"]:
+                s_rows, d_rows = rows_s, rows_d
+                break
+            for key in (("site", i), ("district", code)):
+                if key in placer.keys:
+                    placer.remove(key)
+            placer.put(("site", i), saved_site)
+            placer.put(("district", code), saved_district)
+    if unclear(s_rows) + unclear(d_rows):
+        other = _Placer(frame, np.column_stack([xs, ys, radius]))
+        s2 = place_sites(other)
+        d2 = place_districts(other)
+        if unclear(s2) + unclear(d2) < unclear(s_rows) + unclear(d_rows):
+            s_rows, d_rows = s2, d2
+    sites = pd.DataFrame.from_dict(s_rows, orient="index", columns=cols).reindex([c for c in s.index if c in s_rows])
+    districts_out = pd.DataFrame.from_dict(d_rows, orient="index", columns=cols).reindex(
+        [c for c in layers.districts.index if c in d_rows])
+    return sites, districts_out
+
+
+# ---------------------------------------------------------------------------------------
 # plotly (interactive; no basemap needed)
 # ---------------------------------------------------------------------------------------
 
@@ -283,11 +565,13 @@ def _outline_xy(geoms) -> tuple[list, list]:
 
 def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int = 720,
                bounds: tuple[float, float, float, float] | None = None, highlight: str | None = None,
-               show_legend: bool = True, show_footer: bool = True):
+               show_legend: bool = True, show_footer: bool = True, min_width: int | None = None):
     """An interactive map (plotly) in British National Grid metres, equal aspect, no tiles.
-    ``bounds`` zooms in; ``highlight`` (a district code) draws that district's boundary heavier."""
+    ``bounds`` zooms in; ``highlight`` (a district code) draws that district's boundary heavier.
+    Labels are placed clear of the markers and of each other for any drawing at least
+    ``min_width`` pixels wide (default: a 1024-pixel projector's column; half that for a
+    close-up) and ``height`` tall; the legend sits above the map, so the map has the width."""
     import plotly.graph_objects as go
-
     fig = go.Figure()
     z = layers.zones
     for k, (label, colour) in enumerate(zip(band_labels(), band_colours())):
@@ -322,67 +606,71 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
                                  hoverinfo="skip"))
     s = layers.sites
     open_ = (s["beds"] > 0).to_numpy()
-    size = np.where(open_, 10 + 2.2 * np.sqrt(s["beds"].clip(lower=0)), 10)
-    label_size = _plotly_label_size(layers, bounds, height)
-    if bounds is not None:   # a close-up labels only the hospitals whose label fits in the view
+    size = marker_diameter_px(s["beds"])
+    footer = (layers.footer or (f"Data: {layers.data_line}." if layers.data_line else "")) if show_footer else ""
+    margin_top = (40 + LEGEND_ROWS_PX) if show_legend else 60
+    margin_bottom = 70 if footer else 10
+    view_bounds = bounds or layers.bounds
+    frame = plot_frame(view_bounds, height, margin_top, margin_bottom,
+                       min_width or (MIN_CLOSE_UP_WIDTH_PX if bounds is not None else MIN_MAP_WIDTH_PX))
+    if bounds is not None:   # a close-up labels the hospitals and the districts in view
         view = shapely.box(*bounds)
-        fits = np.array([_mostly_inside(b, view) for b in site_label_boxes(layers, bounds, label_size)[1::2]])
+        shown = s.intersects(view).to_numpy()
+        share = layers.districts.geometry.intersection(view).area / layers.districts.geometry.area
+        in_view = [c for c in layers.districts.index if c == highlight or share[c] > 0.3]
+        # the district's own hospitals and name always; its neighbours' where there is room
+        own = (shapely.make_valid(layers.districts.loc[highlight].geometry).buffer(1.0)
+               if highlight in layers.districts.index else view)
+        optional = {sid for sid, pt in zip(s.index, s.geometry) if not own.contains(pt)}
+        optional |= {c for c in in_view if c != highlight}
     else:
-        fits = np.ones(len(s), bool)
+        shown, in_view, optional = np.ones(len(s), bool), None, set()
+    site_labels, district_label_rows = place_map_labels(layers, frame, shown, in_view, optional)
     fig.add_trace(go.Scatter(
-        x=s.geometry.x[open_], y=s.geometry.y[open_], mode="markers+text", name="hospital with beds (size = beds)",
+        x=s.geometry.x[open_], y=s.geometry.y[open_], mode="markers", name="hospital with beds (size = beds)",
         marker=dict(size=size[open_], color=SITE_COLOUR, line=dict(color="white", width=1.5)),
-        text=[f"{short_name(n)}: {b} beds" if f else ""
-              for n, b, f in zip(s["site_name"][open_], s["beds"][open_], fits[open_])],
-        textposition="top center", textfont=dict(size=11, color="#111111"),
-        hovertext=[f"<b>{n}</b><br>{b} beds (today {c})"
+        text=[f"{short_name(n)}: {b} beds" for n, b in zip(s["site_name"][open_], s["beds"][open_])],
+        hovertext=[f"<b>{html.escape(n)}</b><br>{b} beds (today {c})"
                    for n, b, c in zip(s["site_name"][open_], s["beds"][open_], s["current_beds"][open_])],
         hoverinfo="text"))
     # Always present (possibly empty) so the legend reads the same on every map.
     closed_x = s.geometry.x[~open_].tolist() or [None]
     closed_y = s.geometry.y[~open_].tolist() or [None]
     fig.add_trace(go.Scatter(
-        x=closed_x, y=closed_y, mode="markers+text", name="hospital without inpatient beds",
+        x=closed_x, y=closed_y, mode="markers", name="hospital without inpatient beds",
         marker=dict(size=11, color="white", symbol="x-thin", line=dict(color=CLOSED_COLOUR, width=2.5)),
-        text=[f"{short_name(n)}: no beds" if f else "" for n, f in zip(s["site_name"][~open_], fits[~open_])],
-        textposition="bottom center",
-        textfont=dict(size=10, color="#333333"), hoverinfo="text",
-        hovertext=[f"<b>{n}</b><br>no inpatient beds (today {c})"
+        text=[f"{short_name(n)}: no beds" for n in s["site_name"][~open_]], hoverinfo="text",
+        hovertext=[f"<b>{html.escape(n)}</b><br>no inpatient beds (today {c})"
                    for n, c in zip(s["site_name"][~open_], s["current_beds"][~open_])]))
-    for _, lab in district_labels(layers, bounds, label_size, highlight).iterrows():
-        # With an arrow, (x, y) is its head and (ax, ay) the text; without, (x, y) is the text.
-        head = (lab["anchor_x"], lab["anchor_y"]) if lab["callout"] else (lab["x"], lab["y"])
-        fig.add_annotation(
-            x=head[0], y=head[1], ax=lab["x"], ay=lab["y"], axref="x", ayref="y",
-            showarrow=bool(lab["callout"]), arrowhead=0, arrowwidth=1.2, arrowcolor="#333333",
-            text=f"<b>{html.escape(lab['district_name'])}</b><br>{lab['virtual_beds']} home-based beds",
-            font=dict(size=11, color="#111111"), bgcolor="rgba(255,255,255,0.78)", borderpad=2)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
-    if bounds is not None:
-        fig.update_xaxes(range=[bounds[0], bounds[2]])
-        fig.update_yaxes(range=[bounds[1], bounds[3]])
-    footer = (layers.footer or (f"Data: {layers.data_line}." if layers.data_line else "")) if show_footer else ""
+    for kind, labels, opacity in (("hospital", site_labels, 0.85), ("district", district_label_rows, 0.78)):
+        for key, lab in labels.iterrows():
+            first, rest = lab["text"].split("\n", 1)
+            first = f"<b>{html.escape(first)}</b>" if kind == "district" else html.escape(first)
+            common = dict(x=lab["x"], y=lab["y"], name=f"{kind} label {key}", xanchor="center", yanchor="middle",
+                          text=f"{first}<br>{html.escape(rest)}", font=dict(size=SITE_FONT_PX if kind == "hospital" else DISTRICT_FONT_PX, color="#111111"),
+                          bgcolor=f"rgba(255,255,255,{opacity})", borderpad=BOX_PAD_PX - 1, borderwidth=1,
+                          bordercolor="rgba(0,0,0,0)")
+            if lab["leader"]:     # set off from its hospital or district, with a line to it
+                fig.add_annotation(**common, showarrow=True, ax=lab["dx"], ay=-lab["dy"], arrowhead=0,
+                                   arrowwidth=1, arrowcolor="#333333", standoff=lab["radius"])
+            else:
+                fig.add_annotation(**common, showarrow=False, xshift=lab["dx"], yshift=lab["dy"])
+    fig.update_xaxes(visible=False, range=list(frame.x_range))
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1, range=list(frame.y_range))
     if footer:   # what the data is, and where the result came from, under the map
         fig.add_annotation(xref="paper", yref="paper", x=0, y=0, yshift=-8, xanchor="left", yanchor="top",
                            showarrow=False, align="left", font=dict(size=9, color="#4C6272"),
                            text=html.escape(_wrap(footer, 160)).replace("\n", "<br>"))
-    fig.update_layout(title=dict(text=html.escape(layers.title), x=0.01), height=height, plot_bgcolor="white",
-                      paper_bgcolor="white", margin=dict(l=10, r=10, t=60, b=70 if footer else 10),
+    fig.update_layout(title=dict(text=html.escape(layers.title), x=0.01, y=1.0, yref="container", yanchor="top",
+                                 pad=dict(t=8)), height=height, plot_bgcolor="white",
+                      paper_bgcolor="white", margin=dict(l=10, r=10, t=margin_top, b=margin_bottom),
                       showlegend=show_legend,
-                      # beside the map, never over it (it hid Melton on a projector)
-                      legend=dict(title=LEGEND_TITLE, yanchor="top", y=1.0, x=1.01, xanchor="left",
-                                  bgcolor="rgba(255,255,255,0.85)"))
+                      # above the map, never over it (it hid Melton on a projector), nor beside it
+                      # (it took half the width of a 1024-pixel projector's column)
+                      legend=dict(title=dict(text=LEGEND_TITLE, side="top"), orientation="h",
+                                  yanchor="bottom", y=1.0, x=0, xanchor="left", bgcolor="rgba(255,255,255,0.85)",
+                                  font=dict(size=11)))
     return fig
-
-
-def _plotly_label_size(layers: MapLayers, bounds, height: int, fontsize: float = 11) -> tuple[float, float]:
-    """A label character's width and line height as shares of the view (plotly, in pixels:
-    the map fills the plot height; the width follows from the equal aspect)."""
-    minx, miny, maxx, maxy = bounds or layers.bounds
-    map_h = 0.85 * max(height - 70, 100)     # plotly pads the data range by about 15%
-    map_w = map_h * (maxx - minx) / (maxy - miny)
-    return 0.62 * fontsize / map_w, 1.45 * fontsize / map_h
 
 
 def html_bytes(fig) -> bytes:

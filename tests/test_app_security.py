@@ -368,3 +368,70 @@ def test_going_back_to_the_default_keeps_the_workshop_s_hospitals(tmp_path, priv
     assert back["sites"] == {"melton": {"status": "close", "fixed_cost_per_year": None, "cost_per_bed_per_year": None,
                                         "new_ward_cost": None, "max_beds": None}}
     assert back["pathways"]["stroke"]["sites"] == ["st_lukes", "loughborough", "evington"]
+
+
+# ---- issue 16: sign-in through a reverse proxy (the browser test drives it: test_browser_proxy.py) --
+
+@pytest.fixture
+def no_sign_in_settings(monkeypatch):
+    for name in ("LLR_APP_PASSWORD", "LLR_APP_PASSWORD_SHA256", "LLR_APP_TRUSTED_USER_HEADER",
+                 "LLR_APP_PROXY_SECRET", "LLR_APP_PROXY_SECRET_HEADER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_proxy_sign_in_settings_must_be_whole(no_sign_in_settings, monkeypatch):
+    from optimiser.errors import InputError
+    from optimiser.ui.access import proxy_settings
+
+    assert proxy_settings() is None
+    monkeypatch.setenv("LLR_APP_TRUSTED_USER_HEADER", "X-Forwarded-User")
+    with pytest.raises(InputError, match="LLR_APP_PROXY_SECRET is not set"):
+        proxy_settings()
+    monkeypatch.setenv("LLR_APP_PROXY_SECRET", "short")
+    with pytest.raises(InputError, match="too short"):
+        proxy_settings()
+    monkeypatch.setenv("LLR_APP_PROXY_SECRET", "a" * 32)
+    assert proxy_settings() == ("X-Forwarded-User", "X-LLR-Proxy-Secret", "a" * 32)
+    monkeypatch.setenv("LLR_APP_PROXY_SECRET_HEADER", "x-forwarded-user")
+    with pytest.raises(InputError, match="must differ"):
+        proxy_settings()
+    monkeypatch.delenv("LLR_APP_PROXY_SECRET_HEADER")
+    monkeypatch.delenv("LLR_APP_TRUSTED_USER_HEADER")
+    with pytest.raises(InputError, match="LLR_APP_TRUSTED_USER_HEADER is not set"):
+        proxy_settings()
+
+
+def test_serving_a_network_behind_a_signing_in_proxy_needs_no_password(no_sign_in_settings, monkeypatch, capsys):
+    from optimiser.cli import main
+
+    assert main(["app", "--network", "--host", "beds.example.org", "--print-command"]) == 2
+    assert "needs a password or a sign-in" in capsys.readouterr().err
+    monkeypatch.setenv("LLR_APP_TRUSTED_USER_HEADER", "X-Forwarded-Email")
+    assert main(["app", "--network", "--host", "beds.example.org", "--print-command"]) == 2
+    assert "LLR_APP_PROXY_SECRET is not set" in capsys.readouterr().err
+    monkeypatch.setenv("LLR_APP_PROXY_SECRET", "0123456789abcdef0123")
+    assert main(["app", "--network", "--host", "beds.example.org", "--print-command"]) == 0
+    command = capsys.readouterr().out.split()
+    assert "0123456789abcdef0123" not in " ".join(command), "the secret never goes on a command line"
+    # a proxy on this computer passing its own host name: allowed on 127.0.0.1 without --network
+    assert main(["app", "--host", "beds.example.org", "--print-command"]) == 0
+    command = capsys.readouterr().out.split()
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert "beds.example.org" in [command[i + 1] for i, w in enumerate(command) if w == "--server.allowedHosts"]
+
+
+def test_half_set_proxy_settings_open_nothing(no_sign_in_settings, monkeypatch):
+    monkeypatch.setenv("LLR_APP_PROXY_SECRET", "0123456789abcdef0123")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.metric and not at.title
+    assert "sign-in settings are wrong" in at.error[0].value and "LLR_APP_TRUSTED_USER_HEADER" in at.error[0].value
+
+
+def test_behind_the_proxy_a_session_without_its_headers_is_refused(no_sign_in_settings, monkeypatch):
+    """AppTest sends no headers, as a browser reaching Streamlit directly sends no secret."""
+    monkeypatch.setenv("LLR_APP_TRUSTED_USER_HEADER", "X-Forwarded-Email")
+    monkeypatch.setenv("LLR_APP_PROXY_SECRET", "0123456789abcdef0123")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.metric and not at.title
+    assert [e.value for e in at.error] == ["This app opens only through the workshop's sign-in page. Ask the "
+                                           "person running the workshop for the right address."]

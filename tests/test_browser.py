@@ -142,6 +142,36 @@ def test_the_app_fetches_nothing_from_the_internet(page, app_url):
     assert len(REQUESTS) > 20 and outside == [], outside
 
 
+def test_impact_page_shows_the_patient_flow_figures_and_a_district_s_paragraph(page, app_url):
+    """Issue 16: the Impact page in the browser shows the figures the package computes for the
+    same option against the status quo, and a district's paragraph in words."""
+    from optimiser import api
+    from optimiser.scenario import default_scenario
+
+    page.goto(f"{app_url}/impact")
+    longer = page.locator("[data-testid='stMetric']", has_text="People 65+ with a longer journey")
+    longer.wait_for(timeout=300_000)
+    _wait_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    name = next(n for n in api.shipped_options() if n != "Status quo")      # the page's first choice
+    shown = page.locator("[data-testid='stSelectbox']").first.evaluate(
+        "e => [...e.querySelectorAll('input')].map(i => i.value).join(' ') + ' ' + e.innerText")
+    assert name in shown, shown
+    impact = api.impact(default_scenario(), api.shipped_options()[name])
+    overall = impact.overall[impact.overall["travel_times"] == impact.travel_labels[0]].iloc[0]
+    assert longer.locator("[data-testid='stMetricValue']").inner_text() == f"{overall['people_longer_65_plus']:,}"
+    shorter = page.locator("[data-testid='stMetric']", has_text="People 65+ with a shorter journey")
+    assert shorter.locator("[data-testid='stMetricValue']").inner_text() == f"{overall['people_shorter_65_plus']:,}"
+    page.locator("[data-testid='stSelectbox']", has_text="District").click()
+    page.get_by_role("option", name="Harborough", exact=True).click()
+    paragraph = page.get_by_text("In Harborough,").first
+    paragraph.wait_for(timeout=120_000)
+    _wait_idle(page)
+    assert paragraph.inner_text().strip() == impact.paragraphs["E07000131"]
+    assert "newly" not in paragraph.inner_text()
+    assert _shoot(page, "impact").stat().st_size > 100_000
+
+
 # ---- issue 16: the workshop walk at a desk and on a projector ---------------------------------------
 
 AXE = ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
@@ -217,6 +247,10 @@ def test_workshop_save_compare_print_maps_district_pack(walker, app_url, width, 
     # the Deploy button and the developer menu are hidden
     assert page.get_by_role("button", name="Deploy").count() == 0
     page.screenshot(path=str(SHOTS / f"workshop_{size}.png"))
+    # the map's labels cover neither each other nor a hospital (issue 16: Melton, Rutland,
+    # Loughborough and Coalville overlapped on a projector)
+    count, clashes = _map_label_clashes(page, main.locator(".js-plotly-plot").first)
+    assert count == 9 + 8 and clashes == [], clashes
     violations = _axe(page)
     assert [v for v in violations if v["id"] == "color-contrast"] == [], violations
     assert violations == [], violations
@@ -290,6 +324,9 @@ def test_workshop_save_compare_print_maps_district_pack(walker, app_url, width, 
     _wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SHOTS / f"maps_{size}.png"))
+    for k in range(3):                       # the map, then the district before and after
+        count, clashes = _map_label_clashes(page, page.locator("[data-testid='stMain'] .js-plotly-plot").nth(k))
+        assert count >= (17 if k == 0 else 2) and clashes == [], (k, clashes)
     labels = [b.inner_text().strip() for b in page.locator("[data-testid='stDownloadButton'] button").all()]
     assert len(labels) == len(set(labels)), labels              # no two buttons read the same
     with page.expect_download(timeout=600_000) as info:
@@ -299,6 +336,29 @@ def test_workshop_save_compare_print_maps_district_pack(walker, app_url, width, 
     (SHOTS / f"district_pack_{size}.pdf").write_bytes(pack)
     _shoot_full(page, f"maps_full_{size}", width)
     page.close()
+
+
+def _map_label_clashes(page, plot) -> tuple[int, list]:
+    """The map's labels as Chromium draws them: how many, and every pair of label boxes that
+    overlap and every label that covers a hospital marker (by more than 2 square pixels, for
+    anti-aliasing), each with the overlap in square pixels."""
+    return page.evaluate("""(plot) => {
+        const labels = [...plot.querySelectorAll('g.annotation')].map(g => {
+            const r = (g.querySelector('rect.bg') || g).getBoundingClientRect();
+            return {t: g.textContent, x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; })
+            .filter(b => !b.t.startsWith('Data:'));
+        const markers = [...plot.querySelectorAll('.scatterlayer .trace .points path')].map(e => {
+            const r = e.getBoundingClientRect(); return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; })
+            .filter(b => b.x1 - b.x0 > 9);       // hospitals (the areas' hover points are smaller and invisible)
+        const ov = (a, b) => Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0))
+                           * Math.max(0, Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0));
+        const out = [];
+        labels.forEach((a, i) => {
+            labels.slice(i + 1).forEach(b => { if (ov(a, b) > 2) out.push([a.t, b.t, ov(a, b)]); });
+            markers.forEach(m => { if (ov(a, m) > 2) out.push([a.t, 'a hospital marker', ov(a, m)]); });
+        });
+        return [labels.length, out];
+    }""", plot.element_handle())
 
 
 def _shoot_full(page, name: str, width: int) -> None:

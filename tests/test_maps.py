@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
@@ -101,7 +102,7 @@ def test_plotly_map_draws_every_area_offline_with_binned_legend(solved_layers):
     # district boundaries: 9 districts; labels: 9, each with its home-based beds
     boundary = next(t for t in fig.data if t.name == "district boundary")
     assert list(boundary.x).count(None) >= 9
-    labels = [a.text for a in fig.layout.annotations if a.xref != "paper"]
+    labels = [a.text for a in fig.layout.annotations if (a.name or "").startswith("district label")]
     assert len(labels) == 9
     for _, d in layers.districts.iterrows():
         assert any(d["district_name"] in t and f"{d['virtual_beds']} home-based beds" in t for t in labels)
@@ -223,7 +224,9 @@ def test_district_sheet_files(llr_dataset, status_quo, solved, tmp_path):
 def test_district_close_up(solved_layers):
     bounds = maps.district_bounds(solved_layers, MELTON)
     fig = maps.plotly_map(solved_layers, bounds=bounds, highlight=MELTON)
-    assert tuple(fig.layout.xaxis.range) == (bounds[0], bounds[2])
+    x0, x1 = fig.layout.xaxis.range
+    y0, y1 = fig.layout.yaxis.range
+    assert x0 < bounds[0] < bounds[2] < x1 and y0 < bounds[1] < bounds[3] < y1    # the district, a little padded
     assert any(t.name == "Melton (this district)" for t in fig.data)
     png = maps.district_map(solved_layers, MELTON)
     assert png[:4] == b"\x89PNG" and len(png) > 30_000
@@ -237,3 +240,62 @@ def test_optional_basemap_figure(solved_layers):
     assert {t.type for t in fig.data} == {"choroplethmap", "scattermap"}
     assert fig.layout.map.style == "open-street-map"
     assert len(fig.data[0].locations) == 611
+
+
+def _annotation_boxes(fig, scale: float) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Each map label's box in pixels at ``scale`` (pixels a metre), from the figure's own
+    annotations: anchored at (x, y), shifted by xshift/yshift, or set off by ax/ay with a
+    leader line; the text's size by the renderer's estimate (checked in Chromium by the
+    browser test)."""
+    out = []
+    for a in fig.layout.annotations:
+        if " label " not in (a.name or ""):
+            continue
+        plain = html.unescape(re.sub(r"<[^>]+>", "", a.text.replace("<br>", "\n")))
+        w, h = maps.text_box_px(plain, a.font.size, bold="<b>" in a.text)
+        dx, dy = (a.ax, -a.ay) if a.showarrow else (a.xshift or 0, a.yshift or 0)
+        cx, cy = a.x * scale + dx, a.y * scale + dy
+        out.append((a.name, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)))
+    return out
+
+
+def _overlap(a, b) -> float:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+@pytest.mark.parametrize("height", [640, 720])
+def test_no_map_label_covers_another_or_a_hospital_at_any_width_it_is_drawn(solved_layers, height):
+    """Issue 16: hospital labels overlapped markers and each other (Melton, Rutland,
+    Loughborough, Coalville) on a 1024-pixel projector. Checked here at every scale between a
+    1024-pixel projector's column and a wide screen; the browser test measures the drawn map."""
+    fig = maps.plotly_map(solved_layers, height=height)
+    frame = maps.plot_frame(solved_layers.bounds, height, fig.layout.margin.t, fig.layout.margin.b,
+                            maps.MIN_MAP_WIDTH_PX)
+    assert frame.x_range == tuple(fig.layout.xaxis.range) and frame.y_range == tuple(fig.layout.yaxis.range)
+    hospitals = [t for t in fig.data if t.name in ("hospital with beds (size = beds)", "hospital without inpatient beds")
+                 and t.x[0] is not None]
+    assert sum(len(t.x) for t in hospitals) == 8
+    for scale in frame.scales(7):
+        boxes = _annotation_boxes(fig, scale)
+        assert len(boxes) == 9 + 8                                   # every district and hospital
+        for i, (name, box) in enumerate(boxes):
+            for other, box2 in boxes[i + 1:]:
+                assert _overlap(box, box2) == 0, (name, other, scale)
+            for t in hospitals:
+                for x, y, size in zip(t.x, t.y, np.broadcast_to(t.marker.size, len(t.x))):
+                    r = size / 2
+                    marker = (x * scale - r, y * scale - r, x * scale + r, y * scale + r)
+                    assert _overlap(box, marker) == 0, (name, t.name, x, y, scale)
+            # inside the map
+            assert (frame.x_range[0] * scale <= box[0] and box[2] <= frame.x_range[1] * scale
+                    and frame.y_range[0] * scale <= box[1] and box[3] <= frame.y_range[1] * scale), name
+    # the labels say what they label: a short hospital name and its beds
+    texts = {a.name: a.text for a in fig.layout.annotations if a.name}
+    loughborough = texts["hospital label loughborough"]
+    beds = int(solved_layers.sites.loc["loughborough", "beds"])
+    assert loughborough == f"Loughborough<br>{beds} beds" and "Coalville<br>" in texts["hospital label coalville"]
+
+
+def test_map_label_places_do_not_depend_on_the_run(solved_layers):
+    a, b = maps.plotly_map(solved_layers, height=640), maps.plotly_map(solved_layers, height=640)
+    assert [x.to_plotly_json() for x in a.layout.annotations] == [x.to_plotly_json() for x in b.layout.annotations]

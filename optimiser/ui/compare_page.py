@@ -23,7 +23,7 @@ from optimiser.compare import (
 )
 from optimiser.errors import OptimiserError
 from optimiser.options import Option, slug
-from optimiser.ui import common, compare_report, state
+from optimiser.ui import access, common, compare_report, state
 
 # Okabe-Ito: colour-blind-safe categorical colours.
 DASHES = ["solid", "dash", "dot", "dashdot"]   # lines differ by more than colour
@@ -258,7 +258,7 @@ def _settings_text(sc) -> str:
 def _save_comparison(chosen, criteria, baseline, sc) -> None:
     with st.expander("Save this comparison (its options, weights and scales)"):
         name = st.text_input("Comparison name", value="", key="comparison_name", max_chars=200)
-        author = st.text_input("Your name", key="comparison_author", max_chars=100)
+        author = access.author_field("Your name", key="comparison_author")
         if st.button("Save comparison", key="save_comparison"):
             payload = {"options": list(chosen), "baseline": baseline, "settings_yaml": sc.to_yaml(),
                        "criteria": {c.key: {"weight": c.weight, "score_0_at": c.score_0_at,
@@ -308,7 +308,7 @@ def _library_section(options: dict) -> None:
     with share:
         st.markdown("**Add an option file** (YAML; a name already in the library becomes a new version)")
         up = st.file_uploader("Option file", type=["yaml", "yml"], key="upload_option")
-        author = st.text_input("Your name (kept with the option)", key="upload_author", max_chars=100)
+        author = access.author_field("Your name (kept with the option)", key="upload_author")
         if up is not None and st.button("Add to the library", key="add_upload"):
             try:
                 saved = lib.import_yaml(up.getvalue(), up.name, author=author)
@@ -362,7 +362,7 @@ def _draft_form() -> None:
         name = st.text_input("Option name", "My option", key="draft_name", max_chars=200)
         beds = st.data_editor(base, disabled=["Hospital"], key="draft_beds", width="stretch")
         vb = st.data_editor(virt, disabled=["District"], key="draft_virtual", width="stretch")
-        author = st.text_input("Your name (kept with the option)", key="draft_author", max_chars=100)
+        author = access.author_field("Your name (kept with the option)", key="draft_author")
         ok = st.form_submit_button("Save drafted option")
     if ok:
         from optimiser.options import option_from_dict

@@ -91,10 +91,14 @@ def page() -> None:
     st.table(sheet)
     left, right = st.columns(2)
     for col, (s, when) in zip((left, right), ((before, "Before"), (after, "After")), strict=True):
-        lay = maps.map_layers(ds, s, f"{when}: {s.name}")
-        col.plotly_chart(maps.plotly_map(lay, bounds=maps.district_bounds(lay, code), highlight=code, height=560,
-                                         show_legend=False),
-                         width="stretch", key=f"district_map_{when.lower()}")
+        def close_up(s=s, when=when):
+            lay = maps.map_layers(ds, s, f"{when}: {s.name}")
+            return maps.plotly_map(lay, bounds=maps.district_bounds(lay, code), highlight=code, height=560,
+                                   show_legend=False)
+
+        # made once per answer and district (a redraw of the page does not place its labels again)
+        fig = state.derived(s, f"close_up:{ds.name}:{s.name}:{when}:{code}", close_up)
+        col.plotly_chart(fig, width="stretch", key=f"district_map_{when.lower()}")
     st.caption("Colours as on the map above: yellow under 20 minutes, light green 20–30, teal 30–45, "
                "dark blue 45 minutes or more, grey no hospital within reach.")
     stem = f"{_slug(districts[code])}_{_slug(after.name)}"

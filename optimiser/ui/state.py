@@ -121,6 +121,49 @@ def _answer(key: tuple, compute, notice=None):
     return value
 
 
+class _Texts:
+    """Scenarios' YAML texts, kept with the (frozen) scenario objects: a page redraw asked for
+    them five times, and writing and reading YAML took about 0.9 s of every rerun."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._texts: OrderedDict = OrderedDict()          # id(scenario) -> (scenario, text)
+        self._parsed: OrderedDict = OrderedDict()         # (text, dataset path) -> (scenario, notes)
+        self.max_entries = max_entries
+
+    def _keep(self, table: OrderedDict, key, value) -> None:
+        with self._lock:
+            table[key] = value
+            table.move_to_end(key)
+            while len(table) > self.max_entries:
+                table.popitem(last=False)
+
+    def text(self, sc: Scenario) -> str:
+        hit = self._texts.get(id(sc))
+        if hit is not None and hit[0] is sc:
+            return hit[1]
+        text = sc.to_yaml()
+        self._keep(self._texts, id(sc), (sc, text))
+        return text
+
+    def parsed(self, text: str, path, make):
+        hit = self._parsed.get((text, path))
+        if hit is None:
+            hit = make()
+            self._keep(self._parsed, (text, path), hit)
+        return hit
+
+
+@st.cache_resource(show_spinner=False)
+def _texts() -> _Texts:
+    return _Texts()
+
+
+def scenario_text(sc: Scenario) -> str:
+    """``sc.to_yaml()``, written once per scenario object."""
+    return _texts().text(sc)
+
+
 def solve(scenario: Scenario, quick: bool = False, notice=None):
     """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
     the workshop's answer in seconds (see :func:`optimiser.api.quick_solve`). The answer
@@ -128,13 +171,13 @@ def solve(scenario: Scenario, quick: bool = False, notice=None):
     path = st.session_state.get("dataset_path")
     ds = dataset(path)
     if quick:
-        return _answer(("quick", scenario.to_yaml(), path), lambda: api.quick_solve(scenario, ds), notice)
-    return _answer(("best", scenario.to_yaml(), path), lambda: api.solve(scenario, ds), notice)
+        return _answer(("quick", scenario_text(scenario), path), lambda: api.quick_solve(scenario, ds), notice)
+    return _answer(("best", scenario_text(scenario), path), lambda: api.solve(scenario, ds), notice)
 
 
 def evaluate(scenario: Scenario, option: Option):
     path = st.session_state.get("dataset_path")
-    key = ("evaluate", scenario.to_yaml(), option.fingerprint(), path)
+    key = ("evaluate", scenario_text(scenario), option.fingerprint(), path)
     return _answer(key, lambda: api.evaluate(scenario, option, dataset(path)))
 
 
@@ -149,11 +192,16 @@ def scenario() -> Scenario:
     import yaml
 
     text = st.session_state.get(SCENARIO_KEY)
-    sc = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
-    from optimiser.site_match import match_scenario_sites
+    path = st.session_state.get("dataset_path")
 
-    sc, notes = match_scenario_sites(sc, active_dataset(), dataset(None))
-    st.session_state["site_notes"] = notes
+    def make():
+        from optimiser.site_match import match_scenario_sites
+
+        sc = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
+        return match_scenario_sites(sc, active_dataset(), dataset(None))
+
+    sc, notes = _texts().parsed(text, path, make)      # read once per settings and dataset
+    st.session_state["site_notes"] = list(notes)
     return sc
 
 
@@ -163,7 +211,7 @@ def site_notes() -> list[str]:
 
 
 def set_scenario(sc: Scenario) -> None:
-    st.session_state[SCENARIO_KEY] = sc.to_yaml()
+    st.session_state[SCENARIO_KEY] = scenario_text(sc)
 
 
 @st.cache_resource(show_spinner=False)

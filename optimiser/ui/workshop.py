@@ -13,11 +13,11 @@ import streamlit as st
 from optimiser import api, maps
 from optimiser.errors import OptimiserError
 from optimiser.options import option_from_solution
-from optimiser.ui import common, settings, state
+from optimiser.ui import access, common, settings, state
 
 STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
 FIND = "Find the best configuration"
-MAP_HEIGHT = 520
+MAP_HEIGHT = 640
 
 
 def controls(sc, ds) -> None:
@@ -78,7 +78,7 @@ def page() -> None:
             changes = settings.to_changes(values, ids, "stroke" in base.pathways)
             changed = base.with_changes(**changes)
             default = state.base_scenario()
-            if changed.with_changes(name=default.name).to_yaml() == default.to_yaml():
+            if changed.with_changes(name=default.name).to_yaml() == state.scenario_text(default):
                 changed = default
             else:                       # named after what it is, not after the file it started from
                 changed = changed.with_changes(name=f"Workshop settings (plan for {changed.horizon_year})")
@@ -105,7 +105,7 @@ def page() -> None:
         return
     common.show_answer_status(sol, banner)
     # The previous run is the last answer found with different settings.
-    text = current.to_yaml()
+    text = state.scenario_text(current)
     last = st.session_state.get("last_run")
     if last is None or last[2] != text:
         st.session_state["previous_run"] = last
@@ -186,7 +186,7 @@ def answer_record(sol, mode: str) -> dict:
 def _save_form(sol, current, mode: str) -> None:
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name", max_chars=200)
-        author = st.text_input("Your name (kept with the option)", key="save_author", max_chars=100)
+        author = access.author_field("Your name (kept with the option)", key="save_author")
         st.caption("Saving a name that is already in the library makes a new version of it; earlier "
                    "versions are kept.")
         if st.button("Save option", key="save_option"):
@@ -194,7 +194,7 @@ def _save_form(sol, current, mode: str) -> None:
             option = option_from_solution(sol, name, f"From the workshop ({common.answer_label(sol)}): "
                                                      f"{settings_description(current)}.")
             try:
-                saved = state.library().save(option, author=author, settings_yaml=current.to_yaml(),
+                saved = state.library().save(option, author=author, settings_yaml=state.scenario_text(current),
                                              answer=answer_record(sol, mode))
             except OptimiserError as exc:
                 state.show_error(exc)
