@@ -154,10 +154,14 @@ def _solve_robust(args, sc, ds) -> int:
         raise OptimiserError("--robust needs a dataset (custom zone and travel files are not supported)")
     if not 0 < args.reliability <= 1:
         raise OptimiserError(f"--reliability must be more than 0 and at most 1, got {args.reliability}")
+    for name in ("validation_samples", "validation_rounds", "check_samples"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise OptimiserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     samples = args.samples or 50
     point = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
     result = api.robust(sc, ds, samples=samples, reliability=args.reliability, seed=args.seed,
-                        check_samples=args.check_samples, resolution=args.resolution, point=point,
+                        check_samples=args.check_samples, validation_samples=args.validation_samples,
+                        validation_rounds=args.validation_rounds, resolution=args.resolution, point=point,
                         progress=text_progress("checking futures"), **_sweep_settings(args, samples))
     out = Path(args.out) if args.out else None
     if out:
@@ -626,6 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "out-of-sample check uses seed + 1")
     s.add_argument("--check-samples", type=int, dest="check_samples",
                    help="with --robust: independent futures to check on (default 4 x samples, at least 100)")
+    s.add_argument("--validation-samples", type=int, dest="validation_samples",
+                   help="with --robust: fresh futures each plan is validated on (default 2 x samples, at least 100); "
+                        "a plan whose 95%% lower bound on reliability falls short is re-planned with its failures")
+    s.add_argument("--validation-rounds", type=int, dest="validation_rounds",
+                   help="with --robust: plans validated at most (default 4)")
     s.add_argument("--resolution", choices=["grouped", "full"], default="grouped",
                    help="with --robust: plan on groups of small areas (default) or every area")
     _dask_arguments(s)
