@@ -6,7 +6,8 @@
   data add-travel --matrix CSV --out GPKG   add a second travel matrix (e.g. public transport)
   solve [SCENARIO] --out DIR    optimise; writes summary.json, beds.csv, ...
                                 (--quick: the workshop's quick answer, with its proven gap;
-                                 --robust: beds that hold in --reliability of --samples futures)
+                                 --robust: beds meeting --samples futures, validated on fresh
+                                 ones until they hold in --reliability of futures)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
   uncertainty [SCENARIO] --option OPTION.yaml [--samples N] [--seed S] --out DIR
                                 how sure are we: the option in many futures drawn from the ranges
@@ -621,11 +622,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "33,000 areas; no alternatives. For a p-median (mode: p_median): greedy and fast "
                         "interchange with the Lagrangian bound's gap, no solver run")
     s.add_argument("--robust", action="store_true",
-                   help="a robust configuration: beds that keep the blocking target in at least --reliability of "
-                        "--samples futures drawn from the scenario's 80%% ranges, at the lowest expected cost; "
+                   help="a robust configuration: beds that keep the blocking target in every one of --samples "
+                        "futures drawn from the scenario's 80%% ranges that any configuration can meet, at the lowest "
+                        "expected cost, validated on fresh futures until it holds in --reliability of them; "
                         "reported beside the point answer with its reliability on independent futures")
     s.add_argument("--samples", type=int, help="with --robust: futures planned for (default 50)")
-    s.add_argument("--reliability", type=float, default=0.9, help="with --robust: share of futures (default 0.9)")
+    s.add_argument("--reliability", type=float, default=0.9,
+                   help="with --robust: share of futures the configuration must be shown (95%% lower bound, on "
+                        "fresh futures) to meet the target in (default 0.9)")
     s.add_argument("--seed", type=int, default=1, help="with --robust: seed of the futures (default 1); the "
                                                        "out-of-sample check uses seed + 1")
     s.add_argument("--check-samples", type=int, dest="check_samples",

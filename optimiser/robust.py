@@ -1,5 +1,5 @@
 r"""A robust configuration: beds that keep the blocking target in at least a stated share of
-sampled futures, at the lowest expected cost.
+futures, at the lowest expected cost, shown on futures it was not planned for.
 
 **The model (scenario-based, in the same MIP).** The futures :math:`f = 1..N` are drawn from
 the scenario's ranges (:mod:`optimiser.futures`). The bed decisions are made once, for every

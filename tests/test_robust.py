@@ -211,6 +211,9 @@ def test_cli_solve_robust_reports_out_of_sample_reliability(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--reliability", "1.5"],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and "--reliability" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--validation-rounds", "0"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and "--validation-rounds must be at least 1" in bad.stderr
 
 
 def test_robust_instances_need_the_same_bed_options():
