@@ -87,6 +87,10 @@ def robust(sc, ds, futures: int, workers: int) -> None:
           f"{s['proven_gap']:.2%}{' (STOPPED BY THE TIME LIMIT)' if s['stopped_by_time_limit'] else ''}; "
           f"{time.perf_counter() - t:.0f} s in all with the point answer and {s['out_of_sample']['futures']} "
           f"independent futures checked", flush=True)
+    for v in s["validation"]["rounds"]:
+        print(f"    validation round {v['round']}: planned for {v['futures_planned_for']} futures, met "
+              f"{v['met']} of {v['validation_futures']} fresh ones, 95% lower bound {v['lower_bound']:.1%} "
+              f"({v['plan_seconds']:.0f} s to plan)", flush=True)
     print(f"    in-sample {s['in_sample_reliability']:.0%}; out of sample: robust "
           f"{s['out_of_sample']['robust_reliability']:.0%}, point {s['out_of_sample']['point_reliability']:.0%}; "
           f"robust {s['robust']['physical_beds']:.0f} + {s['robust']['virtual_beds']:.0f} beds, point "

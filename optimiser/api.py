@@ -195,17 +195,21 @@ def uncertainty(scenario: Scenario, option: Option, dataset: Dataset | None = No
 
 
 def robust(scenario: Scenario, dataset: Dataset | None = None, *, samples: int = 50, reliability: float = 0.9,
-           seed: int = 1, check_samples: int | None = None, resolution: str = "grouped", point: Solution | None = None,
+           seed: int = 1, check_samples: int | None = None, validation_samples: int | None = None,
+           validation_rounds: int | None = None, resolution: str = "grouped", point: Solution | None = None,
            scheduler: str | None = None, workers: int | None = None, client=None, progress=None):
     """A robust configuration: beds keeping the blocking target in at least ``reliability`` of
-    ``samples`` futures drawn from the scenario's ranges, at the lowest expected cost, with its
+    ``samples`` futures drawn from the scenario's ranges, at the lowest expected cost,
+    validated on fresh futures (re-planned with the failures added until the reliability's
+    95% lower bound reaches ``reliability``, at most ``validation_rounds`` plans), with its
     reliability on independent futures beside the point answer's (an
     :class:`optimiser.robust.RobustResult`)."""
-    from optimiser.robust import robust_solve
+    from optimiser.robust import VALIDATION_ROUNDS, robust_solve
 
     ds = dataset if dataset is not None else dataset_for(scenario)
     return robust_solve(scenario, ds, samples=samples, reliability=reliability, seed=seed,
-                        check_samples=check_samples, resolution=resolution, point=point, scheduler=scheduler,
+                        check_samples=check_samples, validation_samples=validation_samples,
+                        validation_rounds=validation_rounds or VALIDATION_ROUNDS, resolution=resolution, point=point, scheduler=scheduler,
                         workers=workers, client=client, progress=progress)
 
 

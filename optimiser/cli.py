@@ -6,7 +6,8 @@
   data add-travel --matrix CSV --out GPKG   add a second travel matrix (e.g. public transport)
   solve [SCENARIO] --out DIR    optimise; writes summary.json, beds.csv, ...
                                 (--quick: the workshop's quick answer, with its proven gap;
-                                 --robust: beds that hold in --reliability of --samples futures)
+                                 --robust: beds meeting --samples futures, validated on fresh
+                                 ones until they hold in --reliability of futures)
   evaluate [SCENARIO] --option OPTION.yaml --out DIR
   uncertainty [SCENARIO] --option OPTION.yaml [--samples N] [--seed S] --out DIR
                                 how sure are we: the option in many futures drawn from the ranges
@@ -154,10 +155,14 @@ def _solve_robust(args, sc, ds) -> int:
         raise OptimiserError("--robust needs a dataset (custom zone and travel files are not supported)")
     if not 0 < args.reliability <= 1:
         raise OptimiserError(f"--reliability must be more than 0 and at most 1, got {args.reliability}")
+    for name in ("validation_samples", "validation_rounds", "check_samples"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise OptimiserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     samples = args.samples or 50
     point = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
     result = api.robust(sc, ds, samples=samples, reliability=args.reliability, seed=args.seed,
-                        check_samples=args.check_samples, resolution=args.resolution, point=point,
+                        check_samples=args.check_samples, validation_samples=args.validation_samples,
+                        validation_rounds=args.validation_rounds, resolution=args.resolution, point=point,
                         progress=text_progress("checking futures"), **_sweep_settings(args, samples))
     out = Path(args.out) if args.out else None
     if out:
@@ -641,15 +646,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "33,000 areas; no alternatives. For a p-median (mode: p_median): greedy and fast "
                         "interchange with the Lagrangian bound's gap, no solver run")
     s.add_argument("--robust", action="store_true",
-                   help="a robust configuration: beds that keep the blocking target in at least --reliability of "
-                        "--samples futures drawn from the scenario's 80%% ranges, at the lowest expected cost; "
+                   help="a robust configuration: beds that keep the blocking target in every one of --samples "
+                        "futures drawn from the scenario's 80%% ranges that any configuration can meet, at the lowest "
+                        "expected cost, validated on fresh futures until it holds in --reliability of them; "
                         "reported beside the point answer with its reliability on independent futures")
     s.add_argument("--samples", type=int, help="with --robust: futures planned for (default 50)")
-    s.add_argument("--reliability", type=float, default=0.9, help="with --robust: share of futures (default 0.9)")
+    s.add_argument("--reliability", type=float, default=0.9,
+                   help="with --robust: share of futures the configuration must be shown (95%% lower bound, on "
+                        "fresh futures) to meet the target in (default 0.9)")
     s.add_argument("--seed", type=int, default=1, help="with --robust: seed of the futures (default 1); the "
                                                        "out-of-sample check uses seed + 1")
     s.add_argument("--check-samples", type=int, dest="check_samples",
                    help="with --robust: independent futures to check on (default 4 x samples, at least 100)")
+    s.add_argument("--validation-samples", type=int, dest="validation_samples",
+                   help="with --robust: fresh futures each plan is validated on (default 2 x samples, at least 100); "
+                        "a plan whose 95%% lower bound on reliability falls short is re-planned with its failures")
+    s.add_argument("--validation-rounds", type=int, dest="validation_rounds",
+                   help="with --robust: plans validated at most (default 4)")
     s.add_argument("--resolution", choices=["grouped", "full"], default="grouped",
                    help="with --robust: plan on groups of small areas (default) or every area")
     _dask_arguments(s)

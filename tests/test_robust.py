@@ -105,49 +105,115 @@ def test_the_programme_counts_futures_given_up():
 
 
 @pytest.mark.slow
-def test_robust_configuration_on_llr_is_checked_out_of_sample_and_beats_the_point_answer(llr_scenario, llr_dataset, tmp_path):
+def test_robust_configuration_on_llr_meets_the_target_in_the_share_asked_of_a_third_sample(
+        llr_scenario, llr_dataset, tmp_path):
     """On the LLR default with the estate limits raised (as they stand, no configuration meets
-    the target in many futures): planned for 12 futures at 75%, the robust configuration meets
-    the target in at least 75% of them, is checked on 40 independent futures (fixed seeds), and
-    does at least as well there as the point answer."""
+    the target in many futures): planned for 12 futures, validated on 40 fresh futures until
+    the 95% lower bound on its reliability reaches 70%, the robust configuration meets the
+    target in at least 70% of a third sample of 40 futures independent of both (seed 4;
+    90% measured, where a plan allowed to give up 3 of the 12 met 30-33%)."""
     from optimiser import api
-    from optimiser.robust import write_robust
+    from optimiser.robust import (
+        VALIDATION_ROUNDS,
+        reliability_lower_bound,
+        validation_seed,
+        write_robust,
+    )
 
     sc = llr_scenario.with_changes(**{f"sites.{s}.max_beds": 90 for s in llr_dataset.sites.index})
     point = api.quick_solve(sc, llr_dataset)
-    r = api.robust(sc, llr_dataset, samples=12, reliability=0.75, seed=3, check_samples=40, point=point, workers=2)
-    assert r.in_sample_reliability >= 0.75
-    # Planned for 12 futures, the out-of-sample reliability is well below the 75% asked (0.30 to
-    # 0.33 measured: a chance constraint on few samples is optimistic; README, "How sure are
-    # we?"). What the method does guarantee: it is measured and reported, and the robust
-    # configuration does at least as well as the point answer on the same independent futures.
-    assert 0 <= r.out_of_sample_reliability <= 1
-    assert r.out_of_sample_reliability >= r.point_out_of_sample_reliability
-    assert r.solution.metrics["physical_beds"] + r.solution.metrics["virtual_beds"] >= \
-        point.metrics["physical_beds"] + point.metrics["virtual_beds"] - 1e-9 or r.summary["what_extra_beds_buy"]
+    r = api.robust(sc, llr_dataset, samples=12, reliability=0.7, seed=3, check_samples=40, validation_samples=40,
+                   point=point, workers=2)
+    assert r.validated and not r.notes
+    last = r.validation[-1]
+    assert last["lower_bound"] >= 0.7
+    assert last["lower_bound"] == pytest.approx(reliability_lower_bound(last["met"], 40, 1 - 0.05 / VALIDATION_ROUNDS))
+    assert [v["validation_seed"] for v in r.validation] == [validation_seed(3, k) for k in range(len(r.validation))]
+    assert r.in_sample_reliability == 1.0 and r.futures_planned_for == last["futures_planned_for"]
+    # the third, independent sample: the share asked, and more often than the point answer
+    assert len(r.check) == 40 and r.check_seed == 4
+    assert r.out_of_sample_reliability >= 0.7
+    assert r.out_of_sample_reliability > r.point_out_of_sample_reliability
     assert r.optimality_gap is not None and r.optimality_gap <= 0.01 + 1e-9
     write_robust(r, llr_dataset, tmp_path / "R")
     summary = json.loads((tmp_path / "R" / "robust.json").read_text())
     assert summary["out_of_sample"]["robust_reliability"] == pytest.approx(r.out_of_sample_reliability)
+    assert summary["validation"]["reached"] and len(summary["validation"]["rounds"]) == len(r.validation)
+    assert "out of sample" in json.loads((tmp_path / "R" / "summary.json").read_text())["status_message"]
     assert (tmp_path / "R" / "beds.csv").exists() and (tmp_path / "R" / "point" / "beds.csv").exists()
     assert len((tmp_path / "R" / "out_of_sample.csv").read_text().splitlines()) == 41
+
+
+@pytest.mark.slow
+def test_a_plan_failing_validation_is_planned_again_with_the_futures_it_failed(llr_scenario, llr_dataset):
+    """Planned for 2 futures only, the first plan fails some of 20 fresh futures; those are
+    added to the futures planned for, and the next plan (meeting them too) is validated on
+    another fresh sample."""
+    from optimiser import api
+
+    sc = llr_scenario.with_changes(**{f"sites.{s}.max_beds": 90 for s in llr_dataset.sites.index})
+    point = api.quick_solve(sc, llr_dataset)
+    r = api.robust(sc, llr_dataset, samples=2, reliability=0.95, seed=5, check_samples=20, validation_samples=20,
+                   validation_rounds=2, point=point, workers=2)
+    first, second = r.validation
+    assert first["futures_planned_for"] == 2 and first["met"] < 20
+    assert second["futures_planned_for"] == 2 + 20 - first["met"] == r.futures_planned_for
+    assert second["validation_seed"] != first["validation_seed"]
+    assert r.in_sample_reliability == 1.0 and not r.impossible     # the failures added are met now
+    assert r.validated == (second["lower_bound"] >= 0.95)
+    if not r.validated:
+        assert any("not enough to be 95% sure" in n for n in r.notes)
+
+
+def test_the_lower_bound_on_reliability_is_clopper_pearson():
+    from scipy.stats import binom
+
+    from optimiser.robust import reliability_lower_bound
+
+    # every future met: the bound solves p**n = 1 - confidence
+    assert reliability_lower_bound(40, 40, 0.95) == pytest.approx(0.05 ** (1 / 40))
+    assert reliability_lower_bound(0, 40, 0.95) == 0.0
+    # the bound p has P(at least m met | p) = 1 - confidence
+    for met in (30, 36, 39):
+        p = reliability_lower_bound(met, 40, 0.95)
+        assert binom.sf(met - 1, 40, p) == pytest.approx(0.05, abs=1e-9)
+    # 96 of 100 is enough to be 95% sure of 90%, 95 of 100 is not; more confidence, lower bound
+    assert reliability_lower_bound(96, 100, 0.95) >= 0.9 > reliability_lower_bound(95, 100, 0.95)
+    assert reliability_lower_bound(96, 100, 0.9875) < reliability_lower_bound(96, 100, 0.95)
+    with pytest.raises(ValueError):
+        reliability_lower_bound(41, 40, 0.95)
+
+
+def test_validation_samples_have_their_own_seeds_derived_from_the_users():
+    from optimiser.robust import validation_seed
+
+    seeds = [validation_seed(1, k) for k in range(4)]
+    assert seeds == [validation_seed(1, k) for k in range(4)]          # reproducible
+    assert len(set(seeds)) == 4 and not {1, 2} & set(seeds)            # apart from planning and check seeds
+    assert validation_seed(2, 0) not in seeds
 
 
 @pytest.mark.slow
 def test_cli_solve_robust_reports_out_of_sample_reliability(tmp_path):
     out = tmp_path / "R"
     run = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--quick", "--samples", "6",
-                          "--check-samples", "12", "--workers", "2", "--out", str(out)],
+                          "--check-samples", "12", "--validation-samples", "12", "--validation-rounds", "1",
+                          "--workers", "2", "--out", str(out)],
                          capture_output=True, text=True, cwd=REPO, timeout=3000)
     assert run.returncode == 0, run.stderr
     assert "Robust configuration" in run.stdout and "futures it was not planned for" in run.stdout
     summary = json.loads((out / "robust.json").read_text())
     assert 0 <= summary["out_of_sample"]["robust_reliability"] <= 1
     assert summary["proven_gap"] is not None
-    assert (out / "summary.json").exists()
+    assert len(summary["validation"]["rounds"]) == 1 and summary["validation"]["rounds"][0]["validation_futures"] == 12
+    assert "fresh futures" in run.stdout
+    assert "out of sample" in json.loads((out / "summary.json").read_text())["status_message"]
     bad = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--reliability", "1.5"],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and "--reliability" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--validation-rounds", "0"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and "--validation-rounds must be at least 1" in bad.stderr
 
 
 def test_robust_instances_need_the_same_bed_options():
@@ -174,11 +240,16 @@ def test_a_future_the_grouped_model_meets_the_full_model_meets(llr_scenario, llr
     point = api.quick_solve(llr_scenario, llr_dataset)
     beds, virtual = unit_beds_of(central, point.tables), virtual_beds_of(central, point.tables)
     drawn = sample_futures(uncertain_figures(llr_scenario), 6, seed=5)
-    seen = []
+    seen, lost = [], []
     for values in [{}] + [row.to_dict() for _, row in drawn.iterrows()]:   # the central future first
         inst = compiler.compile(values)
-        on_groups = meets_target(grouped(inst, group), beds, virtual)[0]
+        on_groups, lost_on_groups = meets_target(grouped(inst, group), beds, virtual)
+        on_areas, lost_on_areas = meets_target(inst, beds, virtual)
         seen.append(on_groups)
         if on_groups:
-            assert meets_target(inst, beds, virtual)[0]
+            assert on_areas
+        # the fewest unplaced: planning for groups can only leave more patients unplaced
+        assert lost_on_groups >= lost_on_areas - 1e-6
+        lost.append(lost_on_areas)
     assert seen[0] and not all(seen)
+    assert max(lost) > 1.0       # some future leaves patients unplaced even on every area

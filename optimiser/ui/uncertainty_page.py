@@ -306,8 +306,9 @@ def _drivers(sc, ds) -> None:
 def _robust(sc, ds) -> None:
     st.header("A configuration that holds in most futures")
     st.caption("Beds chosen so that every hospital keeps the chance of finding no free bed within the target in at "
-               "least the share of futures you ask for, at the lowest expected cost; then checked on futures it "
-               "was not planned for, beside the current answer. Planning on 20 futures takes a few minutes.")
+               "least the share of futures you ask for, at the lowest expected cost. Each plan is tried on fresh "
+               "futures; if it fails too many, the ones it fails are added and it plans again. It is then checked "
+               "on futures it was never planned for, beside the current answer. This takes several minutes.")
     c1, c2 = st.columns(2)
     reliability = c1.select_slider("Share of futures", [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95], 0.9,
                                    format_func=lambda v: f"{v:.0%}", key="unc_reliability")
