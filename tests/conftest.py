@@ -81,6 +81,22 @@ SLOW_MODULES = {"test_browser", "test_app", "test_app_security", "test_llr_model
                 "test_compare_report", "test_impact_page", "test_uncertainty_page"}
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a browser test module (Playwright's sync API allows one
+    driver at a time); screenshots go to artifacts/screenshots/."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.served_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, require_chromium
+
+    require_chromium()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark as slow every test that uses the real LLR data, a server, a browser or a long
     solve, so that ``make test-fast`` (``-m "not slow"``) is the quick inner loop."""

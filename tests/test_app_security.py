@@ -180,14 +180,6 @@ def test_the_workshop_shows_its_place_in_the_queue_while_others_solve():
 
 # ---- item 2: 127.0.0.1 by default, host names checked, sign-in on a network, no tracebacks -----
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening_addresses(port: int) -> set[str]:
     """Local addresses with a listening TCP socket on ``port`` (from /proc/net/tcp and tcp6)."""
     import ipaddress
@@ -221,39 +213,16 @@ def _websocket_status(port: int, host: str) -> bytes:
 def running_app(tmp_path_factory):
     """The app as `make run` starts it (python -m optimiser app)."""
     import os
-    import subprocess
     import sys
-    import urllib.request
 
-    port = _free_port()
+    from tests.served_app import free_port, served
+
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_APP_PASSWORD")}
     env["LLR_OPTIONS_DIR"] = str(tmp_path_factory.mktemp("options"))
     elsewhere = tmp_path_factory.mktemp("elsewhere")     # started from another folder: the settings still hold
-    proc = subprocess.Popen([sys.executable, "-m", "optimiser", "app", "--port", str(port)], cwd=elsewhere, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            pytest.fail("the app did not start within 180 s")
+    with served([sys.executable, "-m", "optimiser", "app", "--port", str(port)], port, env=env, cwd=elsewhere):
         yield port
-    finally:
-        import signal
-
-        os.killpg(proc.pid, signal.SIGTERM)       # the launcher and the streamlit server it started
-        proc.wait(timeout=30)
-        for _ in range(200):
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_make_run_starts_the_app_on_127_0_0_1_only(running_app):

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+from tests.served_app import SHOTS, free_port, require_chromium, served
+
 USER_HEADER = "X-Forwarded-Email"
 SECRET_HEADER = "X-LLR-Proxy-Secret"
 USER = "ada.lovelace@nhs.net"
@@ -32,54 +24,18 @@ REFUSAL = "opens only through the workshop's sign-in page"
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def proxied_app(tmp_path_factory):
     """The app served to the network (0.0.0.0) behind a proxy: (url, secret, options folder)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does: apt-get install chromium)")
-    port = _free_port()
+    require_chromium()
+    port = free_port()
     secret = secrets.token_hex(24)
     options = tmp_path_factory.mktemp("options")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLR_APP_", "OPTIONS_DATABASE_URL"))}
     env.update(LLR_OPTIONS_DIR=str(options), LLR_APP_TRUSTED_USER_HEADER=USER_HEADER, LLR_APP_PROXY_SECRET=secret)
-    proc = subprocess.Popen([sys.executable, "-m", "optimiser", "app", "--network", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(360):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the app did not start within 180 s")
+    with served([sys.executable, "-m", "optimiser", "app", "--network", "--host", "127.0.0.1", "--port", str(port)],
+                port, env=env) as url:
         yield url, secret, options
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)       # the launcher and the streamlit server it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _page(browser, headers: dict[str, str]):
