@@ -47,10 +47,17 @@ def test_app_opens_on_the_workshop_with_the_default_answer():
 
 
 def test_workshop_control_changes_the_answer_and_shows_the_change():
+    from optimiser import api
+    from optimiser.ui.state import base_scenario
+
+    # the smallest hospital the default answer keeps, closed by the clinician
+    sites = api.quick_solve(base_scenario()).sites
+    kept = sites[sites["open"]].sort_values(["beds", "site_id"])
+    site_id, site_name = kept.iloc[0]["site_id"], kept.iloc[0]["site_name"]
     at = page_app("workshop").run()
     assert not at.exception
     before = [(m.label, m.value) for m in at.metric]
-    at.sidebar.selectbox(key="status_melton").set_value("keep_open")   # the default answer closes it
+    at.sidebar.selectbox(key=f"status_{site_id}").set_value("close")
     at.sidebar.button(key="find").click().run()  # the form's submit button
     assert not at.exception
     after = [(m.label, m.value) for m in at.metric]
@@ -58,7 +65,7 @@ def test_workshop_control_changes_the_answer_and_shows_the_change():
     assert [m.delta for m in at.metric if m.delta], "the change from the previous run is shown"
     changed = [e for e in at.expander if e.label == "What changed since the previous run"]
     assert changed, "the changes are listed"
-    assert "Melton Mowbray Hospital: model decides → keep beds" in _texts(at)
+    assert f"{site_name}: model decides → no inpatient beds" in _texts(at)
     assert any("Change (beds)" in d.value.columns for d in at.dataframe)
 
 
