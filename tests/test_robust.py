@@ -17,7 +17,8 @@ from conftest import make_instance
 
 from optimiser.model.quick import with_configuration
 from optimiser.model.solve import solve_once
-from optimiser.robust import RobustModel, impossible, meets_target, plan_robust
+from optimiser.model.formulation import build, configuration_start
+from optimiser.robust import FutureCheck, RobustModel, impossible, meets_target, plan_robust
 
 REPO = Path(__file__).resolve().parents[1]
 TRAVEL = [[5, 20], [10, 10], [20, 5]]
@@ -65,6 +66,56 @@ def test_robust_plan_equals_brute_force_on_a_small_instance():
     assert strict.objective >= plan.objective - 1e-6 and strict.given_up == ()
     assert all(meets_target(f, strict.beds, None)[0] for f in futures)
     assert strict.beds.sum() > tiny_point_beds(central)
+
+
+@pytest.mark.parametrize("backend", ["ortools", "pulp"])
+def test_a_future_s_cut_never_cuts_off_a_configuration_that_meets_it(backend):
+    """The cut of a future failed at one configuration is a lower bound on the admissions left
+    unplaced at every configuration (tried: all 36 of the tiny instance), equal at the one it
+    came from, so it never excludes a configuration meeting the future; and the check's figure
+    is the one meets_target reports. Both backends give reduced costs (GLOP, CBC)."""
+    central, future = tiny(backend=backend), tiny(1.8, backend=backend)
+    f = build(central)
+    model = RobustModel(central)
+    names = model.p0.var_names[model.first]
+    check = FutureCheck(0, future, names)
+
+    def first_values(beds):
+        return configuration_start(f, np.array(beds), None)[model.first]
+
+    failing = (15, 10)
+    unplaced, cut = check.separate(first_values(failing))
+    assert unplaced == pytest.approx(meets_target(future, np.array(failing), None)[1], rel=1e-7, abs=1e-7)
+    assert unplaced > check.tolerance and cut is not None and cut.future == 0
+    lower_bound = lambda y: check.tolerance - cut.rhs + cut.coefficients @ y   # noqa: E731
+    assert lower_bound(first_values(failing)) == pytest.approx(unplaced, rel=1e-7)
+    assert cut.coefficients @ first_values(failing) > cut.rhs + 1e-6          # cuts off where it failed
+    met = 0
+    for beds in itertools.product(STEPS, repeat=2):
+        y = first_values(beds)
+        here, _ = check.separate(y)
+        if any(beds):   # (with no hospital at all, meets_target finds no patient who can reach one)
+            assert here == pytest.approx(meets_target(future, np.array(beds), None)[1], rel=1e-7, abs=1e-7)
+        assert lower_bound(y) <= here + 1e-6 * max(1.0, here)   # (CBC writes its figures to 7 digits or so)
+        if here <= check.tolerance:
+            met += 1
+            assert cut.coefficients @ y <= cut.rhs + 1e-6
+    assert met > 0     # some configurations meet the future, and the cut keeps every one
+
+
+def test_the_plan_holds_futures_by_cuts_and_each_round_is_reported():
+    """Ten futures growing in demand: the plan holds them by cuts on the bed decisions (no
+    future's rows are copied), its rounds say how many failed each time, the last none, and it
+    equals the plan with every future held by its own rows."""
+    central = tiny()
+    futures = [tiny(s) for s in (0.6, 0.9, 1.2, 1.5, 1.8, 2.1)]
+    plan = plan_robust(central, futures, 1.0, mip_gap=0.0)
+    assert plan.cuts and not plan.in_programme
+    assert plan.rounds[0]["futures_failed"] > 0 and plan.rounds[-1]["futures_failed"] == 0
+    assert all(meets_target(f, plan.beds, None)[0] for f in futures)
+    blocks = plan_robust(central, futures, 1.0, mip_gap=0.0, start=tuple(range(len(futures))))
+    assert blocks.objective == pytest.approx(plan.objective, rel=1e-9)
+    assert list(blocks.beds) == list(plan.beds)
 
 
 def tiny_point_beds(central) -> int:

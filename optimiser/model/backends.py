@@ -59,6 +59,7 @@ class RawResult:
     solver: str
     message: str = ""
     gap_tolerance: float = 0.0
+    reduced_costs: np.ndarray | None = None   # a linear programme's, per column (GLOP and CBC give them)
 
     @property
     def gap(self) -> float | None:
@@ -304,7 +305,11 @@ def _solve_pulp_quietly(program: FrozenProgram, time_limit: float, mip_gap: floa
     values = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables], float)
     objective = float(program.objective @ values + program.objective_offset)
     bound = _cbc_bound(log_text, objective, status)
-    return RawResult(status, values, objective, bound, seconds, "pulp-cbc", pulp.LpStatus[prob.status])
+    reduced = None
+    if not program.var_integer.any() and all(v.dj is not None for v in variables):
+        reduced = np.array([v.dj for v in variables], float)   # CBC reports them for a linear programme
+    return RawResult(status, values, objective, bound, seconds, "pulp-cbc", pulp.LpStatus[prob.status],
+                     reduced_costs=reduced)
 
 
 def _cbc_bound(log_text: str, objective: float, status: Status) -> float | None:
@@ -398,4 +403,9 @@ class LpSession:
         values = np.zeros(self.program.shape[1])
         values[np.asarray(primal.variable_values.ids, int)] = np.asarray(primal.variable_values.values, float)
         objective = float(self.program.objective @ values + self.program.objective_offset)
-        return RawResult(Status.OPTIMAL, values, objective, objective, seconds, "ortools-glop")
+        reduced = None
+        if res.solutions[0].HasField("dual_solution"):
+            rc = res.solutions[0].dual_solution.reduced_costs
+            reduced = np.zeros(self.program.shape[1])
+            reduced[np.asarray(rc.ids, int)] = np.asarray(rc.values, float)
+        return RawResult(Status.OPTIMAL, values, objective, objective, seconds, "ortools-glop", reduced_costs=reduced)
