@@ -78,7 +78,8 @@ def page() -> None:
             changes = settings.to_changes(values, ids, "stroke" in base.pathways)
             changed = base.with_changes(**changes)
             default = state.base_scenario()
-            if changed.with_changes(name=default.name).to_yaml() == state.scenario_text(default):
+            # the default's settings again: the default itself (its figures' notes, and its kept answer)
+            if changed.with_changes(name=default.name).fingerprint() == default.fingerprint():
                 changed = default
             else:                       # named after what it is, not after the file it started from
                 changed = changed.with_changes(name=f"Workshop settings (plan for {changed.horizon_year})")
@@ -96,8 +97,11 @@ def page() -> None:
                 st.markdown(f"- {note}")
     banner = st.empty()
     queue_notice = st.empty()      # the place in the solve queue, if others are solving
-    with banner.status("Finding the best configuration…", expanded=False):
-        sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)
+    if state.has_answer(current, mode == "quick", st.session_state.get("dataset_path")):
+        sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)     # kept: at once
+    else:
+        with banner.status("Finding the best configuration…", expanded=False):
+            sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)
     if err is not None:
         banner.error("No configuration meets every limit", icon=":material/error:")
         state.show_error(err)
@@ -113,9 +117,7 @@ def page() -> None:
     prev = st.session_state.get("previous_run")
     previous, previous_sc = (prev[0], prev[1]) if prev else (None, None)
     common.headline_metrics(sol, previous)
-    fig = state.derived(sol, f"workshop_map:{ds.name}", lambda: maps.plotly_map(
-        maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
-    st.plotly_chart(fig, width="stretch", key="workshop_map")
+    st.plotly_chart(answer_map(sol, ds), width="stretch", key="workshop_map")
     common.answer_warnings(sol, current.budget_per_year)
     st.caption(f"{common.solution_caption(sol)} **Data:** {ds.data_line()} ({ds.name}). Change a limit in the "
                f"sidebar, then press **{FIND}**.")
@@ -124,17 +126,15 @@ def page() -> None:
             st.caption("Arrows on the figures above show the change from the previous run.")
             for line in common.settings_changes(previous_sc, current, ds.sites["site_name"]):
                 st.markdown(f"- {line}")
-            changes = common.bed_changes(sol, previous)
+            changes = state.derived(sol, "bed_changes", lambda: common.bed_changes(sol, previous), also=previous)
             if len(changes):
                 st.dataframe(changes, hide_index=True, width="stretch")
             else:
                 st.markdown("The beds are the same as in the previous run.")
     st.subheader("Community hospital beds")
-    st.dataframe(state.derived(sol, "sites_table", lambda: common.sites_table(sol)), hide_index=True,
-                 width="stretch")
+    st.dataframe(sites_table(sol), hide_index=True, width="stretch")
     st.subheader("Home-based (virtual) beds")
-    st.dataframe(state.derived(sol, "virtual_table", lambda: common.virtual_table(sol)), hide_index=True,
-                 width="stretch")
+    st.dataframe(virtual_table(sol), hide_index=True, width="stretch")
     with st.expander("Technical detail (for analysts): how the answer was found, how demand was estimated"):
         st.markdown(common.technical_detail(sol))
         for note in sol.notes:
@@ -149,6 +149,35 @@ def page() -> None:
                        "llr_bed_configuration.gpkg", "application/geopackage+sqlite3", key="dl_gpkg",
                        on_click="ignore", icon=":material/download:")
     _save_form(sol, current, mode)
+
+
+def answer_map(sol, ds):
+    """The answer's map (made once per answer)."""
+    return state.derived(sol, f"workshop_map:{ds.name}", lambda: maps.plotly_map(
+        maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
+
+
+def sites_table(sol):
+    return state.derived(sol, "sites_table", lambda: common.sites_table(sol))
+
+
+def virtual_table(sol):
+    return state.derived(sol, "virtual_table", lambda: common.virtual_table(sol))
+
+
+def prepare_default_answer() -> bool:
+    """Find the default settings' quick answer (the one the Workshop opens on) and make its
+    map and tables, so the first person to open the app sees them at once: the server does
+    this as it starts (see :mod:`optimiser.ui.serve`). True when the answer is ready."""
+    ds = state.dataset(None)
+    sc, _notes = state.scenario_on(None, None)
+    sol, _err = state.solve_on(sc, None, quick=True, notice=state.QUIET)
+    if sol is None:
+        return False
+    answer_map(sol, ds)
+    sites_table(sol)
+    virtual_table(sol)
+    return True
 
 
 def settings_description(sc) -> str:
