@@ -18,6 +18,7 @@ from optimiser.ui import access, common, settings, state
 STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
 FIND = "Find the best configuration"
 MAP_HEIGHT = 640
+MAP_DRAWN = "workshop_map_drawn"       # this session's browser has drawn a map (and has its drawing code)
 
 
 def controls(sc, ds) -> None:
@@ -97,12 +98,18 @@ def page() -> None:
                 st.markdown(f"- {note}")
     banner = st.empty()
     queue_notice = st.empty()      # the place in the solve queue, if others are solving
+    figures = st.container()       # the key figures, once the answer is in
+    map_slot = st.empty()
     if state.has_answer(current, mode == "quick", st.session_state.get("dataset_path")):
         sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)     # kept: at once
     else:
+        if not st.session_state.get(MAP_DRAWN):
+            # the browser loads the map's drawing code while the answer is found, not after
+            map_slot.plotly_chart(waiting_map(), width="stretch", key="workshop_map_waiting")
         with banner.status("Finding the best configuration…", expanded=False):
             sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)
     if err is not None:
+        map_slot.empty()
         banner.error("No configuration meets every limit", icon=":material/error:")
         state.show_error(err)
         _offer_nearest(err)
@@ -116,8 +123,10 @@ def page() -> None:
         st.session_state["last_run"] = (sol, current, text)
     prev = st.session_state.get("previous_run")
     previous, previous_sc = (prev[0], prev[1]) if prev else (None, None)
-    common.headline_metrics(sol, previous)
-    st.plotly_chart(answer_map(sol, ds), width="stretch", key="workshop_map")
+    with figures:
+        common.headline_metrics(sol, previous)
+    map_slot.plotly_chart(answer_map(sol, ds), width="stretch", key="workshop_map")
+    st.session_state[MAP_DRAWN] = True
     common.answer_warnings(sol, current.budget_per_year)
     st.caption(f"{common.solution_caption(sol)} **Data:** {ds.data_line()} ({ds.name}). Change a limit in the "
                f"sidebar, then press **{FIND}**.")
@@ -155,6 +164,19 @@ def answer_map(sol, ds):
     """The answer's map (made once per answer)."""
     return state.derived(sol, f"workshop_map:{ds.name}", lambda: maps.plotly_map(
         maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
+
+
+def waiting_map():
+    """An empty map frame, the answer's map's size, shown while the first answer is found."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text="The map appears here when the answer is found.", showarrow=False,
+                       x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16, color="#4C6272"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=MAP_HEIGHT, plot_bgcolor="white", paper_bgcolor="white")
+    return fig
 
 
 def sites_table(sol):
