@@ -188,6 +188,7 @@ class _Texts:
         self._lock = threading.Lock()
         self._texts: OrderedDict = OrderedDict()          # id(scenario) -> (scenario, text)
         self._parsed: OrderedDict = OrderedDict()         # (text, dataset path) -> (scenario, notes)
+        self._parsing = threading.Lock()
         self.max_entries = max_entries
 
     def _keep(self, table: OrderedDict, key, value) -> None:
@@ -212,8 +213,11 @@ class _Texts:
     def parsed(self, text: str, path, make):
         hit = self._parsed.get((text, path))
         if hit is None:
-            hit = make()
-            self._keep(self._parsed, (text, path), hit)
+            with self._parsing:       # read once, if two sessions ask at once
+                hit = self._parsed.get((text, path))
+                if hit is None:
+                    hit = make()
+                    self._keep(self._parsed, (text, path), hit)
         return hit
 
 
@@ -338,20 +342,34 @@ class _Derived:
     def __init__(self, max_answers: int = 48) -> None:
         self._lock = threading.Lock()
         self._items: OrderedDict = OrderedDict()
+        self._making: dict = {}
         self.max_answers = max_answers
 
-    def get(self, owner, name: str, make, also=None):
-        key = (id(owner), name, id(also))
+    def _hit(self, key, owner, also):
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and hit[0] is owner and hit[1] is also:
                 self._items.move_to_end(key)
-                return hit[2]
-        value = make()
+                return hit
+        return None
+
+    def get(self, owner, name: str, make, also=None):
+        key = (id(owner), name, id(also))
+        hit = self._hit(key, owner, also)
+        if hit is not None:
+            return hit[2]
         with self._lock:
-            self._items[key] = (owner, also, value)
-            while len(self._items) > 8 * self.max_answers:
-                self._items.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:          # made once, if two sessions (or the server's warm-up) ask at once
+            hit = self._hit(key, owner, also)
+            if hit is not None:
+                return hit[2]
+            value = make()
+            with self._lock:
+                self._items[key] = (owner, also, value)
+                self._making.pop(key, None)
+                while len(self._items) > 8 * self.max_answers:
+                    self._items.popitem(last=False)
         return value
 
 
