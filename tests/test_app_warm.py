@@ -132,3 +132,26 @@ def test_make_run_has_the_default_answer_ready_before_a_browser_asks(tmp_path):
 
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_saving_an_option_keeps_the_answer_on_screen_without_solving_again(monkeypatch):
+    """Saving reruns the save form (a fragment): the answer and its figures stay, nothing is solved."""
+    from optimiser import api
+    from optimiser.ui import state
+
+    at = _workshop().run()
+    shown = at.session_state["last_run"][0]
+    figures = [(m.label, m.value) for m in at.metric]
+    solves = []
+    real = api.quick_solve
+    monkeypatch.setattr(api, "quick_solve", lambda *a, **k: solves.append(1) or real(*a, **k))
+    at.text_input(key="save_name").input("Workshop B: kept answer")
+    at.text_input(key="save_author").input("A. Clinician")
+    at.button(key="save_option").click().run()
+    assert not at.exception
+    assert any("Workshop B: kept answer" in s.value for s in at.success)
+    assert not solves
+    assert at.session_state["last_run"][0] is shown
+    assert [(m.label, m.value) for m in at.metric] == figures
+    saved, _bad = state.library().load_all()
+    assert [e.name for e in saved] == ["Workshop B: kept answer"]

@@ -234,7 +234,10 @@ def answer_record(sol, mode: str) -> dict:
             "provenance": dict(sol.provenance)}
 
 
+@st.fragment
 def _save_form(sol, current, mode: str) -> None:
+    """Naming and saving the answer reruns this form alone (a fragment), not the page: the
+    answer, its map and the sidebar stay as they are."""
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name", max_chars=200)
         author = access.author_field("Your name (kept with the option)", key="save_author")
