@@ -364,7 +364,12 @@ class _Derived:
             hit = self._hit(key, owner, also)
             if hit is not None:
                 return hit[2]
-            value = make()
+            try:
+                value = make()
+            except BaseException:
+                with self._lock:
+                    self._making.pop(key, None)
+                raise
             with self._lock:
                 self._items[key] = (owner, also, value)
                 self._making.pop(key, None)
