@@ -582,7 +582,8 @@ def app_command(args) -> list[str]:
         raise OptimiserError(f"--address {address} serves a network: add --network (and a password)")
     # the settings that matter for safety are given here too, not only in .streamlit/config.toml
     # (which Streamlit reads from the folder it is started in)
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
+    # Streamlit's `streamlit run`, in a process that prepares the default answer as it starts
+    command = [sys.executable, "-m", "optimiser.ui.serve", "run", str(app), "--server.address", address,
                "--server.port", str(args.port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",
                "--client.toolbarMode", "viewer", "--server.maxUploadSize", "50",

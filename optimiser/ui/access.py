@@ -29,7 +29,19 @@ import os
 import threading
 import time
 
-import streamlit as st
+
+class _Streamlit:
+    """``streamlit``, imported when first used: ``python -m optimiser app`` reads this
+    module's settings to build the server's command, and importing Streamlit there took
+    about a second of every start."""
+
+    def __getattr__(self, name: str):
+        import streamlit
+
+        return getattr(streamlit, name)
+
+
+st = _Streamlit()
 
 PASSWORD_ENV = "LLR_APP_PASSWORD"
 PASSWORD_HASH_ENV = "LLR_APP_PASSWORD_SHA256"

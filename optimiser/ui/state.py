@@ -82,6 +82,50 @@ class _Answers:
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+
+class _InFlight:
+    """The answers being found now, so that a second request for the same settings (another
+    session, or the first browser while the server prepares the default answer) waits for
+    that answer instead of solving again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict = {}
+
+    def claim(self, key) -> threading.Event | None:
+        """None: this caller finds the answer (and must call :meth:`done`); else the event
+        that is set when the one finding it is done."""
+        with self._lock:
+            if key in self._events:
+                return self._events[key]
+            self._events[key] = threading.Event()
+            return None
+
+    def done(self, key) -> None:
+        with self._lock:
+            event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+
+_IN_FLIGHT = _InFlight()
+
+
+class _Quiet:
+    """A notice that shows nothing (for answers found outside a page, e.g. as the server starts)."""
+
+    def empty(self, *args, **kwargs) -> None:
+        pass
+
+    info = caption = empty
+
+
+QUIET = _Quiet()
+
 
 @st.cache_resource(show_spinner=False)
 def _answers() -> _Answers:
@@ -96,6 +140,21 @@ def _answer(key: tuple, compute, notice=None):
     hit = answers.get(key)
     if hit is not None:
         return hit
+    other = _IN_FLIGHT.claim(key)
+    if other is not None:               # being found now (another session, or the server's warm-up)
+        other.wait()
+        hit = answers.get(key)
+        if hit is not None:
+            return hit
+        return _answer_now(key, compute, notice)
+    try:
+        return _answer_now(key, compute, notice)
+    finally:
+        _IN_FLIGHT.done(key)
+
+
+def _answer_now(key: tuple, compute, notice=None):
+    answers = _answers()
     notice = notice if notice is not None else st.empty()
 
     def waiting(place: int) -> None:
@@ -129,6 +188,7 @@ class _Texts:
         self._lock = threading.Lock()
         self._texts: OrderedDict = OrderedDict()          # id(scenario) -> (scenario, text)
         self._parsed: OrderedDict = OrderedDict()         # (text, dataset path) -> (scenario, notes)
+        self._parsing = threading.Lock()
         self.max_entries = max_entries
 
     def _keep(self, table: OrderedDict, key, value) -> None:
@@ -143,14 +203,21 @@ class _Texts:
         if hit is not None and hit[0] is sc:
             return hit[1]
         text = sc.to_yaml()
-        self._keep(self._texts, id(sc), (sc, text))
+        self.remember(sc, text)
         return text
+
+    def remember(self, sc: Scenario, text: str) -> None:
+        """``text`` is ``sc.to_yaml()`` (known without writing it again)."""
+        self._keep(self._texts, id(sc), (sc, text))
 
     def parsed(self, text: str, path, make):
         hit = self._parsed.get((text, path))
         if hit is None:
-            hit = make()
-            self._keep(self._parsed, (text, path), hit)
+            with self._parsing:       # read once, if two sessions ask at once
+                hit = self._parsed.get((text, path))
+                if hit is None:
+                    hit = make()
+                    self._keep(self._parsed, (text, path), hit)
         return hit
 
 
@@ -168,11 +235,25 @@ def solve(scenario: Scenario, quick: bool = False, notice=None):
     """(solution, error): error is an OptimiserError with a plain-English message. ``quick``:
     the workshop's answer in seconds (see :func:`optimiser.api.quick_solve`). The answer
     depends on the settings alone, and every page shows the same one for the same settings."""
-    path = st.session_state.get("dataset_path")
+    return solve_on(scenario, st.session_state.get("dataset_path"), quick, notice)
+
+
+def answer_key(scenario: Scenario, quick: bool, path: str | None) -> tuple:
+    """What an answer is kept under: its kind, its settings (as YAML) and its dataset."""
+    return ("quick" if quick else "best", scenario_text(scenario), path)
+
+
+def solve_on(scenario: Scenario, path: str | None, quick: bool = False, notice=None):
+    """:func:`solve` on the dataset at ``path`` (None: the embedded LLR dataset), outside a
+    page too (``notice`` then given)."""
     ds = dataset(path)
-    if quick:
-        return _answer(("quick", scenario_text(scenario), path), lambda: api.quick_solve(scenario, ds), notice)
-    return _answer(("best", scenario_text(scenario), path), lambda: api.solve(scenario, ds), notice)
+    compute = (lambda: api.quick_solve(scenario, ds)) if quick else (lambda: api.solve(scenario, ds))
+    return _answer(answer_key(scenario, quick, path), compute, notice)
+
+
+def has_answer(scenario: Scenario, quick: bool, path: str | None = None) -> bool:
+    """True when the answer for these settings is kept (found before, by anyone)."""
+    return answer_key(scenario, quick, path) in _answers()
 
 
 def evaluate(scenario: Scenario, option: Option):
@@ -189,20 +270,26 @@ def calibration_table():
 def scenario() -> Scenario:
     """The scenario the workshop has set (the LLR default until someone changes it), its
     hospitals matched to the loaded dataset's (see :func:`site_notes`)."""
-    import yaml
+    sc, notes = scenario_on(st.session_state.get(SCENARIO_KEY), st.session_state.get("dataset_path"))
+    st.session_state["site_notes"] = list(notes)
+    return sc
 
-    text = st.session_state.get(SCENARIO_KEY)
-    path = st.session_state.get("dataset_path")
+
+def scenario_on(text: str | None, path: str | None) -> tuple[Scenario, list[str]]:
+    """(the scenario of the YAML ``text`` (None: the default), matched to the dataset at
+    ``path``; notes on the matching), read once per text and dataset."""
+    import yaml
 
     def make():
         from optimiser.site_match import match_scenario_sites
 
-        sc = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
-        return match_scenario_sites(sc, active_dataset(), dataset(None))
+        read = base_scenario() if text is None else scenario_from_dict(yaml.safe_load(text))
+        sc, notes = match_scenario_sites(read, dataset(path), dataset(None))
+        if text is not None and sc is read:
+            _texts().remember(sc, text)       # its YAML is the text it was read from
+        return sc, notes
 
-    sc, notes = _texts().parsed(text, path, make)      # read once per settings and dataset
-    st.session_state["site_notes"] = list(notes)
-    return sc
+    return _texts().parsed(text, path, make)
 
 
 def site_notes() -> list[str]:
@@ -255,20 +342,39 @@ class _Derived:
     def __init__(self, max_answers: int = 48) -> None:
         self._lock = threading.Lock()
         self._items: OrderedDict = OrderedDict()
+        self._making: dict = {}
         self.max_answers = max_answers
 
-    def get(self, owner, name: str, make):
-        key = (id(owner), name)
+    def _hit(self, key, owner, also):
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and hit[0] is owner:
+            if hit is not None and hit[0] is owner and hit[1] is also:
                 self._items.move_to_end(key)
-                return hit[1]
-        value = make()
+                return hit
+        return None
+
+    def get(self, owner, name: str, make, also=None):
+        key = (id(owner), name, id(also))
+        hit = self._hit(key, owner, also)
+        if hit is not None:
+            return hit[2]
         with self._lock:
-            self._items[key] = (owner, value)
-            while len(self._items) > 8 * self.max_answers:
-                self._items.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:          # made once, if two sessions (or the server's warm-up) ask at once
+            hit = self._hit(key, owner, also)
+            if hit is not None:
+                return hit[2]
+            try:
+                value = make()
+            except BaseException:
+                with self._lock:
+                    self._making.pop(key, None)
+                raise
+            with self._lock:
+                self._items[key] = (owner, also, value)
+                self._making.pop(key, None)
+                while len(self._items) > 8 * self.max_answers:
+                    self._items.popitem(last=False)
         return value
 
 
@@ -277,9 +383,10 @@ def _derived() -> _Derived:
     return _Derived()
 
 
-def derived(owner, name: str, make):
-    """``make()``, computed once per answer object ``owner`` and ``name``."""
-    return _derived().get(owner, name, make)
+def derived(owner, name: str, make, also=None):
+    """``make()``, computed once per answer object ``owner``, ``name`` and (if given) the
+    object ``also`` (e.g. the previous answer a change is measured from)."""
+    return _derived().get(owner, name, make, also)
 
 
 # ---- the workshop's controls and the page's query string --------------------------------------

@@ -18,6 +18,7 @@ from optimiser.ui import access, common, settings, state
 STATUS_LABELS = {"free": "Model decides", "keep_open": "Keep beds", "close": "No inpatient beds"}
 FIND = "Find the best configuration"
 MAP_HEIGHT = 640
+MAP_DRAWN = "workshop_map_drawn"       # this session's browser has drawn a map (and has its drawing code)
 
 
 def controls(sc, ds) -> None:
@@ -78,7 +79,8 @@ def page() -> None:
             changes = settings.to_changes(values, ids, "stroke" in base.pathways)
             changed = base.with_changes(**changes)
             default = state.base_scenario()
-            if changed.with_changes(name=default.name).to_yaml() == state.scenario_text(default):
+            # the default's settings again: the default itself (its figures' notes, and its kept answer)
+            if changed.with_changes(name=default.name).fingerprint() == default.fingerprint():
                 changed = default
             else:                       # named after what it is, not after the file it started from
                 changed = changed.with_changes(name=f"Workshop settings (plan for {changed.horizon_year})")
@@ -96,9 +98,18 @@ def page() -> None:
                 st.markdown(f"- {note}")
     banner = st.empty()
     queue_notice = st.empty()      # the place in the solve queue, if others are solving
-    with banner.status("Finding the best configuration…", expanded=False):
-        sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)
+    figures = st.container()       # the key figures, once the answer is in
+    map_slot = st.empty()
+    if state.has_answer(current, mode == "quick", st.session_state.get("dataset_path")):
+        sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)     # kept: at once
+    else:
+        if not st.session_state.get(MAP_DRAWN):
+            # the browser loads the map's drawing code while the answer is found, not after
+            map_slot.plotly_chart(waiting_map(), width="stretch", key="workshop_map_waiting")
+        with banner.status("Finding the best configuration…", expanded=False):
+            sol, err = state.solve(current, quick=mode == "quick", notice=queue_notice)
     if err is not None:
+        map_slot.empty()
         banner.error("No configuration meets every limit", icon=":material/error:")
         state.show_error(err)
         _offer_nearest(err)
@@ -112,10 +123,10 @@ def page() -> None:
         st.session_state["last_run"] = (sol, current, text)
     prev = st.session_state.get("previous_run")
     previous, previous_sc = (prev[0], prev[1]) if prev else (None, None)
-    common.headline_metrics(sol, previous)
-    fig = state.derived(sol, f"workshop_map:{ds.name}", lambda: maps.plotly_map(
-        maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
-    st.plotly_chart(fig, width="stretch", key="workshop_map")
+    with figures:
+        common.headline_metrics(sol, previous)
+    map_slot.plotly_chart(answer_map(sol, ds), width="stretch", key="workshop_map")
+    st.session_state[MAP_DRAWN] = True
     common.answer_warnings(sol, current.budget_per_year)
     st.caption(f"{common.solution_caption(sol)} **Data:** {ds.data_line()} ({ds.name}). Change a limit in the "
                f"sidebar, then press **{FIND}**.")
@@ -124,17 +135,15 @@ def page() -> None:
             st.caption("Arrows on the figures above show the change from the previous run.")
             for line in common.settings_changes(previous_sc, current, ds.sites["site_name"]):
                 st.markdown(f"- {line}")
-            changes = common.bed_changes(sol, previous)
+            changes = state.derived(sol, "bed_changes", lambda: common.bed_changes(sol, previous), also=previous)
             if len(changes):
                 st.dataframe(changes, hide_index=True, width="stretch")
             else:
                 st.markdown("The beds are the same as in the previous run.")
     st.subheader("Community hospital beds")
-    st.dataframe(state.derived(sol, "sites_table", lambda: common.sites_table(sol)), hide_index=True,
-                 width="stretch")
+    st.dataframe(sites_table(sol), hide_index=True, width="stretch")
     st.subheader("Home-based (virtual) beds")
-    st.dataframe(state.derived(sol, "virtual_table", lambda: common.virtual_table(sol)), hide_index=True,
-                 width="stretch")
+    st.dataframe(virtual_table(sol), hide_index=True, width="stretch")
     with st.expander("Technical detail (for analysts): how the answer was found, how demand was estimated"):
         st.markdown(common.technical_detail(sol))
         for note in sol.notes:
@@ -149,6 +158,48 @@ def page() -> None:
                        "llr_bed_configuration.gpkg", "application/geopackage+sqlite3", key="dl_gpkg",
                        on_click="ignore", icon=":material/download:")
     _save_form(sol, current, mode)
+
+
+def answer_map(sol, ds):
+    """The answer's map (made once per answer)."""
+    return state.derived(sol, f"workshop_map:{ds.name}", lambda: maps.plotly_map(
+        maps.map_layers(ds, sol, "Travel time to community hospital beds: this answer"), height=MAP_HEIGHT))
+
+
+def waiting_map():
+    """An empty map frame, the answer's map's size, shown while the first answer is found."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text="The map appears here when the answer is found.", showarrow=False,
+                       x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16, color="#4C6272"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=MAP_HEIGHT, plot_bgcolor="white", paper_bgcolor="white")
+    return fig
+
+
+def sites_table(sol):
+    return state.derived(sol, "sites_table", lambda: common.sites_table(sol))
+
+
+def virtual_table(sol):
+    return state.derived(sol, "virtual_table", lambda: common.virtual_table(sol))
+
+
+def prepare_default_answer() -> bool:
+    """Find the default settings' quick answer (the one the Workshop opens on) and make its
+    map and tables, so the first person to open the app sees them at once: the server does
+    this as it starts (see :mod:`optimiser.ui.serve`). True when the answer is ready."""
+    ds = state.dataset(None)
+    sc, _notes = state.scenario_on(None, None)
+    sol, _err = state.solve_on(sc, None, quick=True, notice=state.QUIET)
+    if sol is None:
+        return False
+    answer_map(sol, ds)
+    sites_table(sol)
+    virtual_table(sol)
+    return True
 
 
 def settings_description(sc) -> str:
@@ -183,7 +234,10 @@ def answer_record(sol, mode: str) -> dict:
             "provenance": dict(sol.provenance)}
 
 
+@st.fragment
 def _save_form(sol, current, mode: str) -> None:
+    """Naming and saving the answer reruns this form alone (a fragment), not the page: the
+    answer, its map and the sidebar stay as they are."""
     with st.expander("Save this answer as an option for the steering group"):
         name = st.text_input("Option name", value="Workshop answer", key="save_name", max_chars=200)
         author = access.author_field("Your name (kept with the option)", key="save_author")
