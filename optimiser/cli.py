@@ -159,6 +159,10 @@ def _solve_robust(args, sc, ds) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise OptimiserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     samples = args.samples or 50
+    if args.out:
+        from optimiser.outputs import check_output_folder
+
+        check_output_folder(args.out)     # before minutes of work, not after
     point = api.quick_solve(sc, ds) if args.quick else api.solve(sc, ds)
     result = api.robust(sc, ds, samples=samples, reliability=args.reliability, seed=args.seed,
                         check_samples=args.check_samples, validation_samples=args.validation_samples,

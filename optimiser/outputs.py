@@ -142,7 +142,8 @@ def _write_files(solution: Solution, dataset: Dataset | None, folder: Path) -> N
 # ---- result folders: the whole set appears at once, or not at all -----------------------------
 
 MANIFEST = "manifest.json"
-_RESULT_NAMES = {*RESULT_FILES, MANIFEST}
+ROBUST_EXTRAS = ("robust.json", "out_of_sample.csv", "point")   # what `solve --robust` adds (optimiser.robust)
+_RESULT_NAMES = {*RESULT_FILES, MANIFEST, *ROBUST_EXTRAS}
 
 
 def _sha256(path: Path) -> str:

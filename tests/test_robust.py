@@ -265,6 +265,17 @@ def test_cli_solve_robust_reports_out_of_sample_reliability(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--validation-rounds", "0"],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and "--validation-rounds must be at least 1" in bad.stderr
+    # a robust run may replace its own results, and is refused a folder of other files before any work
+    from optimiser.outputs import check_output_folder
+
+    assert check_output_folder(out) == out.absolute()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "minutes.txt").write_text("keep me")
+    bad = subprocess.run([sys.executable, "-m", "optimiser", "solve", "--robust", "--out", str(other)],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and "holds other files (minutes.txt)" in bad.stderr and "Traceback" not in bad.stderr
+    assert "Robust configuration" not in bad.stdout and (other / "minutes.txt").read_text() == "keep me"
 
 
 def test_robust_instances_need_the_same_bed_options():
