@@ -11,7 +11,16 @@ def clean(values) -> np.ndarray:
     """Names safe for every solver's file format: letters, digits and underscores."""
     arr = np.asarray(values, dtype=object)
     out = np.empty(arr.shape, dtype=object)
-    out.flat[:] = [str(v).translate(_UNSAFE) for v in arr.flat] if arr.size else []
+    done: dict = {}     # names repeat (a site's id on every pair): each is cleaned once
+
+    def cleaned(v) -> str:
+        key = (type(v), v)     # 1 and 1.0 are equal keys but different names
+        c = done.get(key)
+        if c is None:
+            c = done[key] = str(v).translate(_UNSAFE)
+        return c
+
+    out.flat[:] = [cleaned(v) for v in arr.flat] if arr.size else []
     return out
 
 
