@@ -507,11 +507,31 @@ def _plan_fixed_point(start: np.ndarray, escalate: np.ndarray, load: np.ndarray,
     return blocking, FLOW_MAX_ITERATIONS, False
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_inverse=True)`` for rows of small integers (unit
+    numbers, -1 padding): each row read as one number in base ``max + 2`` (first column most
+    significant, so the order is the same), which sorts several times faster than rows.
+    Rows whose number would not fit in 63 bits are left to ``np.unique``."""
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or not len(rows) or not np.issubdtype(rows.dtype, np.integer) or rows.min() < -1:
+        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return distinct, inverse.ravel()
+    base = int(rows.max()) + 2
+    if rows.shape[1] * np.log2(base) >= 62:
+        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return distinct, inverse.ravel()
+    key = np.zeros(len(rows), np.int64)
+    for k in range(rows.shape[1]):
+        key = key * base + (rows[:, k].astype(np.int64) + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], inverse.ravel()
+
+
 def _fixed_point(chains: np.ndarray, load: np.ndarray, unit_beds: np.ndarray) -> tuple[np.ndarray, int, bool]:
     """The least blocking vector B with B_u = ErlangB(c_u, a_u(B)), by monotone iteration
     from B = 0. ``load``: erlangs each chain offers to its first unit."""
     n_u = len(unit_beds)
-    distinct, inverse = np.unique(chains, axis=0, return_inverse=True)
+    distinct, inverse = unique_rows(chains)
     weight = np.bincount(inverse.ravel(), weights=load, minlength=len(distinct))
     valid = distinct >= 0
     safe = np.where(valid, distinct, n_u)           # n_u: a sink that never blocks
