@@ -531,6 +531,9 @@ def _fixed_point(chains: np.ndarray, load: np.ndarray, unit_beds: np.ndarray) ->
     """The least blocking vector B with B_u = ErlangB(c_u, a_u(B)), by monotone iteration
     from B = 0. ``load``: erlangs each chain offers to its first unit."""
     n_u = len(unit_beds)
+    # columns of padding alone (no chain is that long) change nothing: dropped
+    live = np.flatnonzero((chains >= 0).any(axis=0))
+    chains = chains[:, :int(live[-1]) + 1 if len(live) else 1]
     distinct, inverse = unique_rows(chains)
     weight = np.bincount(inverse.ravel(), weights=load, minlength=len(distinct))
     valid = distinct >= 0
