@@ -529,9 +529,13 @@ class Solution:
     def _flow(self) -> PatientFlow:
         """The patient-flow model run on this answer, worked out once: the tables below all
         read it, and the solution (its tables and instance) does not change."""
-        if not self._flow_memo:
-            self._flow_memo.append(flow_of(self.instance, self.tables))
-        return self._flow_memo[0]
+        memo = self.__dict__.get("_flow_memo")
+        if memo is None:     # a solution unpickled from before the memo existed
+            memo = []
+            object.__setattr__(self, "_flow_memo", memo)
+        if not memo:
+            memo.append(flow_of(self.instance, self.tables))
+        return memo[0]
 
     @property
     def ok(self) -> bool:
