@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from optimiser.queueing import erlang_b_array
+from optimiser.queueing import ErlangBForBeds, erlang_b_array
 
 if TYPE_CHECKING:
     from optimiser.instance import Instance
@@ -497,9 +497,10 @@ def _plan_fixed_point(start: np.ndarray, escalate: np.ndarray, load: np.ndarray,
     first_load = load @ start
     blocking = np.zeros(len(unit_beds))
     open_units = unit_beds > 0
+    erlang_b = ErlangBForBeds(unit_beds)
     for iteration in range(1, FLOW_MAX_ITERATIONS + 1):
         offered = first_load @ _expected_visits(escalate, blocking)
-        new = np.where(open_units, erlang_b_array(unit_beds, offered), 1.0)
+        new = np.where(open_units, erlang_b(offered), 1.0)
         change = float(np.abs(new - blocking).max(initial=0.0))
         blocking = new
         if change < FLOW_TOLERANCE:
@@ -543,13 +544,14 @@ def _fixed_point(chains: np.ndarray, load: np.ndarray, unit_beds: np.ndarray) ->
     flat = safe.ravel()
     steps = np.empty(safe.shape)
     steps[:, 0] = weight
+    erlang_b = ErlangBForBeds(unit_beds)
     for iteration in range(1, FLOW_MAX_ITERATIONS + 1):
         # reach[:, k] = weight * B(unit_0) * ... * B(unit_{k-1}): what is left of each chain
         # when it arrives at its k-th unit (the sink, -1 padding, never blocks)
         steps[:, 1:] = np.where(valid[:, :-1], blocking[safe[:, :-1]], 1.0)
         reach = np.cumprod(steps, axis=1)
         offered = np.bincount(flat, weights=reach.ravel(), minlength=n_u + 1)
-        new = np.where(open_units, erlang_b_array(unit_beds, offered[:n_u]), 1.0)
+        new = np.where(open_units, erlang_b(offered[:n_u]), 1.0)
         change = float(np.abs(new - blocking[:n_u]).max(initial=0.0))
         blocking[:n_u] = new
         if change < FLOW_TOLERANCE:
