@@ -103,15 +103,17 @@ def _growth_table(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
                              "import it again giving the year, or set a flat growth percentage",
                              file=dataset.name, column="population_base_year") from None
         base_year = float(scenario.horizon_year)
+    # each (district, projection band)'s years and index, in the table's order
+    series = {key: (rows["year"].to_numpy(), rows["index"].to_numpy())
+              for key, rows in proj.groupby(["district_code", "band"], sort=False, observed=True)}
     by_district = {}
     for district in dataset.districts.index:
         factors = {}
         for band in bands:
-            rows = proj[(proj["district_code"] == district) & (proj["band"] == PROJECTION_FOR_BAND[band])]
-            if len(rows) < 2:
+            y, i = series.get((district, PROJECTION_FOR_BAND[band]), (np.zeros(0), np.zeros(0)))
+            if len(y) < 2:
                 factors[band] = 1.0
                 continue
-            y, i = rows["year"].to_numpy(), rows["index"].to_numpy()
             factors[band] = _index_at(y, i, scenario.horizon_year) / _index_at(y, i, base_year)
         by_district[district] = factors
     table = pd.DataFrame.from_dict(by_district, orient="index")[bands]

@@ -56,8 +56,21 @@ def dataset_sha256(dataset) -> str:
     return digest
 
 
+_SCENARIO_DIGESTS: dict[int, tuple[Any, str]] = {}
+SCENARIO_DIGESTS_KEPT = 32
+
+
 def scenario_sha256(scenario) -> str:
-    return hashlib.sha256(scenario.to_yaml().encode("utf-8")).hexdigest()
+    """SHA-256 of the scenario's settings as YAML. Scenarios are immutable, so the digest of
+    the last few is kept (a workshop solves the same scenario again and again)."""
+    cached = _SCENARIO_DIGESTS.get(id(scenario))
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    digest = hashlib.sha256(scenario.to_yaml().encode("utf-8")).hexdigest()
+    _SCENARIO_DIGESTS[id(scenario)] = (scenario, digest)
+    while len(_SCENARIO_DIGESTS) > SCENARIO_DIGESTS_KEPT:
+        _SCENARIO_DIGESTS.pop(next(iter(_SCENARIO_DIGESTS)))
+    return digest
 
 
 def _files_sha256(paths: list[Path]) -> str:

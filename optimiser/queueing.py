@@ -52,6 +52,31 @@ def erlang_b_array(servers: np.ndarray, loads: np.ndarray) -> np.ndarray:
     return b
 
 
+class ErlangBForBeds:
+    """B(c, a) for a fixed vector of bed counts ``c`` and any loads: the arithmetic of
+    :func:`erlang_b_array` (so the same numbers), with what depends on ``c`` alone (its
+    log-factorials) worked out once. The patient-flow model's fixed point asks for the same
+    beds a hundred times or more."""
+
+    def __init__(self, servers) -> None:
+        self.servers = np.asarray(servers, int)
+        self.c = self.servers.astype(float)
+        self.log_factorial = gammaln(self.c + 1.0)
+        self.empty = np.where(self.servers > 0, 0.0, 1.0)
+
+    def __call__(self, loads) -> np.ndarray:
+        loads = np.asarray(loads, float)
+        if loads.shape != self.c.shape:
+            return erlang_b_array(self.servers, loads)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            pmf = np.exp(self.c * np.log(np.where(loads > 0, loads, 1.0)) - loads - self.log_factorial)
+            b = pmf / pdtr(self.c, loads)
+        b = np.where(loads > 0, b, self.empty)
+        if (~np.isfinite(b) | (b > 1.0)).any():
+            return erlang_b_array(self.servers, loads)   # its recursion where the form fails
+        return b
+
+
 @functools.lru_cache(maxsize=4096)
 def max_load(servers: int, blocking_target: float, tol: float = 1e-10) -> float:
     """Largest offered load ``a`` with ``B(servers, a) <= blocking_target`` (bisection;

@@ -417,11 +417,11 @@ def weighted_objective(inst: Instance, metrics: Mapping[str, float]) -> float:
     return float(sum(w[k] * v for k, v in terms.items() if w[k]))
 
 
-def beds_by_pathway(inst: Instance, tables: Tables) -> pd.DataFrame:
+def beds_by_pathway(inst: Instance, tables: Tables, flow: PatientFlow | None = None) -> pd.DataFrame:
     """Beds per site and pathway: a shared ward's beds split by each pathway's load
     (largest remainder, so the parts add up to the ward)."""
     ix = _Index(inst)
-    units = unit_table(inst, tables)
+    units = unit_table(inst, tables, flow)
     rows = []
     a = tables.assignment
     load_sp = np.zeros((inst.n_sites, len(inst.pathways.ids)))
@@ -524,6 +524,18 @@ class Solution:
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
         object.__setattr__(self, "status", SolutionStatus(self.status))
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+        object.__setattr__(self, "_flow_memo", [])
+
+    def _flow(self) -> PatientFlow:
+        """The patient-flow model run on this answer, worked out once: the tables below all
+        read it, and the solution (its tables and instance) does not change."""
+        memo = self.__dict__.get("_flow_memo")
+        if memo is None:     # a solution unpickled from before the memo existed
+            memo = []
+            object.__setattr__(self, "_flow_memo", memo)
+        if not memo:
+            memo.append(flow_of(self.instance, self.tables))
+        return memo[0]
 
     @property
     def ok(self) -> bool:
@@ -545,11 +557,11 @@ class Solution:
     # Tidy tables -----------------------------------------------------------------------
     @property
     def beds(self) -> pd.DataFrame:
-        return beds_by_pathway(self.instance, self.tables)
+        return beds_by_pathway(self.instance, self.tables, self._flow())
 
     @property
     def units(self) -> pd.DataFrame:
-        return unit_table(self.instance, self.tables)
+        return unit_table(self.instance, self.tables, self._flow())
 
     @property
     def sites(self) -> pd.DataFrame:
@@ -563,7 +575,7 @@ class Solution:
 
     @property
     def virtual_beds(self) -> pd.DataFrame:
-        return virtual_table(self.instance, self.tables)
+        return virtual_table(self.instance, self.tables, self._flow())
 
     @property
     def assignment(self) -> pd.DataFrame:

@@ -171,3 +171,29 @@ def test_llr_quick_answer_is_proven_within_one_percent(llr_dataset):
     assert check(sol).ok, check(sol).summary()
     assert sol.optimality_gap <= 0.01 + 1e-9
     assert any("grouped relaxations" in n for n in sol.notes)
+
+
+def test_cli_quick_answer_loads_no_plotting_parallel_or_database_library(tmp_path):
+    """`python -m optimiser solve --quick --out D` writes its answer without importing what
+    the quick answer does not use (maps, charts, Dask, the options database, spreadsheets,
+    scipy's statistics and optimisation): those imports stay inside the functions that need
+    them, so the workshop's command starts in the time its own work takes."""
+    import json
+    import subprocess
+    import sys
+
+    unused = ("matplotlib", "plotly", "dask", "distributed", "sqlalchemy", "psycopg", "streamlit", "openpyxl",
+              "reportlab", "scipy.stats", "scipy.optimize")
+    out = tmp_path / "quick"
+    script = ("import json, sys\n"
+              "from optimiser.cli import main\n"
+              f"code = main(['solve', '--quick', '--out', {str(out)!r}])\n"
+              "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0
+    loaded = [m for m in report["modules"] if m.startswith(tuple(f"{u}." for u in unused)) or m in unused]
+    assert not loaded, f"the quick CLI path imported {loaded[:10]}"
+    assert {"beds.csv", "summary.json", "result.gpkg"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "summary.json").read_text())["status"] == "quick"

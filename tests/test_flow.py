@@ -204,3 +204,42 @@ def test_the_same_settings_give_byte_identical_answers(tmp_path, mode):
     for table in ("beds.csv", "virtual_beds.csv", "assignment.csv"):
         first = (tmp_path / "a" / table).read_bytes()
         assert all((tmp_path / run / table).read_bytes() == first for run in "bcde"), table
+
+
+def test_unique_rows_is_numpys_unique_by_rows():
+    """The fixed point groups identical chains by reading each as one number: the same
+    distinct rows, in the same order, and the same inverse as np.unique(axis=0), also
+    where the rows are too wide for one number (then np.unique itself is used)."""
+    from optimiser.flow import unique_rows
+
+    rng = np.random.default_rng(7)
+    for n, width, top in ((2000, 16, 11), (40, 3, 1), (1, 5, 0), (300, 40, 100), (500, 8, 900)):
+        rows = rng.integers(-1, top + 1, size=(n, width))
+        rows[::4] = rows[0]
+        want, want_inverse = np.unique(rows, axis=0, return_inverse=True)
+        got, got_inverse = unique_rows(rows)
+        assert np.array_equal(got, want)
+        assert np.array_equal(got_inverse, want_inverse.ravel())
+        assert np.array_equal(got[got_inverse], rows)
+
+
+def test_solution_tables_read_one_flow_of_the_answer(llr_solution):
+    """A solution's tables (units, sites, beds, home-based beds) come from one run of the
+    patient-flow model on its answer, worked out once; a solution with other tables gets
+    its own."""
+    from optimiser.solution import beds_by_pathway, flow_of, unit_table, virtual_table
+
+    sol = replace(llr_solution)     # a fresh solution: nothing worked out yet
+    fresh = flow_of(sol.instance, sol.tables)
+    assert sol.units.equals(unit_table(sol.instance, sol.tables, fresh))
+    assert sol.virtual_beds.equals(virtual_table(sol.instance, sol.tables, fresh))
+    assert sol.beds.equals(beds_by_pathway(sol.instance, sol.tables, fresh))
+    assert sol._flow() is sol._flow()
+    handed_out = sol.units
+    handed_out["beds"] = -1                # the accessors hand out copies
+    assert (sol.units["beds"] >= 0).all()
+    fewer = sol.tables.units.copy()
+    fewer.loc[fewer["beds"] > 0, "beds"] += 2
+    other = replace(sol, tables=replace(sol.tables, units=fewer))
+    assert other._flow() is not sol._flow()
+    assert other.units["beds"].sum() == sol.units["beds"].sum() + 2 * int((sol.units["beds"] > 0).sum())

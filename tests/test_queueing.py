@@ -48,3 +48,19 @@ def test_beds_needed_is_smallest_sufficient():
 
 def test_occupancy_rule_is_linear():
     assert capacity_steps([0, 10, 20], "occupancy", 0.85) == pytest.approx([0, 8.5, 17.0])
+
+
+def test_erlang_b_for_fixed_beds_gives_the_same_numbers():
+    """The fixed point's Erlang-B with the bed counts' part worked out once gives exactly
+    erlang_b_array's numbers: ordinary loads, no load, closed units, and loads so far above
+    the beds that the Poisson form fails and the recursion answers."""
+    from optimiser.queueing import ErlangBForBeds
+
+    beds = np.array([0, 1, 8, 20, 56, 64, 200, 3])
+    erlang = ErlangBForBeds(beds)
+    rng = np.random.default_rng(11)
+    for loads in (rng.uniform(0, 80, len(beds)), np.zeros(len(beds)), np.array([0, 0.5, 7, 0, 60, 1e4, 150, 2e3])):
+        got, want = erlang(loads), erlang_b_array(beds, loads)
+        assert np.array_equal(got, want)
+        assert np.all((got >= 0) & (got <= 1))
+    assert np.array_equal(erlang(np.full((2, len(beds)), 5.0)), erlang_b_array(beds, np.full((2, len(beds)), 5.0)))

@@ -91,7 +91,10 @@ def test_the_checker_catches_each_corrupted_solution(monkeypatch):
         return replace(flow, unit_blocking=flow.unit_blocking * 1.01)
 
     monkeypatch.setattr(solution_module, "flow_of", off_by_a_little)
-    assert "patient_flow" in caught(sol)
+    # a fresh solution object: its tables read the flow once, here the wrong one (``sol``
+    # itself keeps the flow its tables were first read with)
+    assert "patient_flow" in caught(replace(sol))
+    assert "patient_flow" not in caught(sol)
 
 
 def test_onward_flow_plan_broken_is_caught():

@@ -69,12 +69,22 @@ class Dataset:
     def __post_init__(self) -> None:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
         validate(self)
+        # figures derived from the (read-only) tables alone, kept for the next compile
+        object.__setattr__(self, "_derived", {})
 
     # ---- convenient read-only views -------------------------------------------------
     def hub_distance_km(self, hub_locations: dict[str, tuple[float, float]]) -> np.ndarray:
         """Straight-line km from each zone to its district's home-based hub: the (lat, lon)
         given for the district, else the district's centre weighted by residents aged 65+.
-        (Geometry stays in the dataset layer: the instance gets distances.)"""
+        (Geometry stays in the dataset layer: the instance gets distances.) Kept per set of
+        hub locations: the dataset does not change once built."""
+        key = ("hub_distance_km", tuple(sorted((d, tuple(map(float, at))) for d, at in hub_locations.items())))
+        if key not in self._derived:
+            self._derived[key] = self._hub_distance_km(hub_locations)
+            self._derived[key].setflags(write=False)
+        return self._derived[key].copy()
+
+    def _hub_distance_km(self, hub_locations: dict[str, tuple[float, float]]) -> np.ndarray:
         from pyproj import Transformer
 
         zones = self.zones

@@ -630,7 +630,8 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
     integer_cols = np.flatnonzero(program.var_integer)
     ints_kept = np.flatnonzero(program.var_integer[fine_agg.kept])
 
-    resolution = [0.0]     # how far below a configuration's value the fine grouping can fall
+    first: list[Candidate] = []    # the first configuration routed, ...
+    resolution: list[float] = []   # ... and how far below its value the fine grouping falls
 
     def consider(fixed: np.ndarray) -> None:
         nonlocal best
@@ -640,17 +641,21 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
         tried.add(key)
         res = route(program, fixed, sv.backend, max(1.0, deadline - time.perf_counter()))
         if res.status.has_solution and (best is None or res.objective < best.objective - 1e-9):
-            if best is None:
-                grouped = _grouped_value(fine, fine_agg, program, res.values, deadline)
-                if grouped is not None:
-                    resolution[0] = max(0.0, (res.objective - grouped) / max(1e-9, abs(res.objective)))
             best = Candidate(res.objective, res.values, res)
+            first[:] = first or [best]
             search.upper = best.objective
 
     def unresolvable() -> bool:
         """The tolerance asked for is finer than the grouping resolves: its bound stays about
-        ``resolution`` below even the configuration's own value, so the proof could not close."""
-        return best is not None and target < 2.0 * resolution[0]
+        ``resolution`` below even the first configuration's own value, so the proof could not
+        close. (Measured when first asked: a proof that closes never needs it.)"""
+        if best is None:
+            return False
+        if not resolution:
+            grouped = _grouped_value(fine, fine_agg, program, first[0].values, deadline)
+            resolution.append(0.0 if grouped is None else
+                              max(0.0, (first[0].objective - grouped) / max(1e-9, abs(first[0].objective))))
+        return target < 2.0 * resolution[0]
 
     def on_integral(values_kept: np.ndarray, lower, upper) -> None:
         fixed = np.full(program.shape[1], np.nan)
@@ -674,7 +679,8 @@ def solve_exact(inst: Instance, start: tuple[np.ndarray, np.ndarray | None] | No
         # closes, long before the grouped model would have answered
         bound, finished = prove(search, lower, upper, deadline, on_integral=on_integral,
                                 max_nodes=search.nodes + OWN_NODES, answer_within=search.nodes + FIRST_ANSWER_NODES)
-    if unresolvable() and not (finished and best.objective - bound <= target * abs(best.objective) + 1e-9):
+    if not (finished and best is not None and best.objective - bound <= target * abs(best.objective) + 1e-9) \
+            and unresolvable():
         return not_proven()
     if not finished:
         proposal = grouped_candidate(inst, extra, start, max(1.0, deadline - time.perf_counter()))
