@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import make_instance
 
+from optimiser.model.formulation import build, configuration_start
 from optimiser.model.quick import with_configuration
 from optimiser.model.solve import solve_once
-from optimiser.model.formulation import build, configuration_start
 from optimiser.robust import FutureCheck, RobustModel, impossible, meets_target, plan_robust
 
 REPO = Path(__file__).resolve().parents[1]
