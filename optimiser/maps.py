@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import io
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,11 @@ CALLOUT_AREA_SHARE = 0.03
 # Label text size as a share of the view's width (per character) and height (per line), for
 # placing labels; each renderer works out its own from the drawn map size and font size.
 LABEL_SIZE = (0.0088, 0.021)
+# The interactive map draws outlines simplified by this many metres (British National Grid):
+# the whole of LLR on a 1440x900 screen is about 100 m a pixel and a district close-up about
+# 45 m, so 20 m moves no line by as much as half a pixel, and the browser draws fewer points.
+# Drawn coordinates are rounded to whole metres (the figure sent to the browser is half the size).
+DISPLAY_TOLERANCE_M = 20.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class MapLayers:
     title: str
     data_line: str = ""           # what the data is, in one line (shown on every map)
     footer: str = ""              # where the result came from (provenance), for footers
+    # the zone and district outlines simplified for drawing (DISPLAY_TOLERANCE_M), one per row of
+    # ``zones`` and ``districts``; worked out once per dataset (None: simplified when drawn)
+    display_zones: gpd.GeoSeries | None = None
+    display_districts: gpd.GeoSeries | None = None
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -91,6 +101,31 @@ def map_name(site_name: str) -> str:
     return " ".join(words) or short_name(site_name)
 
 
+def display_outlines(geoms, tolerance: float = DISPLAY_TOLERANCE_M) -> np.ndarray:
+    """Polygons simplified for drawing: no vertex moves more than ``tolerance`` metres and
+    each polygon keeps its own topology (no ring crosses itself or vanishes)."""
+    return shapely.simplify(np.asarray(geoms, object), tolerance, preserve_topology=True)
+
+
+# dataset -> (its zone and district outlines for drawing); one entry per live dataset
+_DISPLAY_CACHE: dict[int, tuple[weakref.ref, gpd.GeoSeries, gpd.GeoSeries]] = {}
+
+
+def _dataset_display_outlines(dataset: Dataset) -> tuple[gpd.GeoSeries, gpd.GeoSeries]:
+    key = id(dataset.zones)
+    hit = _DISPLAY_CACHE.get(key)
+    if hit is not None and hit[0]() is dataset.zones:
+        return hit[1], hit[2]
+    for k in [k for k, v in _DISPLAY_CACHE.items() if v[0]() is None]:
+        del _DISPLAY_CACHE[k]
+    zones = gpd.GeoSeries(display_outlines(dataset.zones.geometry.values), index=dataset.zones.index,
+                          crs=dataset.zones.crs)
+    districts = gpd.GeoSeries(display_outlines(dataset.districts.geometry.values), index=dataset.districts.index,
+                              crs=dataset.districts.crs)
+    _DISPLAY_CACHE[key] = (weakref.ref(dataset.zones), zones, districts)
+    return zones, districts
+
+
 def map_layers(dataset: Dataset, solution, title: str | None = None) -> MapLayers:
     """The layers of the engagement map for one solution (optimised or evaluated)."""
     zt = solution.zones.set_index("zone_code")
@@ -123,9 +158,12 @@ def map_layers(dataset: Dataset, solution, title: str | None = None) -> MapLayer
 
     data_line = dataset.data_line()
     footer = footer_line(getattr(solution, "provenance", {}) or {}) or f"Data: {data_line}."
+    display_zones, display_districts = _dataset_display_outlines(dataset)
     return MapLayers(zones, districts, sites, catchments,
                      title or f"Travel time to community hospital beds: {solution.name}",
-                     data_line=data_line, footer=footer)
+                     data_line=data_line, footer=footer,
+                     display_zones=display_zones.reindex(zones.index),
+                     display_districts=display_districts.reindex(districts.index))
 
 
 def _wrap(text: str, width: int, sep: str = "\n") -> str:
@@ -544,7 +582,7 @@ def _rings_xy(geoms) -> tuple[list[float | None], list[float | None]]:
             if p.geom_type != "Polygon":
                 continue
             for ring in [p.exterior, *p.interiors]:
-                c = np.asarray(ring.coords)
+                c = np.rint(np.asarray(ring.coords)).astype(int)   # whole metres: all a screen shows
                 xs.extend(c[:, 0].tolist() + [None])
                 ys.extend(c[:, 1].tolist() + [None])
     return xs, ys
@@ -556,7 +594,7 @@ def _outline_xy(geoms) -> tuple[list, list]:
     for g in geoms:
         b = g.boundary
         for line in getattr(b, "geoms", [b]):
-            c = np.asarray(line.coords)
+            c = np.rint(np.asarray(line.coords)).astype(int)   # whole metres
             if len(c):
                 xs.extend(c[:, 0].tolist() + [None])
                 ys.extend(c[:, 1].tolist() + [None])
@@ -574,6 +612,11 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     import plotly.graph_objects as go
     fig = go.Figure()
     z = layers.zones
+    zone_outlines = (layers.display_zones if layers.display_zones is not None
+                     else gpd.GeoSeries(display_outlines(z.geometry.values), index=z.index))
+    district_outlines = (layers.display_districts if layers.display_districts is not None
+                         else gpd.GeoSeries(display_outlines(layers.districts.geometry.values),
+                                            index=layers.districts.index))
     for k, (label, colour) in enumerate(zip(band_labels(), band_colours())):
         part = z[z["band"] == k]
         if not len(part):
@@ -581,7 +624,7 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=label,
                                      marker=dict(color=colour, size=12, symbol="square"), showlegend=True))
             continue
-        xs, ys = _rings_xy(part.geometry.values)
+        xs, ys = _rings_xy(zone_outlines.loc[part.index].values)
         fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines",
                                  line=dict(color="rgba(255,255,255,0.35)", width=0.4), name=label,
                                  hoverinfo="skip", legendgroup=label))
@@ -590,17 +633,18 @@ def plotly_map(layers: MapLayers, *, show_catchments: bool = True, height: int =
     text = [f"<b>{n}</b><br>{(short_name(s) if isinstance(s, str) else 'no hospital in reach')}"
             + (f": {t:.0f} minutes" if np.isfinite(t) else "")
             for n, s, t in zip(z["zone_name"], z["site_name"], z["travel_minutes"].fillna(np.inf))]
-    fig.add_trace(go.Scatter(x=pts.x, y=pts.y, mode="markers", marker=dict(size=6, opacity=0),
+    fig.add_trace(go.Scatter(x=np.rint(pts.x).astype(int), y=np.rint(pts.y).astype(int), mode="markers",
+                             marker=dict(size=6, opacity=0),
                              text=text, hoverinfo="text", showlegend=False, name="areas"))
     if show_catchments and len(layers.catchments):
-        xs, ys = _outline_xy(layers.catchments.geometry.values)
+        xs, ys = _outline_xy(display_outlines(layers.catchments.geometry.values))
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=CATCHMENT_COLOUR, width=1.6, dash="dot"),
                                  name="hospital catchment", hoverinfo="skip"))
-    xs, ys = _outline_xy(layers.districts.geometry.values)
+    xs, ys = _outline_xy(district_outlines.values)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=BOUNDARY_COLOUR, width=1.8),
                              name="district boundary", hoverinfo="skip"))
     if highlight is not None and highlight in layers.districts.index:
-        xs, ys = _outline_xy(layers.districts.loc[[highlight]].geometry.values)
+        xs, ys = _outline_xy(district_outlines.loc[[highlight]].values)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=BOUNDARY_COLOUR, width=4.5),
                                  name=f"{layers.districts.loc[highlight, 'district_name']} (this district)",
                                  hoverinfo="skip"))

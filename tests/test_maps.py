@@ -299,3 +299,36 @@ def test_no_map_label_covers_another_or_a_hospital_at_any_width_it_is_drawn(solv
 def test_map_label_places_do_not_depend_on_the_run(solved_layers):
     a, b = maps.plotly_map(solved_layers, height=640), maps.plotly_map(solved_layers, height=640)
     assert [x.to_plotly_json() for x in a.layout.annotations] == [x.to_plotly_json() for x in b.layout.annotations]
+
+
+def _points(geoms) -> int:
+    return sum(len(r.coords) for g in geoms for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"
+               for r in [p.exterior, *p.interiors])
+
+
+def test_the_interactive_map_draws_simplified_outlines_that_stay_within_the_tolerance(llr_dataset, solved_layers):
+    import shapely
+
+    layers = solved_layers
+    source, shown = llr_dataset.zones.geometry, layers.display_zones
+    assert shown.index.equals(layers.zones.index)
+    # fewer points for the browser, every area still there and a valid polygon
+    assert _points(shown) < _points(source)
+    assert _points(layers.display_districts) < _points(llr_dataset.districts.geometry)
+    assert shown.notna().all() and not shown.is_empty.any() and shown.is_valid.all()
+    # no outline moves by more than the tolerance (under half a pixel at 1440x900)
+    moved = shapely.hausdorff_distance(source.loc[shown.index].values, shown.values)
+    assert moved.max() <= maps.DISPLAY_TOLERANCE_M + 1e-6
+    assert moved.max() > 0                                  # it did simplify
+    # and each area keeps its size: total area within 0.5%, most areas within 2%
+    rel = np.abs(shown.area.to_numpy() / source.loc[shown.index].area.to_numpy() - 1)
+    assert abs(shown.area.sum() / source.area.sum() - 1) < 0.005
+    assert np.quantile(rel, 0.95) < 0.02
+    # the map draws those outlines, in whole metres, one ring per polygon
+    fig = maps.plotly_map(layers)
+    fills = [t for t in fig.data[:5] if t.fill == "toself"]
+    drawn = sum(len(t.x) - list(t.x).count(None) for t in fills)
+    assert drawn == _points(shown) < _points(source)
+    assert all(float(v).is_integer() for t in fills for v in t.x if v is not None)
+    # worked out once per dataset, not once per answer
+    assert maps._dataset_display_outlines(llr_dataset)[0] is maps._dataset_display_outlines(llr_dataset)[0]
