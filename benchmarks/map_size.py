@@ -24,7 +24,7 @@ def main() -> None:
                  for r in [p.exterior, *p.interiors])
     areas = sum(len(t.x) - list(t.x).count(None) for t in fig.data if t.fill == "toself")
     lines = sum(len(t.x) - list(t.x).count(None) for t in fig.data
-                if t.mode == "lines" and t.fill != "toself")
+                if t.mode == "lines" and t.fill != "toself" and t.name != "areas")
     print(f"small-area outline points: source {source}, drawn {areas}")
     print(f"boundary/catchment line points drawn: {lines}")
     print(f"traces: {len(fig.data)}; figure JSON: {len(js):,} bytes")
